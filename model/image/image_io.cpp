@@ -1,0 +1,1 @@
+#include "model/image/image_io.h"

@@ -1,0 +1,1 @@
+#include "model/schedulers/scheduler.h"

@@ -1,0 +1,1 @@
+#include "model/tokenizer/clip_tokenizer.h"
