@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sdw {
@@ -33,7 +34,8 @@ class Scheduler {
   // Prepares the schedule for `num_inference_steps`; resets step index and multistep state.
   virtual void set_timesteps(int num_inference_steps) = 0;
   // Timesteps to run, one per model call (Heun and PNDM repeat entries). dtype as in diffusers
-  // (int64 for DDIM/DDPM/PNDM/LCM, float32 for the sigma-based ones).
+  // v0.30.3: float32 for Euler, Euler a and Heun; int64 for DDIM, DDPM, PNDM, LCM, DPM-Solver and
+  // UniPC (the multistep solvers round their timesteps). Undefined before set_timesteps.
   virtual at::Tensor timesteps() const = 0;
   // Sigmas where the scheduler has them (undefined tensor otherwise).
   virtual at::Tensor sigmas() const { return {}; }
@@ -55,7 +57,22 @@ class Scheduler {
 
   // The effective configuration (all keys of the diffusers class, with values in use).
   virtual nlohmann::json config() const = 0;
+
+  // The training schedule's alphas_cumprod [num_train_timesteps] float32 (undefined where a
+  // scheduler has none; all ported ones have it).
+  virtual at::Tensor alphas_cumprod() const { return {}; }
+  // DDIM's `eta` (weight of the noise added per step; 0 = deterministic, the pipelines' default).
+  // diffusers passes eta only to schedulers whose step takes it: the others ignore it.
+  virtual void set_eta(double /*eta*/) {}
 };
+
+// diffusers' img2img `get_timesteps` (StableDiffusionImg2ImgPipeline, v0.30.3), after
+// `scheduler.set_timesteps(num_inference_steps)` (called here):
+//   init_timestep = min(int(steps * strength), steps); t_start = max(steps - init_timestep, 0)
+//   timesteps = scheduler.timesteps[t_start * order:]; scheduler.set_begin_index(t_start * order)
+// Returns (the timesteps to run, t_start * order). strength must be in [0, 1]. PNDM/DDIM/DDPM step
+// by timestep value and have no begin index in diffusers: for them set_begin_index is a no-op.
+std::pair<at::Tensor, int64_t> img2img_timesteps(Scheduler& scheduler, int num_inference_steps, double strength);
 
 // Names users pass: ddim, pndm, ddpm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, heun, lcm, unipc,
 // plus the A1111 display names ("Euler a", "DPM++ 2M Karras", ...) and diffusers class names.
