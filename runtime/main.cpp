@@ -3,11 +3,19 @@
 #include <iostream>
 #include <string>
 
+#include "runtime/blas_check.h"
+#include "runtime/cli_generate.h"
+#ifdef SDW_HAVE_SERVE
+#include "runtime/cli_serve.h"
+#endif
+
 namespace {
 
 void usage(std::ostream& os) {
   os << "usage: sd-worker <command> [options]\n"
         "commands:\n"
+        "  generate       generate images from the command line (see `sd-worker generate --help`)\n"
+        "  serve          serve the worker over HTTP (see `sd-worker serve --help`)\n"
         "  version        print the version\n"
         "  --build-info   print 'release' or 'debug'\n";
 }
@@ -36,6 +44,20 @@ int main(int argc, char** argv) {
     usage(std::cout);
     return 0;
   }
+  if (cmd == "generate") {
+    sdw::warn_if_reference_blas();
+    return sdw::run_generate(argc - 1, argv + 1);
+  }
+#ifdef SDW_HAVE_SERVE
+  if (cmd == "serve") {
+    sdw::warn_if_reference_blas();
+    return sdw::run_serve(argc - 1, argv + 1);
+  }
+  if (cmd.rfind("--", 0) == 0) {  // rbee-hive's spawn: `<binary> --worker-id .. --port ..` (serve)
+    sdw::warn_if_reference_blas();
+    return sdw::run_serve(argc, argv);
+  }
+#endif
   std::cerr << "sd-worker: unknown command '" << cmd << "'\n";
   usage(std::cerr);
   return 2;

@@ -1,8 +1,11 @@
 // Shared helpers for the tests (see test_util.h).
 #include "test_util.h"
 
+#include "model/diffusers_json.h"
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -32,6 +35,8 @@ std::string describe(const std::string& what, const Diff& d) {
   os << what << ": max_abs=" << d.max_abs << " max_rel=" << d.max_rel << " (ref max |x|=" << d.ref_max_abs << ")";
   return os.str();
 }
+
+nlohmann::json read_json(const std::string& path) { return read_diffusers_json_file(path); }
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sdw-test-XXXXXX").string();

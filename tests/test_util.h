@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "model/safetensors.h"
@@ -21,6 +22,10 @@ struct Diff {
 };
 Diff compare(const at::Tensor& actual, const at::Tensor& expected);
 std::string describe(const std::string& what, const Diff& d);
+
+// Reads a fixture JSON file written by Python's json (which may contain the bare tokens
+// Infinity, -Infinity and NaN; they are read as the strings "Infinity", "-Infinity", "NaN").
+nlohmann::json read_json(const std::string& path);
 
 // A temporary directory removed at scope exit.
 class TempDir {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 
+#include "model/diffusers_json.h"
 #include "model/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -31,12 +32,10 @@ void load_into(Module& module, const std::string& dir, const std::string& varian
 }  // namespace
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw LoadError("cannot read '" + path + "'");
   try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw LoadError("'" + path + "' is not valid JSON: " + e.what());
+    return read_diffusers_json_file(path);
+  } catch (const DiffusersJsonError& e) {
+    throw LoadError(e.what());
   }
 }
 

@@ -398,46 +398,5 @@ SchedulerConfig scheduler_config_from(const std::string& class_name, const nlohm
   return c;
 }
 
-nlohmann::json parse_diffusers_json(const std::string& text) {
-  // Rewrites the bare tokens Infinity / -Infinity / NaN (outside strings) as strings.
-  std::string out;
-  out.reserve(text.size() + 16);
-  bool in_string = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char ch = text[i];
-    if (in_string) {
-      out += ch;
-      if (ch == '\\' && i + 1 < text.size()) {
-        out += text[++i];
-      } else if (ch == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (ch == '"') {
-      in_string = true;
-      out += ch;
-      continue;
-    }
-    bool replaced = false;
-    for (const char* token : {"-Infinity", "Infinity", "NaN"}) {
-      const size_t n = std::char_traits<char>::length(token);
-      if (text.compare(i, n, token) == 0) {
-        out += '"';
-        out += token;
-        out += '"';
-        i += n - 1;
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) out += ch;
-  }
-  try {
-    return nlohmann::json::parse(out);
-  } catch (const nlohmann::json::exception& e) {
-    throw SchedulerError(std::string("invalid scheduler JSON: ") + e.what());
-  }
-}
 
 }  // namespace sdw

@@ -3,6 +3,8 @@
 // typed view of every field the ported schedulers use.
 #pragma once
 
+#include "model/diffusers_json.h"
+
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -91,9 +93,6 @@ SchedulerConfig scheduler_config_from(const std::string& class_name, const nlohm
 // make_scheduler(scheduler_config_from(json["_class_name"], json)).
 std::unique_ptr<Scheduler> make_scheduler(const SchedulerConfig& config);
 
-// Parses the text of a diffusers JSON file, accepting Python's `Infinity`, `-Infinity` and `NaN`
-// tokens (json.dumps writes them, e.g. DPM-Solver's `lambda_min_clipped`): they become the strings
-// "Infinity", "-Infinity", "NaN", which the config reader understands.
-nlohmann::json parse_diffusers_json(const std::string& text);
+// parse_diffusers_json (Python's Infinity/NaN tokens) lives in model/diffusers_json.h.
 
 }  // namespace sdw

@@ -1,0 +1,30 @@
+// Checks run before bytes reach stb_image 2.27 (Debian's libstb 0.0~git20220908), covering its
+// known weaknesses on hostile input (internal to sdw_image):
+// - JPEG: DHT tables with more than 256 codes write out of bounds (nothings/stb#1289, fixed
+//   upstream in 2.28); progressive JPEGs with very many scans cost CPU per scan x whole image.
+// - PNG: IDAT data is inflated without an output bound (a 300 KB file can take 300 MB), chunk
+//   lengths are trusted for allocation (2 GB for a 100-byte file), and the message for unknown
+//   critical chunks is written to a shared static buffer (a data race between threads).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace sdw {
+
+// Most scans accepted in one JPEG (progressive encoders write about 10).
+constexpr int kMaxJpegScans = 100;
+
+// Walks the JPEG marker structure the way stb's decoder does. Throws ImageError for a DHT table
+// that declares more than 256 codes or for more than kMaxJpegScans scans; returns normally for
+// anything else (including data stb itself will reject).
+void check_jpeg_before_decode(const std::string& jpeg);
+
+// Walks the PNG chunks (the signature is already checked): IHDR first (after CgBI, if any) and
+// within max_pixels, every chunk before IEND must fit in the data, no critical chunks other than
+// IHDR, PLTE, IDAT, IEND and CgBI, and the concatenated IDAT data must inflate (with stb's own
+// zlib, into a bounded buffer) to no more than the size IHDR implies plus 25% and 64 KiB.
+// Throws ImageError otherwise.
+void check_png_before_decode(const std::string& png, int64_t max_pixels);
+
+}  // namespace sdw

@@ -1,0 +1,84 @@
+// One whole generation (see generate.h).
+#include "model/pipeline/generate.h"
+
+#include <chrono>
+
+#include "model/image/generation_parameters.h"
+
+namespace sdw {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::string sampler_display_name(const Scheduler& scheduler) {
+  const std::string cls = scheduler.class_name();
+  const auto cfg = scheduler.config();
+  const bool karras = cfg.value("use_karras_sigmas", false);
+  if (cls == "DDIMScheduler") return "DDIM";
+  if (cls == "PNDMScheduler") return "PLMS";
+  if (cls == "DDPMScheduler") return "DDPM";
+  if (cls == "EulerDiscreteScheduler") return karras ? "Euler Karras" : "Euler";
+  if (cls == "EulerAncestralDiscreteScheduler") return "Euler a";
+  if (cls == "DPMSolverMultistepScheduler") return karras ? "DPM++ 2M Karras" : "DPM++ 2M";
+  if (cls == "HeunDiscreteScheduler") return "Heun";
+  if (cls == "LCMScheduler") return "LCM";
+  if (cls == "UniPCMultistepScheduler") return "UniPC";
+  return cls;
+}
+
+std::string GenerationResult::parameters_text(const std::string& model_name, const GenerationRequest& request) const {
+  GenerationParameters p;
+  p.prompt = request.prompt;
+  p.negative_prompt = request.negative_prompt.value_or("");
+  p.steps = steps;
+  p.sampler = sampler_name;
+  p.cfg_scale = guidance;
+  p.seed = static_cast<int64_t>(seed);
+  p.width = width;
+  p.height = height;
+  p.model = model_name;
+  if (request.clip_skip > 1) p.clip_skip = request.clip_skip;
+  if (request.mode != GenerationMode::txt2img) p.denoising_strength = request.strength;
+  return a1111_parameters(p);
+}
+
+GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks,
+                          const RequestLimits& limits) {
+  const auto t_start = std::chrono::steady_clock::now();
+  ResolvedRequest req = resolve_request(model, request, limits);
+  GenerationResult result;
+  result.seed = req.seed;
+  result.width = req.request.width;
+  result.height = req.request.height;
+  result.steps = req.request.steps;
+  result.guidance = req.guidance;
+
+  auto t0 = std::chrono::steady_clock::now();
+  PromptEmbeddings prompt = encode_prompt(model, req);
+  result.timings.encode_ms = ms_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  DenoiseState state = prepare_denoise(model, req, std::move(prompt));
+  result.scheduler = state.scheduler->class_name();
+  result.sampler_name = sampler_display_name(*state.scheduler);
+  const int total = static_cast<int>(state.total());
+  while (!state.done()) {
+    if (hooks.cancelled && hooks.cancelled()) throw CancelledError();
+    denoise_step(model, state);
+    ++result.unet_calls;
+    if (hooks.on_step) hooks.on_step(static_cast<int>(state.step), total, state.latents);
+  }
+  result.timings.denoise_ms = ms_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  result.images = to_images(decode_latents(model, state.latents));
+  result.timings.decode_ms = ms_since(t0);
+  result.timings.total_ms = ms_since(t_start);
+  return result;
+}
+
+}  // namespace sdw

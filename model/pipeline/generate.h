@@ -1,0 +1,30 @@
+// One whole generation (txt2img, img2img or inpaint) through the stages, with a per-step
+// callback and a cancellation check between steps.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+
+#include "model/pipeline/stages.h"
+
+namespace sdw {
+
+class CancelledError : public std::runtime_error {
+ public:
+  CancelledError() : std::runtime_error("cancelled") {}
+};
+
+struct GenerateHooks {
+  // After each denoising step: (1-based step, total steps, latents after the step).
+  std::function<void(int step, int total, const at::Tensor& latents)> on_step;
+  // Checked before each step; returning true stops the job with CancelledError.
+  std::function<bool()> cancelled;
+};
+
+GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks = {},
+                          const RequestLimits& limits = {});
+
+// A1111 display name of the scheduler in use ("Euler a", "DPM++ 2M Karras", ...).
+std::string sampler_display_name(const Scheduler& scheduler);
+
+}  // namespace sdw

@@ -1,0 +1,74 @@
+// What a caller asks of a pipeline (txt2img, img2img, inpaint) and what it gets back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/image/image_io.h"
+
+namespace sdw {
+
+// Invalid request values (out of range, missing image, ...): the message names the field.
+class RequestError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+enum class GenerationMode { txt2img, img2img, inpaint };
+const char* mode_name(GenerationMode mode);
+
+struct GenerationRequest {
+  GenerationMode mode = GenerationMode::txt2img;
+  std::string prompt;
+  std::optional<std::string> negative_prompt;  // nullopt: not given ("" is used with CFG)
+  int width = 0;                                // 0: the model's default (img2img: the image's size)
+  int height = 0;
+  int steps = 0;                  // 0: the model's default
+  std::optional<double> guidance; // nullopt: the model's default; <= 1 disables CFG
+  std::optional<uint64_t> seed;   // nullopt: a random seed, reported in the result
+  std::string scheduler;          // "": the model's own scheduler
+  int clip_skip = 1;              // A1111 numbering: 1 = last layer
+  double strength = 0.8;          // img2img / inpaint
+  int num_images = 1;
+  Image init_image;   // img2img / inpaint
+  Image mask_image;   // inpaint: white = repaint
+};
+
+// Limits a request is checked against (the server sets its own).
+struct RequestLimits {
+  int max_steps = 150;
+  int max_side = 2048;
+  int min_side = 8;
+  int max_images = 8;
+  int64_t max_pixels = 2048ll * 2048ll;
+  double max_guidance = 30.0;
+};
+
+// The request after defaults were applied and values checked.
+struct ResolvedRequest {
+  GenerationRequest request;  // width/height/steps/guidance/seed all set
+  double guidance = 7.5;
+  uint64_t seed = 0;
+  std::string scheduler_name;  // canonical short name, or "" for the model's own
+};
+
+struct GenerationTimings {
+  double encode_ms = 0, denoise_ms = 0, decode_ms = 0, total_ms = 0;
+};
+
+struct GenerationResult {
+  std::vector<Image> images;  // RGB, width x height
+  uint64_t seed = 0;
+  int width = 0, height = 0, steps = 0, unet_calls = 0;
+  double guidance = 0;
+  std::string scheduler;       // diffusers class name actually used
+  std::string sampler_name;    // A1111 display name
+  GenerationTimings timings;
+  // The A1111 "parameters" text for image k's PNG.
+  std::string parameters_text(const std::string& model_name, const GenerationRequest& request) const;
+};
+
+}  // namespace sdw

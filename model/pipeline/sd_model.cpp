@@ -1,0 +1,62 @@
+// Loading a Stable Diffusion model from a diffusers folder (see sd_model.h).
+#include "model/pipeline/sd_model.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "model/loading/diffusers_folder.h"
+
+namespace fs = std::filesystem;
+
+namespace sdw {
+
+int64_t SdModel::weight_bytes() const {
+  int64_t total = 0;
+  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(text_encoder.get()),
+                                     static_cast<const torch::nn::Module*>(unet.get()),
+                                     static_cast<const torch::nn::Module*>(vae.get())}) {
+    for (const auto& p : m->parameters()) total += p.numel() * p.element_size();
+  }
+  return total;
+}
+
+std::string data_dir() {
+  if (const char* env = std::getenv("SDW_DATA_DIR")) return env;
+#ifdef SDW_INSTALL_DATA_DIR
+  if (fs::is_directory(SDW_INSTALL_DATA_DIR)) return SDW_INSTALL_DATA_DIR;
+#endif
+#ifdef SDW_SOURCE_DATA_DIR
+  return SDW_SOURCE_DATA_DIR;
+#else
+  return "data";
+#endif
+}
+
+std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options) {
+  DiffusersFolder f = DiffusersFolder::open(folder);
+  if (f.pipeline_class.find("XL") != std::string::npos)
+    throw LoadError("'" + folder + "' is an SDXL pipeline (" + f.pipeline_class + "); SDXL generation is not supported yet");
+  for (const char* c : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"})
+    if (!f.has(c)) throw LoadError("'" + folder + "' has no '" + c + "' component");
+  auto m = std::make_shared<SdModel>();
+  m->name = folder;
+  m->pipeline_class = f.pipeline_class;
+  m->device = options.device;
+  m->dtype = options.dtype;
+  const std::string variant = options.dtype == at::kHalf ? "fp16" : "";
+  const auto opts = at::TensorOptions().dtype(options.dtype).device(options.device);
+  m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(f.path("tokenizer")));
+  m->text_encoder = load_text_encoder(f.path("text_encoder"), opts, variant);
+  m->unet = load_unet(f.path("unet"), opts, variant);
+  auto vae_config = AutoencoderKLConfig::from_json(read_json_file(f.path("vae") + "/config.json"));
+  m->vae_dtype = (options.dtype != at::kFloat && (vae_config.force_upcast || options.vae_fp32)) ? at::kFloat : options.dtype;
+  m->vae = load_vae(f.path("vae"), at::TensorOptions().dtype(m->vae_dtype).device(options.device), variant);
+  m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
+  const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
+  m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
+  const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
+  m->default_width = m->default_height = static_cast<int>(size);
+  return m;
+}
+
+}  // namespace sdw

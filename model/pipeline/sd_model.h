@@ -1,0 +1,57 @@
+// A loaded Stable Diffusion model: tokenizer, text encoder, UNet, VAE and the folder's scheduler
+// configuration, on one device and dtype. Built from a diffusers folder or as the demo model.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/autoencoder_kl.h"
+#include "model/clip_text_model.h"
+#include "model/tokenizer/clip_tokenizer.h"
+#include "model/unet_2d_condition.h"
+
+namespace sdw {
+
+struct ModelLoadOptions {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;  // UNet and text encoder dtype
+  // The VAE runs in fp32 when the model's config asks for it (force_upcast) or when this is set:
+  // fp16 VAEs overflow into NaN/black images.
+  bool vae_fp32 = true;
+};
+
+struct SdModel {
+  std::string name;          // what the user named (path, "demo", ...)
+  std::string family;        // "sd1", "sd2", "sdxl", "demo"
+  std::string pipeline_class;
+  std::shared_ptr<ClipTokenizer> tokenizer;
+  CLIPTextModel text_encoder{nullptr};
+  UNet2DConditionModel unet{nullptr};
+  AutoencoderKL vae{nullptr};
+  nlohmann::json scheduler_config;
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+  at::ScalarType vae_dtype = at::kFloat;
+  // Defaults a request falls back to.
+  int default_width = 512;
+  int default_height = 512;
+  int default_steps = 20;
+  double default_guidance = 7.5;
+
+  int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
+  bool is_inpainting_unet() const { return unet->config().in_channels == 9; }
+  // Approximate bytes of all weights.
+  int64_t weight_bytes() const;
+};
+
+// Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
+std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options);
+
+// Where the worker's data files (the CLIP vocabulary) live: $SDW_DATA_DIR, else the install
+// prefix's share/sd-worker, else the source tree's data/.
+std::string data_dir();
+
+}  // namespace sdw

@@ -1,0 +1,251 @@
+// Pipeline stages (see stages.h). Follows diffusers 0.30's StableDiffusionPipeline,
+// StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline, including the order of
+// random draws, so a seed gives the image diffusers gives.
+#include "model/pipeline/stages.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <cmath>
+
+#include "model/pipeline/rng.h"
+
+namespace sdw {
+namespace {
+
+int round_down_to(int v, int multiple) { return v - v % multiple; }
+
+void check_size(const char* field, int v, const RequestLimits& limits) {
+  if (v < limits.min_side || v > limits.max_side)
+    throw RequestError(std::string(field) + " must be between " + std::to_string(limits.min_side) + " and " +
+                       std::to_string(limits.max_side) + ", got " + std::to_string(v));
+  if (v % 8 != 0) throw RequestError(std::string(field) + " must be a multiple of 8, got " + std::to_string(v));
+}
+
+Image fit_image(const Image& image, int width, int height) {
+  Image rgb = to_rgb(image);
+  if (rgb.width == width && rgb.height == height) return rgb;
+  return resize(rgb, width, height);
+}
+
+// Posterior sample of the VAE encoding, scaled: scaling_factor * (mean + std * eps).
+at::Tensor encode_image_latents(SdModel& model, const at::Tensor& image, at::Generator& gen) {
+  LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_dtype));
+  at::Tensor eps = randn_like_diffusers(d.mean.sizes(), gen, d.mean.options());
+  return (d.sample(eps) * model.vae->config().scaling_factor).to(model.dtype);
+}
+
+}  // namespace
+
+const char* mode_name(GenerationMode mode) {
+  switch (mode) {
+    case GenerationMode::txt2img: return "txt2img";
+    case GenerationMode::img2img: return "img2img";
+    case GenerationMode::inpaint: return "inpaint";
+  }
+  return "?";
+}
+
+ResolvedRequest resolve_request(const SdModel& model, const GenerationRequest& in, const RequestLimits& limits) {
+  ResolvedRequest out;
+  out.request = in;
+  GenerationRequest& r = out.request;
+  if (r.prompt.empty()) throw RequestError("prompt must not be empty");
+  if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");
+  if (r.negative_prompt && r.negative_prompt->size() > 20000) throw RequestError("negative_prompt is longer than 20000 bytes");
+  if (r.steps == 0) r.steps = model.default_steps;
+  if (r.steps < 1 || r.steps > limits.max_steps)
+    throw RequestError("steps must be between 1 and " + std::to_string(limits.max_steps) + ", got " + std::to_string(r.steps));
+  out.guidance = r.guidance.value_or(model.default_guidance);
+  if (!std::isfinite(out.guidance) || out.guidance < 0 || out.guidance > limits.max_guidance)
+    throw RequestError("guidance_scale must be between 0 and " + std::to_string(static_cast<int>(limits.max_guidance)));
+  r.guidance = out.guidance;
+  if (r.num_images < 1 || r.num_images > limits.max_images)
+    throw RequestError("num_images must be between 1 and " + std::to_string(limits.max_images));
+  const int layers = static_cast<int>(model.text_encoder->config().num_hidden_layers);
+  if (r.clip_skip < 1 || r.clip_skip > layers)
+    throw RequestError("clip_skip must be between 1 and " + std::to_string(layers) + " for this model");
+  if (r.mode != GenerationMode::txt2img) {
+    if (r.init_image.pixels.empty()) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
+    if (!std::isfinite(r.strength) || r.strength <= 0 || r.strength > 1)
+      throw RequestError("strength must be in (0, 1], got " + std::to_string(r.strength));
+    if (static_cast<int>(r.steps * r.strength) < 1)
+      throw RequestError("strength " + std::to_string(r.strength) + " with " + std::to_string(r.steps) +
+                         " steps leaves no denoising step; raise steps or strength");
+    // Default size: the init image's, rounded down to a multiple of 8.
+    if (r.width == 0) r.width = round_down_to(r.init_image.width, 8);
+    if (r.height == 0) r.height = round_down_to(r.init_image.height, 8);
+  }
+  if (r.mode == GenerationMode::inpaint && r.mask_image.pixels.empty()) throw RequestError("inpaint needs a mask image");
+  if (r.width == 0) r.width = model.default_width;
+  if (r.height == 0) r.height = model.default_height;
+  check_size("width", r.width, limits);
+  check_size("height", r.height, limits);
+  if (static_cast<int64_t>(r.width) * r.height > limits.max_pixels)
+    throw RequestError("width x height exceeds " + std::to_string(limits.max_pixels) + " pixels");
+  if (r.width % model.vae_scale_factor() != 0 || r.height % model.vae_scale_factor() != 0)
+    throw RequestError("width and height must be multiples of " + std::to_string(model.vae_scale_factor()));
+  if (r.mode != GenerationMode::txt2img) r.init_image = fit_image(r.init_image, r.width, r.height);
+  if (r.mode == GenerationMode::inpaint) {
+    Image gray = to_gray(r.mask_image);
+    r.mask_image = (gray.width == r.width && gray.height == r.height) ? gray : resize(gray, r.width, r.height);
+  }
+  out.seed = r.seed.value_or(random_seed());
+  r.seed = out.seed;
+  if (!r.scheduler.empty()) {
+    try {
+      out.scheduler_name = canonical_scheduler_name(r.scheduler);
+    } catch (const SchedulerError& e) {
+      throw RequestError(std::string("scheduler: ") + e.what());
+    }
+  }
+  return out;
+}
+
+at::Tensor image_to_tensor(const Image& image) {
+  Image rgb = to_rgb(image);
+  at::Tensor t = at::from_blob(rgb.pixels.data(), {rgb.height, rgb.width, 3}, at::kByte).clone();  // [H, W, 3]
+  t = t.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat) / 255.0;                                   // [1, 3, H, W]
+  return t * 2.0 - 1.0;
+}
+
+at::Tensor mask_to_tensor(const Image& mask) {
+  Image gray = to_gray(mask);
+  at::Tensor t = at::from_blob(gray.pixels.data(), {1, 1, gray.height, gray.width}, at::kByte).clone();
+  t = t.to(at::kFloat) / 255.0;
+  return (t >= 0.5).to(at::kFloat);  // [1, 1, H, W], 1 = repaint
+}
+
+PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
+  c10::InferenceMode guard;
+  const auto& r = req.request;
+  const int64_t n = r.num_images;
+  auto ids_of = [&](const std::string& text) {
+    auto ids = model.tokenizer->encode_padded(text);
+    return at::tensor(ids, at::kLong).unsqueeze(0).to(model.device);  // [1, 77]
+  };
+  CLIPTextOutput out = model.text_encoder->forward(ids_of(r.prompt));
+  at::Tensor cond = out.last_hidden_state;
+  if (r.clip_skip > 1) {
+    // diffusers clip_skip = k-1: final_layer_norm(hidden_states[-(k)]), applied to the prompt only.
+    cond = model.text_encoder->text_model->final_layer_norm->forward(out.hidden_states[out.hidden_states.size() - r.clip_skip]);
+  }
+  cond = cond.to(model.dtype).repeat({n, 1, 1});  // [N, 77, D]
+  PromptEmbeddings p;
+  p.cfg = req.guidance > 1.0;
+  if (!p.cfg) {
+    p.context = cond;
+    return p;
+  }
+  at::Tensor uncond = model.text_encoder->forward(ids_of(r.negative_prompt.value_or(""))).last_hidden_state;
+  uncond = uncond.to(model.dtype).repeat({n, 1, 1});
+  p.context = at::cat({uncond, cond}, 0);  // [2N, 77, D]: [negative, positive]
+  return p;
+}
+
+DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
+                             const PrepareOverrides& overrides) {
+  const at::Tensor& initial_latents = overrides.latents;
+  c10::InferenceMode guard;
+  const auto& r = req.request;
+  DenoiseState s;
+  s.prompt = std::move(prompt);
+  s.guidance = req.guidance;
+  s.scheduler = req.scheduler_name.empty() ? make_scheduler(model.scheduler_config)
+                                           : make_scheduler(req.scheduler_name, model.scheduler_config);
+  s.scheduler->set_timesteps(r.steps);
+  s.generator = make_cpu_generator(req.seed);
+  const int64_t n = r.num_images;
+  const int64_t f = model.vae_scale_factor();
+  const std::vector<int64_t> shape{n, model.unet->config().out_channels, r.height / f, r.width / f};
+  const auto opts = at::TensorOptions().dtype(model.dtype).device(model.device);
+
+  if (r.mode == GenerationMode::txt2img) {
+    s.timesteps = s.scheduler->timesteps();
+    at::Tensor noise = initial_latents.defined() ? initial_latents.to(opts) : randn_like_diffusers(shape, s.generator, opts);
+    s.latents = noise * s.scheduler->init_noise_sigma();
+    return s;
+  }
+
+  s.timesteps = img2img_timesteps(*s.scheduler, r.steps, r.strength).first;
+  const double t0 = s.timesteps[0].item<double>();
+  at::Tensor image = overrides.image.defined() ? overrides.image : image_to_tensor(r.init_image);  // [1, 3, H, W]
+  if (r.mode == GenerationMode::img2img) {
+    at::Tensor init_latents = encode_image_latents(model, image, s.generator).repeat({n, 1, 1, 1});
+    at::Tensor noise = randn_like_diffusers(shape, s.generator, opts);
+    s.latents = s.scheduler->add_noise(init_latents, noise, t0);
+    return s;
+  }
+
+  // inpaint
+  const bool strength_max = r.strength == 1.0;
+  s.inpaint9 = model.is_inpainting_unet();
+  s.inpaint_legacy = !s.inpaint9;
+  if (s.inpaint_legacy || !strength_max) s.image_latents = encode_image_latents(model, image, s.generator).repeat({n, 1, 1, 1});
+  if (initial_latents.defined()) {
+    s.noise = initial_latents.to(opts);
+    s.latents = s.noise * s.scheduler->init_noise_sigma();
+  } else {
+    s.noise = randn_like_diffusers(shape, s.generator, opts);
+    s.latents = strength_max ? s.noise * s.scheduler->init_noise_sigma() : s.scheduler->add_noise(s.image_latents, s.noise, t0);
+  }
+  at::Tensor mask_full = overrides.mask.defined() ? overrides.mask : mask_to_tensor(r.mask_image);  // [1, 1, H, W]
+  at::Tensor masked_image = image * (mask_full < 0.5);            // keep where mask is 0
+  at::Tensor mask = at::upsample_nearest2d(mask_full, {shape[2], shape[3]}).to(opts);  // [1, 1, h, w]
+  // Drawn for every inpaint call, although a 4-channel UNet never uses it (diffusers does the same).
+  s.masked_image_latents = encode_image_latents(model, masked_image, s.generator);
+  s.mask = mask.repeat({n, 1, 1, 1});
+  s.masked_image_latents = s.masked_image_latents.repeat({n, 1, 1, 1});
+  return s;
+}
+
+void denoise_step(SdModel& model, DenoiseState& s) {
+  c10::InferenceMode guard;
+  if (s.done()) throw std::logic_error("denoise_step called after the last step");
+  const double t = s.timesteps[s.step].item<double>();
+  const bool cfg = s.prompt.cfg;
+  at::Tensor x = cfg ? at::cat({s.latents, s.latents}, 0) : s.latents;  // [B, 4, h, w]
+  x = s.scheduler->scale_model_input(x, t);
+  if (s.inpaint9) {
+    at::Tensor mask = cfg ? at::cat({s.mask, s.mask}, 0) : s.mask;
+    at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;
+    x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
+  }
+  at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
+  at::Tensor noise_pred = model.unet->forward(x, tt, s.prompt.context);  // [B, 4, h, w]
+  if (cfg) {
+    auto parts = noise_pred.chunk(2, 0);
+    noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);
+  }
+  s.latents = s.scheduler->step(noise_pred, t, s.latents, s.generator).prev_sample;
+  if (s.inpaint_legacy) {
+    at::Tensor proper = s.image_latents;
+    if (s.step + 1 < s.total()) proper = s.scheduler->add_noise(s.image_latents, s.noise, s.timesteps[s.step + 1].item<double>());
+    s.latents = (1 - s.mask) * proper + s.mask * s.latents;
+  }
+  ++s.step;
+}
+
+at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
+  c10::InferenceMode guard;
+  const double sf = model.vae->config().scaling_factor;
+  at::Tensor image = model.vae->decode((latents / sf).to(model.vae_dtype));  // [N, 3, H, W]
+  image = (image / 2 + 0.5).clamp(0, 1);
+  return image.permute({0, 2, 3, 1}).to(at::kCPU, at::kFloat).contiguous();  // [N, H, W, 3]
+}
+
+std::vector<Image> to_images(const at::Tensor& images_nhwc) {
+  at::Tensor u8 = (images_nhwc * 255).round().to(at::kByte).contiguous();  // round half to even
+  std::vector<Image> out;
+  for (int64_t i = 0; i < u8.size(0); ++i) {
+    Image img;
+    img.height = static_cast<int>(u8.size(1));
+    img.width = static_cast<int>(u8.size(2));
+    img.channels = 3;
+    const uint8_t* p = u8[i].data_ptr<uint8_t>();
+    img.pixels.assign(p, p + img.width * img.height * 3);
+    out.push_back(std::move(img));
+  }
+  return out;
+}
+
+}  // namespace sdw

@@ -1,0 +1,169 @@
+// `sd-worker generate` (see cli_generate.h): parses flags with CLI11, loads the model, runs the
+// pipeline, writes PNG (with the A1111 parameters chunk) or JPEG files and prints seed and timings.
+#include "runtime/cli_generate.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "model/image/image_io.h"
+#include "model/pipeline/generate.h"
+#include "model/schedulers/scheduler.h"
+#include "runtime/model_source.h"
+
+namespace fs = std::filesystem;
+
+namespace sdw {
+namespace {
+
+struct GenerateArgs {
+  std::string model = "demo";
+  std::string prompt;
+  std::string negative_prompt;
+  bool has_negative = false;
+  int width = 0, height = 0, steps = 0;
+  double guidance = -1;
+  uint64_t seed = 0;
+  bool has_seed = false;
+  std::string scheduler;
+  int clip_skip = 1;
+  std::string init_image, mask_image;
+  double strength = 0.8;
+  int num_images = 1;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
+  std::string output = "output.png";
+  int jpeg_quality = 90;
+};
+
+std::string output_path(const std::string& base, int index, int count) {
+  if (count == 1) return base;
+  fs::path p(base);
+  return (p.parent_path() / (p.stem().string() + "-" + std::to_string(index) + p.extension().string())).string();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write '" + path + "'");
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("write failed for '" + path + "'");
+}
+
+void progress_bar(int step, int total) {
+  const int width = 30;
+  const int filled = total > 0 ? step * width / total : width;
+  std::fprintf(stderr, "\r[%s%s] %d/%d", std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(), step, total);
+  if (step == total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int run_generate(int argc, char** argv) {
+  GenerateArgs a;
+  CLI::App app{"Generate images with a Stable Diffusion model (no server).", "sd-worker generate"};
+  app.add_option("--model", a.model, "'demo' (built-in, default), a diffusers folder");
+  app.add_option("--prompt", a.prompt, "what to draw")->required();
+  app.add_option("--negative-prompt", a.negative_prompt, "what to avoid")->each([&](const std::string&) { a.has_negative = true; });
+  app.add_option("--width", a.width, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
+  app.add_option("--height", a.height, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
+  app.add_option("--steps", a.steps, "denoising steps (default: the model's)")->check(CLI::Range(1, 1000));
+  app.add_option("--guidance", a.guidance, "classifier-free guidance scale; <= 1 disables it")->check(CLI::Range(0.0, 100.0));
+  app.add_option("--seed", a.seed, "random seed (default: random, printed)")->each([&](const std::string&) { a.has_seed = true; });
+  app.add_option("--scheduler", a.scheduler, "sampler name (" + [] {
+    std::string s;
+    for (const auto& n : scheduler_names()) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }() + ")");
+  app.add_option("--clip-skip", a.clip_skip, "A1111 numbering: 1 = last layer")->check(CLI::Range(1, 48));
+  app.add_option("--init-image", a.init_image, "image for img2img / inpainting")->check(CLI::ExistingFile);
+  app.add_option("--strength", a.strength, "img2img/inpaint strength in (0, 1]")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--mask-image", a.mask_image, "inpainting mask (white = repaint)")->check(CLI::ExistingFile);
+  app.add_option("--num-images", a.num_images, "images per prompt")->check(CLI::Range(1, 16));
+  app.add_option("--device", a.device, "cpu | cuda:N | mps");
+  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
+  app.add_option("--output", a.output, "output file (.png or .jpg); several images: out-0.png, out-1.png, ...");
+  app.add_option("--jpeg-quality", a.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!a.mask_image.empty() && a.init_image.empty()) {
+    std::cerr << "sd-worker generate: --mask-image needs --init-image\n";
+    return 2;
+  }
+  const std::string ext = fs::path(a.output).extension().string();
+  const bool jpeg = ext == ".jpg" || ext == ".jpeg";
+  if (!jpeg && ext != ".png") {
+    std::cerr << "sd-worker generate: --output must end in .png, .jpg or .jpeg\n";
+    return 2;
+  }
+
+  GenerationRequest req;
+  req.prompt = a.prompt;
+  if (a.has_negative) req.negative_prompt = a.negative_prompt;
+  req.width = a.width;
+  req.height = a.height;
+  req.steps = a.steps;
+  if (a.guidance >= 0) req.guidance = a.guidance;
+  if (a.has_seed) req.seed = a.seed;
+  req.scheduler = a.scheduler;
+  req.clip_skip = a.clip_skip;
+  req.strength = a.strength;
+  req.num_images = a.num_images;
+  try {
+    if (!a.init_image.empty()) {
+      req.init_image = load_image(a.init_image);
+      req.mode = GenerationMode::img2img;
+    }
+    if (!a.mask_image.empty()) {
+      req.mask_image = load_image(a.mask_image);
+      req.mode = GenerationMode::inpaint;
+    }
+    ModelLoadOptions lo;
+    lo.device = parse_device(a.device);
+    lo.dtype = parse_dtype(a.dtype);
+    const auto t_load = std::chrono::steady_clock::now();
+    auto model = load_model(a.model, lo);
+    const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
+
+    GenerateHooks hooks;
+    if (isatty(STDERR_FILENO)) hooks.on_step = [](int step, int total, const at::Tensor&) { progress_bar(step, total); };
+    GenerationResult result = generate(*model, req, hooks);
+
+    const std::string params = result.parameters_text(model->name == "demo" ? "demo" : fs::path(model->name).filename().string(), req);
+    for (size_t i = 0; i < result.images.size(); ++i) {
+      const std::string path = output_path(a.output, static_cast<int>(i), static_cast<int>(result.images.size()));
+      write_file(path, jpeg ? encode_jpeg(result.images[i], a.jpeg_quality) : encode_png(result.images[i], params));
+      std::cout << "wrote " << path << " (" << result.width << "x" << result.height << ")\n";
+    }
+    const auto& t = result.timings;
+    std::cout << "seed: " << result.seed << "\n"
+              << "sampler: " << result.sampler_name << " (" << result.scheduler << "), " << result.steps << " steps, "
+              << result.unet_calls << " UNet calls, guidance " << result.guidance << "\n"
+              << "timings: load " << static_cast<int64_t>(load_ms) << " ms, encode " << t.encode_ms << " ms, denoise "
+              << t.denoise_ms << " ms (" << (result.unet_calls ? t.denoise_ms / result.unet_calls : 0) << " ms/step), decode "
+              << t.decode_ms << " ms, total " << t.total_ms << " ms\n";
+    return 0;
+  } catch (const RequestError& e) {
+    std::cerr << "sd-worker generate: invalid request: " << e.what() << "\n";
+    return 2;
+  } catch (const ModelSourceError& e) {
+    std::cerr << "sd-worker generate: " << e.what() << "\n";
+    return 2;
+  } catch (const ImageError& e) {
+    std::cerr << "sd-worker generate: bad image: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sd-worker generate: error: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace sdw
