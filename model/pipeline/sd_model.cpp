@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "model/catalog.h"
 #include "model/loading/diffusers_folder.h"
 
 namespace fs = std::filesystem;
@@ -54,8 +55,15 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
   const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
+  // Defaults: the size the UNet was trained at (diffusers' default), steps/guidance from the
+  // catalog; an SD-Turbo-like folder (Euler with trailing spacing) gets 1 step without guidance.
   const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
   m->default_width = m->default_height = static_cast<int>(size);
+  const bool turbo_like = m->scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
+                          m->scheduler_config.value("timestep_spacing", "") == "trailing";
+  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m->family == "sd2" ? "v2-1" : "v1-5");
+  m->default_steps = entry->steps;
+  m->default_guidance = entry->guidance;
   return m;
 }
 
