@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/blas_check.h"
+#include "runtime/cli_bench.h"
 #include "runtime/cli_generate.h"
 #ifdef SDW_HAVE_SERVE
 #include "runtime/cli_serve.h"
@@ -15,6 +16,7 @@ void usage(std::ostream& os) {
   os << "usage: sd-worker <command> [options]\n"
         "commands:\n"
         "  generate       generate images from the command line (see `sd-worker generate --help`)\n"
+        "  bench          time the stages of a full-size architecture (random weights)\n"
         "  serve          serve the worker over HTTP (see `sd-worker serve --help`)\n"
         "  version        print the version\n"
         "  --build-info   print 'release' or 'debug'\n";
@@ -43,6 +45,10 @@ int main(int argc, char** argv) {
   if (cmd == "-h" || cmd == "--help" || cmd == "help") {
     usage(std::cout);
     return 0;
+  }
+  if (cmd == "bench") {
+    sdw::warn_if_reference_blas();
+    return sdw::run_bench(argc - 1, argv + 1);
   }
   if (cmd == "generate") {
     sdw::warn_if_reference_blas();

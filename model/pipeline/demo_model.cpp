@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "model/loading/diffusers_folder.h"
 #include "model/pipeline/rng.h"
 
 namespace sdw {
@@ -81,6 +82,39 @@ std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options) {
   m->default_width = m->default_height = 256;
   m->default_steps = 8;
   m->default_guidance = 7.5;
+  return m;
+}
+
+std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLoadOptions& options,
+                                           bool with_text_encoder) {
+  auto m = std::make_shared<SdModel>();
+  m->name = dir;
+  m->pipeline_class = "StableDiffusionPipeline";
+  m->device = options.device;
+  m->dtype = options.dtype;
+  const auto cpu = at::TensorOptions().dtype(at::kFloat);
+  auto unet_config = UNet2DConditionConfig::from_json(read_json_file(dir + "/unet/config.json"));
+  auto vae_config = AutoencoderKLConfig::from_json(read_json_file(dir + "/vae/config.json"));
+  m->vae_dtype = (options.dtype != at::kFloat && (vae_config.force_upcast || options.vae_fp32)) ? at::kFloat : options.dtype;
+  m->family = unet_config.use_linear_projection ? "sd2" : "sd1";
+  m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(
+      data_dir() + (m->family == "sd2" ? "/tokenizer/clip-vit-large-patch14-pad-excl" : "/tokenizer/clip-vit-large-patch14")));
+  if (with_text_encoder) {
+    m->text_encoder = CLIPTextModel(CLIPTextConfig::from_json(read_json_file(dir + "/text_encoder/config.json")), cpu);
+    init_demo_weights(*m->text_encoder, 1);
+    m->text_encoder->to(options.device, options.dtype);
+    m->text_encoder->eval();
+  }
+  m->unet = UNet2DConditionModel(unet_config, cpu);
+  init_demo_weights(*m->unet, 2);
+  m->unet->to(options.device, options.dtype);
+  m->unet->eval();
+  m->vae = AutoencoderKL(vae_config, cpu);
+  init_demo_weights(*m->vae, 3);
+  m->vae->to(options.device, m->vae_dtype);
+  m->vae->eval();
+  m->scheduler_config = read_json_file(dir + "/scheduler/scheduler_config.json");
+  m->default_width = m->default_height = static_cast<int>(unet_config.sample_size * vae_config.scale_factor());
   return m;
 }
 

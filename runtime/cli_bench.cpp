@@ -1,0 +1,196 @@
+// `sd-worker bench` (see cli_bench.h). A benchmark is a program that prints a table, not a test:
+// warm-ups first, then the median of the timed runs, with the device synchronised before each
+// clock read.
+#include "runtime/cli_bench.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+
+#include "model/image/image_io.h"
+#include "model/loading/diffusers_folder.h"
+#include "model/pipeline/demo_model.h"
+#include "model/pipeline/generate.h"
+#include "model/pipeline/rng.h"
+#include "runtime/device_sync.h"
+#include "runtime/model_source.h"
+
+namespace sdw {
+namespace {
+
+struct BenchArgs {
+  std::string arch = "demo";
+  std::string device = "cpu";
+  std::string dtype = "fp32";
+  int width = 0, height = 0;
+  int steps = 4;
+  int batch = 1;
+  std::string scheduler = "euler";
+  double guidance = 7.5;
+  int warmup = 1;
+  int runs = 3;
+  bool no_graph = false;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
+}
+
+// Median wall time (ms) of `fn` over `runs` timed runs after `warmup` untimed ones.
+double time_ms(const at::Device& device, int warmup, int runs, const std::function<void()>& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  synchronize(device);
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    synchronize(device);
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
+
+void row(const char* what, double ms, const std::string& note = "") {
+  if (ms < 0)
+    std::printf("| %-28s | %12s | %s\n", what, "n/a", note.c_str());
+  else
+    std::printf("| %-28s | %12.2f | %s\n", what, ms, note.c_str());
+}
+
+std::string arch_dir(const std::string& arch) {
+  if (arch == "sd15") return data_dir() + "/configs/sd15";
+  if (arch == "sd21") return data_dir() + "/configs/sd21";
+  if (arch == "sdxl") return data_dir() + "/configs/sdxl";
+  throw ModelSourceError("unknown --arch '" + arch + "' (valid: demo, sd15, sd21, sdxl)");
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  BenchArgs a;
+  CLI::App app{"Benchmark a full-size architecture with random weights (no download).", "sd-worker bench"};
+  app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl");
+  app.add_option("--device", a.device, "cpu | cuda:N | mps");
+  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
+  app.add_option("--width", a.width, "image width (default: the architecture's)")->check(CLI::Range(64, 4096));
+  app.add_option("--height", a.height, "image height (default: the architecture's)")->check(CLI::Range(64, 4096));
+  app.add_option("--steps", a.steps, "denoising steps in the loop and end-to-end runs")->check(CLI::Range(1, 1000));
+  app.add_option("--batch", a.batch, "images per prompt (the UNet runs 2x this with CFG)")->check(CLI::Range(1, 64));
+  app.add_option("--scheduler", a.scheduler, "sampler");
+  app.add_option("--guidance", a.guidance, "CFG scale (<= 1: no CFG, UNet batch = --batch)");
+  app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::Range(0, 100));
+  app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
+  app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    c10::InferenceMode guard;
+    ModelLoadOptions lo;
+    lo.device = parse_device(a.device);
+    lo.dtype = parse_dtype(a.dtype);
+    const bool sdxl = a.arch == "sdxl";
+    const auto t_build = std::chrono::steady_clock::now();
+    std::shared_ptr<SdModel> model =
+        a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo, /*with_text_encoder=*/!sdxl);
+    const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
+    const int width = a.width ? a.width : model->default_width;
+    const int height = a.height ? a.height : model->default_height;
+    const bool cfg = a.guidance > 1.0;
+    const int64_t unet_batch = (cfg ? 2 : 1) * a.batch;
+    const int64_t f = model->vae_scale_factor();
+    const auto opts = at::TensorOptions().dtype(model->dtype).device(model->device);
+    const auto& uc = model->unet->config();
+    reset_peak_memory(model->device);
+
+    std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g\n",
+                a.arch.c_str(), a.device.c_str(), a.dtype.c_str(), width, height, a.batch,
+                static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance);
+    std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; CUDA graph: %s\n\n", build_ms,
+                a.warmup, a.runs, model->device.is_cuda() && !a.no_graph ? "not implemented (eager)" : "off");
+    std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
+    std::printf("|------------------------------|--------------|------\n");
+
+    // 1. text encoding (prompt + negative)
+    GenerationRequest req;
+    req.prompt = "a photograph of an astronaut riding a horse on mars, highly detailed";
+    req.negative_prompt = "blurry, lowres";
+    req.width = width;
+    req.height = height;
+    req.steps = a.steps;
+    req.guidance = a.guidance;
+    req.seed = 1;
+    req.num_images = a.batch;
+    req.scheduler = a.scheduler;
+    RequestLimits limits;
+    limits.max_side = 4096;
+    limits.max_pixels = 4096ll * 4096;
+    limits.max_images = 64;
+    double encode_ms = -1;
+    PromptEmbeddings prompt;
+    ResolvedRequest resolved;
+    at::Tensor context;
+    UNetAddedCond added;
+    if (!sdxl) {
+      resolved = resolve_request(*model, req, limits);
+      encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); });
+      context = prompt.context;
+    } else {
+      context = at::randn({unet_batch, 77, uc.cross_attention_dim[0]}, opts);
+      added.text_embeds = at::randn({unet_batch, 1280}, opts);
+      added.time_ids = at::tensor({double(height), double(width), 0.0, 0.0, double(height), double(width)}, opts)
+                           .unsqueeze(0)
+                           .repeat({unet_batch, 1});
+    }
+    row("text encoder (+negative)", encode_ms, sdxl ? "sdxl: pipeline not implemented" : "");
+
+    // 2. one UNet step (CFG batch)
+    at::Tensor x = at::randn({unet_batch, uc.in_channels, height / f, width / f}, opts);
+    at::Tensor t = at::scalar_tensor(500.0, at::kDouble);
+    const double unet_ms = time_ms(model->device, a.warmup, a.runs, [&] { model->unet->forward(x, t, context, added); });
+    row("UNet step", unet_ms, "batch " + std::to_string(unet_batch));
+
+    // 3. the denoising loop, 4. VAE decode, 5. image encode, 6. end to end
+    double loop_ms = -1, decode_ms = -1, png_ms = -1, e2e_ms = -1;
+    at::Tensor latents = at::randn({a.batch, 4, height / f, width / f}, opts);
+    decode_ms = time_ms(model->device, a.warmup, a.runs, [&] { decode_latents(*model, latents); });
+    std::vector<Image> images = to_images(decode_latents(*model, latents));
+    png_ms = time_ms(model->device, a.warmup, a.runs, [&] {
+      for (const auto& img : images) encode_png(img);
+    });
+    if (!sdxl) {
+      loop_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
+        DenoiseState s = prepare_denoise(*model, resolved, prompt);
+        while (!s.done()) denoise_step(*model, s);
+      });
+      e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
+        GenerationResult r = generate(*model, req, {}, limits);
+        for (const auto& img : r.images) encode_png(img);
+      });
+    }
+    row("denoise loop", loop_ms, std::to_string(a.steps) + " steps");
+    row("VAE decode", decode_ms, "batch " + std::to_string(a.batch));
+    row("PNG encode", png_ms, std::to_string(a.batch) + " image(s)");
+    row("end to end (to PNG bytes)", e2e_ms, "");
+    std::printf("\n");
+    if (loop_ms > 0) std::printf("steps/s: %.3f\n", a.steps / (loop_ms / 1000.0));
+    else std::printf("steps/s (UNet only): %.3f\n", 1000.0 / unet_ms);
+    if (e2e_ms > 0) std::printf("images/s: %.4f\n", a.batch / (e2e_ms / 1000.0));
+    std::printf("peak memory: %.2f GiB (%s)\n", peak_memory_bytes(model->device) / (1024.0 * 1024 * 1024),
+                model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "sd-worker bench: " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace sdw
