@@ -23,6 +23,8 @@ namespace {
 
 struct GenerateArgs {
   std::string model = "demo";
+  std::string config_dir;  // single files: diffusers folder whose configs apply
+  std::string vae_file;    // single files: VAE replacing the checkpoint's
   std::string prompt;
   std::string negative_prompt;
   bool has_negative = false;
@@ -67,7 +69,11 @@ void progress_bar(int step, int total) {
 int run_generate(int argc, char** argv) {
   GenerateArgs a;
   CLI::App app{"Generate images with a Stable Diffusion model (no server).", "sd-worker generate"};
-  app.add_option("--model", a.model, "'demo' (built-in, default), a diffusers folder");
+  app.add_option("--model", a.model, "'demo' (built-in, default), a diffusers folder or a single-file .safetensors checkpoint");
+  app.add_option("--config", a.config_dir, "single files: a diffusers folder whose configs and tokenizer to use")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--vae", a.vae_file, "single files: a VAE .safetensors (diffusers or LDM names) replacing the checkpoint's")
+      ->check(CLI::ExistingFile);
   app.add_option("--prompt", a.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", a.negative_prompt, "what to avoid")->each([&](const std::string&) { a.has_negative = true; });
   app.add_option("--width", a.width, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
@@ -129,6 +135,8 @@ int run_generate(int argc, char** argv) {
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
     lo.dtype = parse_dtype(a.dtype);
+    lo.config_dir = a.config_dir;
+    lo.vae_file = a.vae_file;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();

@@ -6,6 +6,7 @@
 
 #include "model/catalog.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/loading/single_file.h"
 
 namespace fs = std::filesystem;
 
@@ -57,6 +58,44 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
   // Defaults: the size the UNet was trained at (diffusers' default), steps/guidance from the
   // catalog; an SD-Turbo-like folder (Euler with trailing spacing) gets 1 step without guidance.
+  const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
+  m->default_width = m->default_height = static_cast<int>(size);
+  const bool turbo_like = m->scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
+                          m->scheduler_config.value("timestep_spacing", "") == "trailing";
+  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m->family == "sd2" ? "v2-1" : "v1-5");
+  m->default_steps = entry->steps;
+  m->default_guidance = entry->guidance;
+  return m;
+}
+
+std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const ModelLoadOptions& options) {
+  SingleFileOptions o;
+  o.config_dir = options.config_dir;
+  o.vae_path = options.vae_file;
+  o.configs_root = data_dir() + "/configs";
+  o.device = options.device;
+  o.dtype = options.dtype;
+  o.vae_fp32 = options.vae_fp32;
+  SingleFileComponents c = load_single_file(file, o);
+  auto m = std::make_shared<SdModel>();
+  m->name = file;
+  m->pipeline_class = c.pipeline_class;
+  m->device = options.device;
+  m->dtype = options.dtype;
+  m->vae_dtype = c.vae_dtype;
+  m->text_encoder = c.text_encoder;
+  m->unet = c.unet;
+  m->vae = c.vae;
+  m->scheduler_config = c.scheduler_config;
+  // The tokenizer of --config, else the worker's CLIP vocabulary with the tower's padding:
+  // SD1 pads with <|endoftext|>, SD2 (OpenCLIP) with '!'.
+  const bool open_clip = c.detection.text == TextTower::open_clip;
+  const std::string tokenizer_dir = !c.tokenizer_dir.empty() ? c.tokenizer_dir
+                                    : data_dir() + (open_clip ? "/tokenizer/clip-vit-large-patch14-pad-excl"
+                                                              : "/tokenizer/clip-vit-large-patch14");
+  m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_dir));
+  m->family = open_clip || m->tokenizer->pad_token() == "!" || m->unet->config().use_linear_projection ? "sd2" : "sd1";
+  // Defaults as for a folder: the UNet's trained size, steps/guidance from the catalog.
   const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
   m->default_width = m->default_height = static_cast<int>(size);
   const bool turbo_like = m->scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&

@@ -21,6 +21,11 @@ struct ModelLoadOptions {
   // The VAE runs in fp32 when the model's config asks for it (force_upcast) or when this is set:
   // fp16 VAEs overflow into NaN/black images.
   bool vae_fp32 = true;
+  // Single-file checkpoints only (see load_single_file_model): a diffusers folder whose configs
+  // (and tokenizer) to use instead of the shipped ones (--config), and a VAE file replacing the
+  // checkpoint's VAE (--vae). Empty: not given.
+  std::string config_dir;
+  std::string vae_file;
 };
 
 struct SdModel {
@@ -49,6 +54,12 @@ struct SdModel {
 
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options);
+
+// Loads a single-file checkpoint in the original LDM layout (SD1.x, SD1.x inpainting, SD2.x
+// `.safetensors`): configs from `options.config_dir` or the worker's data/configs/<family>,
+// the CLIP tokenizer from the worker's data, the VAE from `options.vae_file` when given
+// (see model/loading/single_file.h). Throws LoadError naming the problem.
+std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const ModelLoadOptions& options);
 
 // Where the worker's data files (the CLIP vocabulary) live: $SDW_DATA_DIR, else the install
 // prefix's share/sd-worker, else the source tree's data/.
