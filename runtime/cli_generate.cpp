@@ -165,6 +165,9 @@ int run_generate(int argc, char** argv) {
   } catch (const ModelSourceError& e) {
     std::cerr << "sd-worker generate: " << e.what() << "\n";
     return 2;
+  } catch (const std::invalid_argument& e) {  // bad --device / --dtype
+    std::cerr << "sd-worker generate: " << e.what() << "\n";
+    return 2;
   } catch (const ImageError& e) {
     std::cerr << "sd-worker generate: bad image: " << e.what() << "\n";
     return 2;

@@ -13,45 +13,6 @@ namespace fs = std::filesystem;
 
 namespace sdw {
 
-at::Device parse_device(const std::string& text) {
-  if (text == "cpu") return at::kCPU;
-  if (text == "mps") {
-    if (!at::hasMPS()) throw ModelSourceError("device 'mps' is not available in this build (Metal needs a macOS libtorch)");
-    return at::Device(at::kMPS);
-  }
-  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
-    if (!at::hasCUDA()) throw ModelSourceError("device '" + text + "' is not available: this libtorch has no CUDA support");
-    int index = 0;
-    if (text.size() > 5) {
-      try {
-        size_t used = 0;
-        index = std::stoi(text.substr(5), &used);
-        if (used != text.size() - 5 || index < 0) throw std::invalid_argument("bad");
-      } catch (const std::exception&) {
-        throw ModelSourceError("bad device '" + text + "' (expected cuda:N)");
-      }
-    }
-    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
-  }
-  throw ModelSourceError("unknown device '" + text + "' (valid: cpu, cuda, cuda:N, mps)");
-}
-
-at::ScalarType parse_dtype(const std::string& text) {
-  if (text == "fp32" || text == "float32" || text == "float") return at::kFloat;
-  if (text == "fp16" || text == "float16" || text == "half") return at::kHalf;
-  if (text == "bf16" || text == "bfloat16") return at::kBFloat16;
-  throw ModelSourceError("unknown dtype '" + text + "' (valid: fp32, fp16, bf16)");
-}
-
-const char* dtype_name(at::ScalarType type) {
-  switch (type) {
-    case at::kFloat: return "fp32";
-    case at::kHalf: return "fp16";
-    case at::kBFloat16: return "bf16";
-    default: return "?";
-  }
-}
-
 std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {
   const fs::path p(model);
   const bool single_file = fs::is_regular_file(p) && p.extension() == ".safetensors";

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/device_names.h"
 #include "model/pipeline/sd_model.h"
 
 namespace sdw {
@@ -14,12 +15,6 @@ class ModelSourceError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
-
-// "cpu", "cuda", "cuda:N", "mps" -> a device available in this build; throws ModelSourceError otherwise.
-at::Device parse_device(const std::string& text);
-// "fp32"/"float32", "fp16"/"float16"/"half", "bf16"/"bfloat16".
-at::ScalarType parse_dtype(const std::string& text);
-const char* dtype_name(at::ScalarType type);
 
 std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options);
 

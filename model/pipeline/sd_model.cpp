@@ -12,6 +12,23 @@ namespace fs = std::filesystem;
 
 namespace sdw {
 
+namespace {
+
+// Defaults a loaded model gives requests: the size its UNet was trained at (diffusers' default),
+// steps/guidance from the catalog entry of its family; an SD-Turbo-like scheduler (Euler with
+// trailing spacing) means 1 step without guidance.
+void apply_family_defaults(SdModel& m) {
+  const int64_t size = m.unet->config().sample_size * m.vae_scale_factor();
+  m.default_width = m.default_height = static_cast<int>(size);
+  const bool turbo_like = m.scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
+                          m.scheduler_config.value("timestep_spacing", "") == "trailing";
+  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m.family == "sd2" ? "v2-1" : "v1-5");
+  m.default_steps = entry->steps;
+  m.default_guidance = entry->guidance;
+}
+
+}  // namespace
+
 int64_t SdModel::weight_bytes() const {
   int64_t total = 0;
   for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(text_encoder.get()),
@@ -56,15 +73,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
   const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
-  // Defaults: the size the UNet was trained at (diffusers' default), steps/guidance from the
-  // catalog; an SD-Turbo-like folder (Euler with trailing spacing) gets 1 step without guidance.
-  const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
-  m->default_width = m->default_height = static_cast<int>(size);
-  const bool turbo_like = m->scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
-                          m->scheduler_config.value("timestep_spacing", "") == "trailing";
-  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m->family == "sd2" ? "v2-1" : "v1-5");
-  m->default_steps = entry->steps;
-  m->default_guidance = entry->guidance;
+  apply_family_defaults(*m);
   return m;
 }
 
@@ -95,14 +104,7 @@ std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const M
                                                               : "/tokenizer/clip-vit-large-patch14");
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_dir));
   m->family = open_clip || m->tokenizer->pad_token() == "!" || m->unet->config().use_linear_projection ? "sd2" : "sd1";
-  // Defaults as for a folder: the UNet's trained size, steps/guidance from the catalog.
-  const int64_t size = m->unet->config().sample_size * m->vae_scale_factor();
-  m->default_width = m->default_height = static_cast<int>(size);
-  const bool turbo_like = m->scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
-                          m->scheduler_config.value("timestep_spacing", "") == "trailing";
-  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m->family == "sd2" ? "v2-1" : "v1-5");
-  m->default_steps = entry->steps;
-  m->default_guidance = entry->guidance;
+  apply_family_defaults(*m);
   return m;
 }
 

@@ -1,0 +1,60 @@
+// The decoder stage (see decoder.h).
+#include "actors/decoder.h"
+
+#include <chrono>
+
+#include "model/image/image_io.h"
+#include "model/pipeline/stages.h"
+
+namespace sdw::actors {
+
+std::string parameters_text(const job_spec& spec, const denoise_result& denoised) {
+  GenerationResult r;
+  r.seed = spec.seed;
+  r.width = spec.width;
+  r.height = spec.height;
+  r.steps = denoised.steps;
+  r.guidance = spec.guidance;
+  r.scheduler = denoised.scheduler;
+  r.sampler_name = denoised.sampler_name;
+  return r.parameters_text(spec.model, to_request(spec));
+}
+
+decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_state> self, stage_env env) {
+  return {
+      [=](decode_atom, job_spec& spec, denoise_result& denoised) -> caf::result<decode_result> {
+        env.fault("decoder/actor");
+        auto rp = self->make_response_promise<decode_result>();
+        auto out = std::make_shared<decode_result>();
+        auto model = env.model;
+        run_on_device(
+            self, env.thread, env.stage_timeout, "decoder",
+            [env, model, spec, denoised, out] {
+              env.fault("decoder");
+              const auto t0 = std::chrono::steady_clock::now();
+              at::Tensor latents = from_message(denoised.latents, model->device);
+              std::vector<Image> images = to_images(decode_latents(*model, latents));
+              const bool jpeg = spec.output_format == "jpeg";
+              const std::string params = jpeg ? std::string() : parameters_text(spec, denoised);
+              for (const Image& img : images) {
+                encoded_image_msg m;
+                m.bytes = jpeg ? encode_jpeg(img, spec.jpeg_quality) : encode_png(img, params);
+                m.format = jpeg ? "jpeg" : "png";
+                m.width = img.width;
+                m.height = img.height;
+                out->images.push_back(std::move(m));
+              }
+              out->decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+            },
+            [rp, out](const caf::error& err) mutable {
+              if (err)
+                rp.deliver(err);
+              else
+                rp.deliver(std::move(*out));
+            });
+        return rp;
+      },
+  };
+}
+
+}  // namespace sdw::actors

@@ -1,0 +1,142 @@
+// The denoiser stage (see denoiser.h).
+#include "actors/denoiser.h"
+
+#include <optional>
+
+#include "actors/preview.h"
+#include "model/image/image_io.h"
+#include "model/pipeline/generate.h"
+
+namespace sdw::actors {
+namespace {
+
+using self_ptr = denoiser_actor::stateful_pointer<denoiser_state>;
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Answers the job's requester and forgets the job.
+void finish(self_ptr self, const std::string& id, const caf::error& err, denoise_result* result = nullptr) {
+  auto it = self->state.jobs.find(id);
+  if (it == self->state.jobs.end()) return;
+  if (err)
+    it->second.promise.deliver(err);
+  else
+    it->second.promise.deliver(std::move(*result));
+  self->state.jobs.erase(it);
+}
+
+void finish_cancelled(self_ptr self, const std::string& id) {
+  finish(self, id, make_sd_error(sd_errc::cancelled, "cancelled between denoising steps"));
+}
+
+// What one step's device task hands back.
+struct step_output {
+  int step = 0;
+  bool done = false;
+  std::optional<encoded_image_msg> preview;
+  tensor_msg final_latents;
+};
+
+void run_step(self_ptr self, const stage_env& env, const std::string& id) {
+  auto it = self->state.jobs.find(id);
+  if (it == self->state.jobs.end()) return;
+  denoise_job& job = it->second;
+  if (job.cancelled) return finish_cancelled(self, id);
+  env.fault("denoiser/actor");
+  job.in_flight = true;
+  auto out = std::make_shared<step_output>();
+  auto state = job.state;
+  auto model = env.model;
+  const int every = job.spec.preview_every;
+  const bool full_vae = job.spec.full_vae_previews || env.full_vae_previews;
+  run_on_device(
+      self, env.thread, env.stage_timeout, "denoiser",
+      [env, model, state, out, every, full_vae] {
+        env.fault("denoiser");
+        denoise_step(*model, *state);
+        out->step = static_cast<int>(state->step);
+        out->done = state->done();
+        if (every > 0 && out->step % every == 0 && !out->done) {
+          Image img = full_vae ? vae_preview(*model, state->latents) : latent_preview(state->latents, model->family);
+          out->preview = encoded_image_msg{encode_png(img), "png", img.width, img.height};
+        }
+        if (out->done) out->final_latents = to_message(state->latents);
+      },
+      [self, env, id, out](const caf::error& err) {
+        auto it = self->state.jobs.find(id);
+        if (it == self->state.jobs.end()) return;
+        denoise_job& job = it->second;
+        job.in_flight = false;
+        if (err) return finish(self, id, err);
+        self->send(env.events, progress_atom::value, id, int32_t{out->step}, int32_t{job.total}, ms_since(job.started));
+        if (out->preview) self->send(env.events, preview_atom::value, id, int32_t{out->step}, int32_t{job.total}, *out->preview);
+        if (out->done) {
+          denoise_result r;
+          r.latents = std::move(out->final_latents);
+          r.scheduler = job.scheduler;
+          r.sampler_name = job.sampler_name;
+          r.steps = job.spec.steps;
+          r.unet_calls = out->step;
+          r.denoise_ms = ms_since(job.started);
+          return finish(self, id, caf::error{}, &r);
+        }
+        if (job.cancelled) return finish_cancelled(self, id);
+        self->send(self, step_atom::value, id);
+      });
+}
+
+}  // namespace
+
+denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser_state> self, stage_env env) {
+  return {
+      [=](denoise_atom, job_spec& spec, embeddings_msg& emb) -> caf::result<denoise_result> {
+        const std::string id = spec.job_id;
+        if (self->state.jobs.count(id)) return make_sd_error(sd_errc::internal, "job " + id + " is already denoising");
+        auto rp = self->make_response_promise<denoise_result>();
+        denoise_job& job = self->state.jobs[id];
+        job.spec = spec;
+        job.promise = rp;
+        job.started = std::chrono::steady_clock::now();
+        job.in_flight = true;
+        auto state = std::make_shared<DenoiseState>();
+        job.state = state;
+        auto model = env.model;
+        auto names = std::make_shared<std::pair<std::string, std::string>>();
+        run_on_device(
+            self, env.thread, env.stage_timeout, "denoiser",
+            [model, spec, emb, state, names] {
+              PromptEmbeddings prompt;
+              prompt.context = from_message(emb.context, model->device);
+              prompt.cfg = emb.cfg;
+              *state = prepare_denoise(*model, to_resolved(spec), std::move(prompt));
+              names->first = state->scheduler->class_name();
+              names->second = sampler_display_name(*state->scheduler);
+            },
+            [self, env, id, state, names](const caf::error& err) {
+              auto it = self->state.jobs.find(id);
+              if (it == self->state.jobs.end()) return;
+              denoise_job& job = it->second;
+              job.in_flight = false;
+              if (err) return finish(self, id, err);
+              if (job.cancelled) return finish_cancelled(self, id);
+              job.total = static_cast<int>(state->total());
+              job.scheduler = names->first;
+              job.sampler_name = names->second;
+              self->send(self, step_atom::value, id);
+            });
+        return rp;
+      },
+      [=](step_atom, const std::string& id) { run_step(self, env, id); },
+      [=](cancel_atom, const std::string& id) {
+        auto it = self->state.jobs.find(id);
+        if (it == self->state.jobs.end()) return;
+        it->second.cancelled = true;
+        // With a step in flight, the job stops when it returns; otherwise now.
+        if (!it->second.in_flight) finish_cancelled(self, id);
+      },
+  };
+}
+
+}  // namespace sdw::actors

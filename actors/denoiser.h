@@ -1,0 +1,37 @@
+// The denoiser stage: embeddings -> final latents, one message per step. {denoise, spec,
+// embeddings} prepares the job's DenoiseState (kept here, local to this actor) and sends the
+// actor {step, job}; each step runs one UNet evaluation + scheduler step on the device thread,
+// reports {progress, job, step, total} (and every `preview_every` steps a preview) to the event
+// sink, and sends the next {step, job}. A {cancel, job} that arrives meanwhile is handled between
+// steps: the job stops after the step in flight, and the reply is a `cancelled` error.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "actors/interfaces.h"
+#include "model/pipeline/stages.h"
+
+namespace sdw::actors {
+
+struct denoise_job {
+  job_spec spec;
+  std::shared_ptr<DenoiseState> state;  // touched only by the device thread while a step runs
+  caf::typed_response_promise<denoise_result> promise;
+  bool cancelled = false;
+  bool in_flight = false;  // a device task of this job is running
+  int total = 0;
+  std::string scheduler, sampler_name;
+  std::chrono::steady_clock::time_point started;
+};
+
+struct denoiser_state {
+  std::map<std::string, denoise_job> jobs;
+  static inline const char* name = "sdw.denoiser";
+};
+
+denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser_state> self, stage_env env);
+
+}  // namespace sdw::actors

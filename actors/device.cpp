@@ -1,0 +1,248 @@
+// The device actor (see device.h).
+#include "actors/device.h"
+
+#include "model/device_names.h"
+
+#include "actors/request_timeouts.h"
+
+#include <ATen/Context.h>
+#include <caf/send.hpp>
+
+namespace sdw::actors {
+namespace {
+
+using self_ptr = device_actor::stateful_pointer<device_state>;
+
+std::chrono::milliseconds denoise_timeout(const device_state& st, const job_spec& spec) {
+  return st.cfg.stage_timeout * (spec.steps + 1);
+}
+
+// The job's error as its requester should see it: a stage that went down is named.
+caf::error explain(const caf::error& err, stage_kind stage) {
+  if (err.category() == caf::atom("system") && static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
+    return make_sd_error(sd_errc::internal, std::string("the ") + to_string(stage) + " stage went down during the job");
+  return err;
+}
+
+bool current(self_ptr self, const std::string& id) { return self->state.job && self->state.job->spec.job_id == id; }
+
+void fail(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  if (!st.job) return;
+  st.job->promise.deliver(err);
+  st.job.reset();
+}
+
+bool stop_if_cancelled(self_ptr self) {
+  auto& job = *self->state.job;
+  if (!job.cancelled) return false;
+  fail(self, make_sd_error(sd_errc::cancelled, "cancelled before the " + std::string(to_string(job.stage)) + " stage"));
+  return true;
+}
+
+void start_decode(self_ptr self, denoise_result denoised) {
+  auto& st = self->state;
+  auto& job = *st.job;
+  job.stage = stage_kind::decoder;
+  job.result.denoise_ms = denoised.denoise_ms;
+  job.result.scheduler = denoised.scheduler;
+  const std::string id = job.spec.job_id;
+  auto handle = self->request(st.kids->stages.decoder, st.cfg.stage_timeout, decode_atom::value, job.spec, std::move(denoised));
+  const caf::message_id rid = handle.id();
+  handle.then(
+          [self, id, rid](decode_result& decoded) {
+            forget_timeout(self, rid);
+            if (!current(self, id)) return;
+            auto& job = *self->state.job;
+            job.result.decode_ms = decoded.decode_ms;
+            job.result.images = std::move(decoded.images);
+            job.result.seed = job.spec.seed;
+            if (stop_if_cancelled(self)) return;
+            job.promise.deliver(std::move(job.result));
+            self->state.job.reset();
+          },
+          [self, id, rid](caf::error& err) {
+            forget_timeout(self, rid);
+            if (current(self, id)) fail(self, explain(err, stage_kind::decoder));
+          });
+}
+
+void start_denoise(self_ptr self, embeddings_msg emb) {
+  auto& st = self->state;
+  auto& job = *st.job;
+  job.stage = stage_kind::denoiser;
+  job.result.encode_ms = emb.encode_ms;
+  const std::string id = job.spec.job_id;
+  auto handle = self->request(st.kids->stages.denoiser, denoise_timeout(st, job.spec), denoise_atom::value, job.spec, std::move(emb));
+  const caf::message_id rid = handle.id();
+  handle.then(
+          [self, id, rid](denoise_result& denoised) {
+            forget_timeout(self, rid);
+            if (!current(self, id) || stop_if_cancelled(self)) return;
+            start_decode(self, std::move(denoised));
+          },
+          [self, id, rid](caf::error& err) {
+            forget_timeout(self, rid);
+            if (current(self, id)) fail(self, explain(err, stage_kind::denoiser));
+          });
+}
+
+void start_encode(self_ptr self) {
+  auto& st = self->state;
+  auto& job = *st.job;
+  job.stage = stage_kind::encoder;
+  const std::string id = job.spec.job_id;
+  auto handle = self->request(st.kids->stages.encoder, st.cfg.stage_timeout, encode_atom::value, job.spec);
+  const caf::message_id rid = handle.id();
+  handle.then(
+          [self, id, rid](embeddings_msg& emb) {
+            forget_timeout(self, rid);
+            if (!current(self, id) || stop_if_cancelled(self)) return;
+            start_denoise(self, std::move(emb));
+          },
+          [self, id, rid](caf::error& err) {
+            forget_timeout(self, rid);
+            if (current(self, id)) fail(self, explain(err, stage_kind::encoder));
+          });
+}
+
+loader_actor spawn_loader(self_ptr self, std::shared_ptr<SdModel> preloaded) {
+  auto& st = self->state;
+  loader_config lc = st.cfg.loader;
+  lc.device_name = st.cfg.name;
+  lc.device = st.cfg.device;
+  lc.thread = st.kids->thread;
+  lc.events = st.env.events;
+  lc.fault_injection = st.cfg.fault_injection;
+  lc.preloaded = std::move(preloaded);
+  auto l = self->spawn(loader, lc);
+  self->monitor(l);
+  return l;
+}
+
+void narrate(self_ptr self, const std::string& text) {
+  self->send(self->state.env.events, narrate_atom::value, "device " + self->state.cfg.name, text);
+}
+
+void on_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  const std::string reason = caf::to_string(dm.reason);
+  if (const stage_kind* kind = st.kids->stages.which(dm.source)) {
+    const stage_kind k = *kind;
+    ++st.restarts;
+    narrate(self, std::string("the ") + to_string(k) + " stage went down (" + reason + "); restarting it");
+    if (st.job && st.job->stage == k)
+      fail(self, make_sd_error(sd_errc::internal, std::string("the ") + to_string(k) + " stage crashed during the job (" +
+                                                      reason + "); it was restarted"));
+    self->monitor(respawn_stage(self->system(), st.kids->stages, k, st.env));
+    return;
+  }
+  if (st.kids->loader && dm.source == st.kids->loader.address()) {
+    ++st.restarts;
+    narrate(self, "the loader went down (" + reason + "); restarting it");
+    st.kids->loader = spawn_loader(self, st.env.model);
+    return;
+  }
+  if (st.kids->thread && dm.source == st.kids->thread.address()) {
+    // The device thread catches every task's exception; it goes down only with the device.
+    narrate(self, "the device thread went down (" + reason + ")");
+    fail(self, make_sd_error(sd_errc::internal, "the device thread of " + st.cfg.name + " went down"));
+    self->quit(dm.reason);
+  }
+}
+
+}  // namespace
+
+at::Device parse_device_name(const std::string& text) {
+  try {
+    return parse_device(text);
+  } catch (const std::invalid_argument& e) {
+    throw StageError(sd_errc::invalid_request, e.what());
+  }
+}
+
+at::ScalarType parse_dtype_name(const std::string& text) {
+  try {
+    return parse_dtype(text);
+  } catch (const std::invalid_argument& e) {
+    throw StageError(sd_errc::invalid_request, e.what());
+  }
+}
+
+device_actor::behavior_type device(device_actor::stateful_pointer<device_state> self, device_config cfg,
+                                   event_sink_actor events) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.kids->thread = spawn_device_thread(self->system(), cfg.name);
+  self->monitor(st.kids->thread);
+  st.env.device_name = cfg.name;
+  st.env.thread = st.kids->thread;
+  st.env.events = events;
+  st.env.stage_timeout = cfg.stage_timeout;
+  st.env.full_vae_previews = cfg.full_vae_previews;
+  st.env.fault_injection = cfg.fault_injection;
+  st.kids->loader = spawn_loader(self, nullptr);
+  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  // The device's actors end with it.
+  auto kids = st.kids;
+  self->attach_functor([kids] {
+    caf::anon_send_exit(kids->stages.encoder, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(kids->stages.denoiser, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(kids->stages.decoder, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(kids->loader, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(kids->thread, caf::exit_reason::user_shutdown);
+  });
+  return {
+      [=](load_atom) -> caf::result<model_info> {
+        auto rp = self->make_response_promise<model_info>();
+        auto& st = self->state;
+        self->request(st.kids->loader, st.cfg.loader.load_timeout, load_atom::value)
+            .then(
+                [self, rp](model_info& info) mutable {
+                  auto& st = self->state;
+                  if (st.kids->stages.up()) {
+                    rp.deliver(std::move(info));
+                    return;
+                  }
+                  self->request(st.kids->loader, st.cfg.stage_timeout, acquire_atom::value)
+                      .then(
+                          [self, rp, info](model_handle& h) mutable {
+                            auto& st = self->state;
+                            if (!st.kids->stages.up()) {
+                              st.env.model = h.model;
+                              st.kids->stages = spawn_stages(self->system(), st.env);
+                              self->monitor(st.kids->stages.encoder);
+                              self->monitor(st.kids->stages.denoiser);
+                              self->monitor(st.kids->stages.decoder);
+                            }
+                            rp.deliver(std::move(info));
+                          },
+                          [rp](caf::error& err) mutable { rp.deliver(err); });
+                },
+                [rp](caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      },
+      [=](validate_atom, job_spec& spec) -> caf::result<job_spec> {
+        return self->delegate(self->state.kids->loader, validate_atom::value, std::move(spec));
+      },
+      [=](run_atom, job_spec& spec) -> caf::result<job_result> {
+        auto& st = self->state;
+        if (st.job) return make_sd_error(sd_errc::internal, "device " + st.cfg.name + " is busy with " + st.job->spec.job_id);
+        if (!st.kids->stages.up()) return make_sd_error(sd_errc::not_ready, "the model is not loaded on " + st.cfg.name);
+        st.job.emplace();
+        st.job->spec = std::move(spec);
+        st.job->promise = self->make_response_promise<job_result>();
+        auto rp = st.job->promise;
+        start_encode(self);
+        return rp;
+      },
+      [=](cancel_atom, const std::string& id) {
+        auto& st = self->state;
+        if (!current(self, id)) return;
+        st.job->cancelled = true;
+        if (st.job->stage == stage_kind::denoiser) self->send(st.kids->stages.denoiser, cancel_atom::value, id);
+      },
+  };
+}
+
+}  // namespace sdw::actors

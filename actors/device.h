@@ -1,0 +1,64 @@
+// The device actor: one per device in use (cpu, cuda:N, mps). It owns the device's thread
+// (device_thread.h), spawns and supervises the loader and the stage actors pinned to that thread
+// (monitor + down handler: a crashed stage is restarted and the job it held fails), and runs one
+// job at a time: encoder -> denoiser -> decoder, each a request with a timeout. A {cancel, job}
+// marks the job; the denoiser stops between steps, other stages are not started any more.
+#pragma once
+
+#include <caf/actor_system.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/interfaces.h"
+#include "actors/loader.h"
+#include "actors/supervisor.h"
+
+namespace sdw::actors {
+
+struct device_config {
+  std::string name = "cpu";
+  at::Device device = at::kCPU;
+  loader_config loader;  // model, dtype, memory budget, limits (thread/events are filled in)
+  std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
+  bool full_vae_previews = false;
+  std::function<void(const std::string&)> fault_injection;
+};
+
+struct device_job {
+  job_spec spec;
+  caf::typed_response_promise<job_result> promise;
+  stage_kind stage = stage_kind::encoder;
+  bool cancelled = false;
+  job_result result;
+};
+
+// The actors a device supervises (shared with its exit hook, which ends them with the device).
+struct device_children {
+  device_thread_actor thread;
+  loader_actor loader;
+  stage_set stages;
+};
+
+struct device_state {
+  device_config cfg;
+  stage_env env;
+  std::shared_ptr<device_children> kids = std::make_shared<device_children>();
+  std::optional<device_job> job;
+  int restarts = 0;
+  static inline const char* name = "sdw.device";
+};
+
+device_actor::behavior_type device(device_actor::stateful_pointer<device_state> self, device_config cfg,
+                                   event_sink_actor events);
+
+// "cpu", "cuda", "cuda:N", "mps" -> a device of this libtorch build; throws StageError
+// (invalid_request) for unknown or unavailable devices.
+at::Device parse_device_name(const std::string& text);
+// "fp32", "fp16", "bf16" (and long names); throws StageError (invalid_request).
+at::ScalarType parse_dtype_name(const std::string& text);
+
+}  // namespace sdw::actors

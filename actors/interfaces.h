@@ -1,0 +1,99 @@
+// The typed interfaces of the actors (what each accepts and answers), and what a stage actor is
+// given when it is spawned. Replies that fail carry an sd_errc error (errors.h).
+#pragma once
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/device_thread.h"
+#include "actors/errors.h"
+#include "actors/messages.h"
+#include "model/pipeline/sd_model.h"
+
+namespace sdw::actors {
+
+// A loaded model, shared by the stage actors of one device (weights are read-only during
+// inference). Local to the process: a remote stage uses its own node's loader.
+struct model_handle {
+  std::shared_ptr<SdModel> model;
+};
+
+}  // namespace sdw::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(sdw::actors::model_handle)
+
+namespace sdw::actors {
+
+// Where stages report a job's events: {progress, job, step, total, elapsed_ms},
+// {preview, job, step, total, image} and narration lines {narrate, actor, text}.
+using event_sink_actor =
+    caf::typed_actor<caf::reacts_to<progress_atom, std::string, int32_t, int32_t, double>,
+                     caf::reacts_to<preview_atom, std::string, int32_t, int32_t, encoded_image_msg>,
+                     caf::reacts_to<narrate_atom, std::string, std::string>>;
+
+// Loads the model once (reporting progress as narration), refuses one that does not fit the
+// memory budget (out_of_memory), validates requests against it, hands it to the device's stages.
+using loader_actor = caf::typed_actor<caf::replies_to<load_atom>::with<model_info>,
+                                      caf::replies_to<validate_atom, job_spec>::with<job_spec>,
+                                      caf::replies_to<acquire_atom>::with<model_handle>>;
+
+// prompt -> embeddings (negative and positive).
+using encoder_actor = caf::typed_actor<caf::replies_to<encode_atom, job_spec>::with<embeddings_msg>>;
+
+// embeddings -> final latents, one {step, job} message per step; {cancel, job} stops it between
+// steps (the reply is then a `cancelled` error).
+using denoiser_actor = caf::typed_actor<caf::replies_to<denoise_atom, job_spec, embeddings_msg>::with<denoise_result>,
+                                        caf::reacts_to<step_atom, std::string>,
+                                        caf::reacts_to<cancel_atom, std::string>>;
+
+// latents -> PNG (with the A1111 parameters chunk) or JPEG bytes.
+using decoder_actor = caf::typed_actor<caf::replies_to<decode_atom, job_spec, denoise_result>::with<decode_result>>;
+
+// One device (cpu, cuda:N, mps): its thread, its loader and stage actors (supervised), and one job
+// at a time through encoder -> denoiser -> decoder.
+using device_actor = caf::typed_actor<caf::replies_to<load_atom>::with<model_info>,
+                                      caf::replies_to<validate_atom, job_spec>::with<job_spec>,
+                                      caf::replies_to<run_atom, job_spec>::with<job_result>,
+                                      caf::reacts_to<cancel_atom, std::string>>;
+
+// The job registry: the facade's entry point, the dispatcher and every job's event history.
+using registry_actor = caf::typed_actor<
+    caf::replies_to<submit_atom, job_spec>::with<std::string>,
+    caf::replies_to<subscribe_atom, std::string>::with<ok_atom>,
+    caf::replies_to<events_atom, std::string, uint64_t, int64_t>::with<event_batch>,  // job, from, wait ms
+    caf::reacts_to<detach_atom, std::string>,
+    caf::replies_to<cancel_atom, std::string>::with<ok_atom>,
+    caf::replies_to<status_atom, std::string>::with<JobStatus>,
+    caf::replies_to<health_atom>::with<WorkerHealth>,
+    caf::replies_to<shutdown_atom, int64_t>::with<ok_atom>,  // grace ms
+    caf::replies_to<ready_atom, int64_t>::with<bool>,        // wait ms: true once loaded
+    caf::reacts_to<progress_atom, std::string, int32_t, int32_t, double>,
+    caf::reacts_to<preview_atom, std::string, int32_t, int32_t, encoded_image_msg>,
+    caf::reacts_to<narrate_atom, std::string, std::string>,
+    caf::reacts_to<sweep_atom>,
+    caf::reacts_to<expire_atom, uint64_t>,
+    caf::reacts_to<grace_atom>>;
+
+// What a stage actor gets at spawn: its device, the device thread that runs its libtorch work, the
+// model, where to report events, and limits.
+struct stage_env {
+  std::string device_name = "cpu";
+  device_thread_actor thread;
+  event_sink_actor events;
+  std::shared_ptr<SdModel> model;
+  std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
+  bool full_vae_previews = false;
+  std::function<void(const std::string&)> fault_injection;
+
+  // Calls the fault hook, if any, with `point`.
+  void fault(const std::string& point) const {
+    if (fault_injection) fault_injection(point);
+  }
+};
+
+}  // namespace sdw::actors

@@ -1,0 +1,206 @@
+// The loader actor (see loader.h).
+#include "actors/loader.h"
+
+#include <caf/send.hpp>
+
+#include <filesystem>
+
+#include "actors/memory_estimate.h"
+#include "model/loading/state_dict.h"
+#include "model/pipeline/demo_model.h"
+#include "model/pipeline/stages.h"
+#include "model/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace sdw::actors {
+namespace {
+
+void check_fits(const MemoryEstimate& e, int64_t budget, const std::string& name) {
+  if (budget > 0 && e.total() > budget)
+    throw StageError(sd_errc::out_of_memory, "model '" + name + "' needs about " + e.describe() + ", but only " +
+                                                 format_bytes(budget) + " is available on this device; refused");
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+std::string model_label(const std::string& name) {
+  if (name.empty() || name == "demo") return "demo";
+  fs::path p(name);
+  if (p.filename().empty()) p = p.parent_path();
+  return p.filename().string();
+}
+
+std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
+                                           int64_t* estimate_out,
+                                           const std::function<void(const std::string&)>& progress) {
+  auto say = [&](const std::string& line) {
+    if (progress) progress(line);
+  };
+  if (name.empty() || name == "demo") {
+    // Built in code (small); the estimate is checked on the built model.
+    say("building the demo model");
+    auto m = make_demo_model(options);
+    const MemoryEstimate e = estimate_model(*m);
+    if (estimate_out) *estimate_out = e.total();
+    say("estimated footprint " + e.describe());
+    check_fits(e, budget, "demo");
+    return m;
+  }
+  const fs::path p(name);
+  if (fs::is_directory(p)) {
+    if (!fs::exists(p / "model_index.json"))
+      throw StageError(sd_errc::model_not_found, "'" + name + "' is a folder but not a diffusers pipeline (no model_index.json)");
+    try {
+      const MemoryEstimate e = estimate_folder(name, options.dtype);
+      if (estimate_out) *estimate_out = e.total();
+      say("estimated footprint " + e.describe());
+      check_fits(e, budget, name);
+      say("reading the weights");
+      return load_diffusers_model(name, options);
+    } catch (const LoadError& e) {
+      throw StageError(sd_errc::model_not_found, e.what());
+    } catch (const SafetensorsError& e) {
+      throw StageError(sd_errc::model_not_found, e.what());
+    }
+  }
+  if (fs::is_regular_file(p) && p.extension() == ".safetensors") {
+    // A single-file checkpoint (original LDM layout): weights from its header; activations as
+    // an SD1.x UNet at 512x512 (the file carries no configs).
+    try {
+      const MemoryEstimate e = estimate_single_file(name, options.dtype);
+      if (estimate_out) *estimate_out = e.total();
+      say("estimated footprint " + e.describe());
+      check_fits(e, budget, name);
+      say("reading the weights");
+      return load_single_file_model(name, options);
+    } catch (const LoadError& e) {
+      throw StageError(sd_errc::model_not_found, e.what());
+    } catch (const SafetensorsError& e) {
+      throw StageError(sd_errc::model_not_found, e.what());
+    }
+  }
+  if (fs::is_regular_file(p))
+    throw StageError(sd_errc::model_not_found, "'" + name + "' is neither a diffusers folder nor a .safetensors checkpoint "
+                                               "(pickle checkpoints are refused: they can run code)");
+  throw StageError(sd_errc::model_not_found,
+                   "model '" + name + "' not found (expected 'demo', a diffusers folder or a .safetensors checkpoint)");
+}
+
+loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> self, loader_config cfg) {
+  if (cfg.preloaded) {
+    self->state.model = cfg.preloaded;
+    self->state.info.name = cfg.model;
+    self->state.info.label = model_label(cfg.model);
+    self->state.info.family = cfg.preloaded->family;
+    self->state.info.device = cfg.device_name;
+    self->state.info.weight_bytes = cfg.preloaded->weight_bytes();
+    self->state.info.default_width = cfg.preloaded->default_width;
+    self->state.info.default_height = cfg.preloaded->default_height;
+    self->state.info.default_steps = cfg.preloaded->default_steps;
+  }
+  return {
+      [=](load_atom) -> caf::result<model_info> {
+        if (cfg.fault_injection) cfg.fault_injection("loader/actor");
+        auto& st = self->state;
+        if (st.model) return st.info;
+        if (st.failure) return st.failure;
+        auto rp = self->make_response_promise<model_info>();
+        st.waiting.push_back(rp);
+        if (st.loading) return rp;
+        st.loading = true;
+        int64_t budget = cfg.memory_budget_bytes;
+        if (budget <= 0 && cfg.device.is_cpu()) budget = mem_available_bytes();
+        self->send(cfg.events, narrate_atom::value, std::string("loader"),
+                   "loading model '" + cfg.model + "' on " + cfg.device_name +
+                       (budget > 0 ? " (memory available: " + format_bytes(budget) + ")" : ""));
+        auto result = std::make_shared<std::shared_ptr<SdModel>>();
+        auto estimate = std::make_shared<int64_t>(0);
+        auto t0 = std::chrono::steady_clock::now();
+        ModelLoadOptions options;
+        options.device = cfg.device;
+        options.dtype = cfg.dtype;
+        options.config_dir = cfg.config_dir;
+        options.vae_file = cfg.vae_file;
+        const std::string name = cfg.model;
+        auto fault = cfg.fault_injection;
+        // Called on the device thread: a plain send to the event sink.
+        auto events = cfg.events;
+        std::function<void(const std::string&)> progress = [events, name](const std::string& line) {
+          caf::anon_send(events, narrate_atom::value, std::string("loader"), "'" + name + "': " + line);
+        };
+        run_on_device(
+            self, cfg.thread, cfg.load_timeout, "loader",
+            [=] {
+              if (fault) fault("loader");
+              *result = load_served_model(name, options, budget, estimate.get(), progress);
+            },
+            [=](const caf::error& err) {
+              auto& st = self->state;
+              st.loading = false;
+              if (err) {
+                st.failure = err;
+                self->send(cfg.events, narrate_atom::value, std::string("loader"),
+                           "loading model '" + cfg.model + "' failed: " + error_message(err));
+              } else {
+                st.model = *result;
+                model_info& info = st.info;
+                info.name = cfg.model;
+                info.label = model_label(cfg.model);
+                info.family = st.model->family;
+                info.device = cfg.device_name;
+                info.weight_bytes = st.model->weight_bytes();
+                info.estimate_bytes = *estimate;
+                info.available_bytes = budget > 0 ? budget : 0;
+                info.load_ms = ms_since(t0);
+                info.default_width = st.model->default_width;
+                info.default_height = st.model->default_height;
+                info.default_steps = st.model->default_steps;
+                self->send(cfg.events, narrate_atom::value, std::string("loader"),
+                           "model '" + cfg.model + "' loaded on " + cfg.device_name + " in " +
+                               std::to_string(static_cast<int64_t>(info.load_ms)) + " ms (weights " +
+                               format_bytes(info.weight_bytes) + ", estimate " + format_bytes(info.estimate_bytes) + ")");
+              }
+              for (auto& p : st.waiting) {
+                if (err)
+                  p.deliver(err);
+                else
+                  p.deliver(st.info);
+              }
+              st.waiting.clear();
+            });
+        return rp;
+      },
+      [=](validate_atom, job_spec& spec) -> caf::result<job_spec> {
+        auto& st = self->state;
+        if (!st.model) return make_sd_error(sd_errc::not_ready, st.failure ? "model failed to load: " + error_message(st.failure)
+                                                                           : std::string("model is still loading"));
+        if (spec.output_format != "png" && spec.output_format != "jpeg")
+          return make_sd_error(sd_errc::invalid_request, "output_format must be 'png' or 'jpeg', got '" + spec.output_format + "'");
+        if (spec.output_format == "jpeg" && (spec.jpeg_quality < 1 || spec.jpeg_quality > 100))
+          return make_sd_error(sd_errc::invalid_request, "jpeg_quality must be between 1 and 100");
+        if (spec.preview_every < 0) return make_sd_error(sd_errc::invalid_request, "preview_every must be >= 0");
+        try {
+          ResolvedRequest r = resolve_request(*st.model, to_request(spec), cfg.limits);
+          store_resolved(spec, r);
+        } catch (const ImageError& e) {
+          return make_sd_error(sd_errc::invalid_request, e.what());
+        } catch (...) {
+          return classify_exception(std::current_exception(), "validation");
+        }
+        spec.model = st.info.label;
+        return spec;
+      },
+      [=](acquire_atom) -> caf::result<model_handle> {
+        auto& st = self->state;
+        if (!st.model) return make_sd_error(sd_errc::not_ready, "model is not loaded");
+        return model_handle{st.model};
+      },
+  };
+}
+
+}  // namespace sdw::actors

@@ -1,0 +1,54 @@
+// The loader actor of one device: loads the served model once (on the device thread), refuses one
+// whose estimated footprint (weights + activations, memory_estimate.h) exceeds the memory budget,
+// narrates its progress, answers every `load` with the same model_info once loaded, validates
+// requests against the model (resolve_request) and hands the model to the device's stages.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "actors/interfaces.h"
+#include "model/pipeline/request.h"
+
+namespace sdw::actors {
+
+struct loader_config {
+  std::string model = "demo";  // "demo" or a diffusers folder
+  std::string device_name = "cpu";
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;
+  std::string config_dir, vae_file;  // single-file checkpoints
+  int64_t memory_budget_bytes = 0;  // 0: MemAvailable on CPU, unchecked elsewhere
+  RequestLimits limits;
+  std::chrono::milliseconds load_timeout{10 * 60 * 1000};
+  device_thread_actor thread;
+  event_sink_actor events;
+  std::function<void(const std::string&)> fault_injection;
+  std::shared_ptr<SdModel> preloaded;  // a restarted loader keeps the model its device already has
+};
+
+struct loader_state {
+  std::shared_ptr<SdModel> model;
+  model_info info;
+  bool loading = false;
+  caf::error failure;  // sticky: a model that failed to load is not retried
+  std::vector<caf::typed_response_promise<model_info>> waiting;
+  static inline const char* name = "sdw.loader";
+};
+
+loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> self, loader_config cfg);
+
+// "demo" -> the built-in model; a folder with model_index.json -> load_diffusers_model; a
+// .safetensors file -> load_single_file_model. Throws StageError: model_not_found (no such model,
+// or it cannot be loaded), out_of_memory (estimate above `budget` bytes when budget > 0).
+// `progress` (optional) gets a line per phase (estimate, loading, done).
+std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
+                                           int64_t* estimate_out,
+                                           const std::function<void(const std::string&)>& progress = {});
+
+// The short model name written into the PNG parameters ("demo", or the folder's name).
+std::string model_label(const std::string& name);
+
+}  // namespace sdw::actors

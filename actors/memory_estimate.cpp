@@ -1,0 +1,153 @@
+// Memory estimates (see memory_estimate.h).
+#include "actors/memory_estimate.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "model/loading/diffusers_folder.h"
+#include "model/safetensors.h"
+
+namespace sdw::actors {
+namespace {
+
+int64_t head_count(const nlohmann::json& unet, size_t level) {
+  // diffusers' SD1.x configs name the head count "attention_head_dim" (a historical misnomer);
+  // "num_attention_heads" wins where it is set.
+  for (const char* key : {"num_attention_heads", "attention_head_dim"}) {
+    if (!unet.contains(key) || unet[key].is_null()) continue;
+    const auto& v = unet[key];
+    if (v.is_array()) return v.at(std::min(level, v.size() - 1)).get<int64_t>();
+    return v.get<int64_t>();
+  }
+  return 8;
+}
+
+}  // namespace
+
+std::string format_bytes(int64_t bytes) {
+  char buf[64];
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024)
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  return buf;
+}
+
+std::string MemoryEstimate::describe() const {
+  return format_bytes(total()) + " (weights " + format_bytes(weight_bytes) + " + activations " +
+         format_bytes(activation_bytes) + ")";
+}
+
+int64_t mem_available_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("MemAvailable:", 0) != 0) continue;
+    std::istringstream fields(line.substr(13));
+    int64_t kib = -1;
+    fields >> kib;
+    return kib < 0 ? -1 : kib * 1024;
+  }
+  return -1;
+}
+
+int64_t activation_bytes(const nlohmann::json& unet, const nlohmann::json& vae, int width, int height, int elem_size) {
+  const int64_t batch = 2;  // classifier-free guidance
+  const auto vae_channels = vae.value("block_out_channels", std::vector<int64_t>{128, 256, 512, 512});
+  const int64_t scale = int64_t{1} << (vae_channels.empty() ? 3 : vae_channels.size() - 1);
+  const int64_t h = height / scale, w = width / scale;
+  // UNet: the attention scores [B, heads, tokens, tokens] of the highest-resolution attention
+  // level (alive with their softmax), plus the skip connections (about 3 feature maps per level).
+  const auto channels = unet.value("block_out_channels", std::vector<int64_t>{320, 640, 1280, 1280});
+  const auto down = unet.value("down_block_types", std::vector<std::string>{});
+  int64_t unet_bytes = 0, skips = 0;
+  for (size_t i = 0; i < channels.size(); ++i) {
+    const int64_t tokens = (h >> i) * (w >> i);
+    skips += 3 * batch * channels[i] * tokens * elem_size;
+    const bool attn = i < down.size() && down[i].find("CrossAttn") != std::string::npos;
+    if (attn) unet_bytes = std::max(unet_bytes, 2 * batch * head_count(unet, i) * tokens * tokens * elem_size);
+  }
+  unet_bytes += skips;
+  // VAE decoder (fp32, one image): the full-resolution feature maps of its last block (input,
+  // output and the residual alive together) and the mid-block attention over h * w tokens.
+  const int64_t first = vae_channels.empty() ? 128 : vae_channels.front();
+  const int64_t vae_bytes = 3 * first * int64_t{height} * width * 4 + 2 * (h * w) * (h * w) * 4;
+  return std::max(unet_bytes, vae_bytes);
+}
+
+namespace {
+
+int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32_prefix) {
+  int64_t total = 0;
+  SafetensorsFile st = SafetensorsFile::open(file);
+  for (const auto& [name, info] : st.infos()) {
+    int64_t numel = 1;
+    for (int64_t s : info.shape) numel *= s;
+    const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
+    // In a single file the VAE's tensors start with "first_stage_model." and stay fp32.
+    if (name.rfind("model_ema.", 0) == 0) continue;  // EMA copies are not loaded
+    const bool vae = vae_fp32_prefix && name.rfind("first_stage_model.", 0) == 0;
+    total += numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+  }
+  return total;
+}
+
+}  // namespace
+
+MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype) {
+  const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  MemoryEstimate e;
+  e.weight_bytes = header_weight_bytes(file, elem, true);
+  nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
+                      {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
+                      {"attention_head_dim", 8}};
+  nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
+  e.activation_bytes = activation_bytes(unet, vae, 512, 512, static_cast<int>(elem));
+  return e;
+}
+
+MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) {
+  DiffusersFolder f = DiffusersFolder::open(folder);
+  const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  MemoryEstimate e;
+  for (const char* component : {"unet", "text_encoder", "text_encoder_2", "vae"}) {
+    if (!f.has(component)) continue;
+    const bool vae = std::string(component) == "vae";
+    for (const std::string& file : find_weight_files(f.path(component))) {
+      SafetensorsFile st = SafetensorsFile::open(file);
+      for (const auto& [name, info] : st.infos()) {
+        int64_t numel = 1;
+        for (int64_t s : info.shape) numel *= s;
+        const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
+        e.weight_bytes += numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+      }
+    }
+  }
+  const nlohmann::json unet = read_json_file(f.path("unet") + "/config.json");
+  const nlohmann::json vae = read_json_file(f.path("vae") + "/config.json");
+  const auto vae_channels = vae.value("block_out_channels", std::vector<int64_t>{128, 256, 512, 512});
+  const int side = unet.value("sample_size", 64) * (1 << (vae_channels.size() - 1));
+  e.activation_bytes = activation_bytes(unet, vae, side, side, static_cast<int>(elem));
+  return e;
+}
+
+MemoryEstimate estimate_model(const SdModel& model) {
+  MemoryEstimate e;
+  e.weight_bytes = model.weight_bytes();
+  const auto& uc = model.unet->config();
+  nlohmann::json unet{{"block_out_channels", uc.block_out_channels},
+                      {"down_block_types", uc.down_block_types},
+                      {"num_attention_heads", uc.num_attention_heads}};
+  const auto& vc = model.vae->config();
+  nlohmann::json vae{{"block_out_channels", vc.block_out_channels}};
+  e.activation_bytes = activation_bytes(unet, vae, model.default_width, model.default_height,
+                                        static_cast<int>(c10::elementSize(model.dtype)));
+  return e;
+}
+
+}  // namespace sdw::actors

@@ -1,0 +1,44 @@
+// How much memory a model needs on its device, estimated before it is loaded: the weights (from
+// the safetensors headers, at the dtype they will be loaded as) plus the activations of one
+// generation at the model's default size (the largest attention score matrix of the UNet with
+// classifier-free guidance, or the VAE decoder's largest feature maps, whichever is larger).
+// On CPU it is compared with MemAvailable from /proc/meminfo.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "model/pipeline/sd_model.h"
+
+namespace sdw::actors {
+
+struct MemoryEstimate {
+  int64_t weight_bytes = 0;
+  int64_t activation_bytes = 0;
+  int64_t total() const { return weight_bytes + activation_bytes; }
+  std::string describe() const;  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB)"
+};
+
+// MemAvailable of /proc/meminfo in bytes; -1 where it cannot be read.
+int64_t mem_available_bytes();
+
+std::string format_bytes(int64_t bytes);
+
+// Activations of one generation of width x height with CFG (batch 2), UNet at `elem_size` bytes
+// per element and the VAE in fp32. Uses the diffusers config.json fields.
+int64_t activation_bytes(const nlohmann::json& unet_config, const nlohmann::json& vae_config, int width, int height,
+                         int elem_size);
+
+// From a diffusers folder, without loading it (reads the configs and the safetensors headers).
+MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype);
+
+// From a single-file checkpoint's header; activations as an SD1.x UNet/VAE at 512x512.
+MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype);
+
+// From a loaded model (its parameters and configs) at its default size.
+MemoryEstimate estimate_model(const SdModel& model);
+
+}  // namespace sdw::actors

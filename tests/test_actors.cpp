@@ -1,0 +1,572 @@
+// The actor layer through the Worker facade (actors/worker.h) over a real actor system: a job's
+// event sequence on the demo model and on tiny-sd15, cancellation between steps, deadlines, the
+// bounded queue, late subscribers, failing and crashing stages, graceful shutdown, bounded memory
+// over 500 jobs, and same-seed parity with the plain generate() pipeline.
+// No sleeps: every wait is on an event stream or a reply, with a timeout.
+#include <catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "actors/worker.h"
+#include "model/image/image_io.h"
+#include "model/pipeline/demo_model.h"
+#include "model/pipeline/generate.h"
+#include "model/pipeline/sd_model.h"
+#include "test_util.h"
+
+using namespace sdw;
+using namespace std::chrono_literals;
+
+namespace {
+
+WorkerConfig demo_config() {
+  WorkerConfig c;
+  c.model = "demo";
+  c.request_timeout = 30s;
+  c.limits.max_steps = 1000;  // long jobs to cancel, time out and shut down
+  return c;
+}
+
+std::unique_ptr<Worker> start_ready(const WorkerConfig& c) {
+  auto w = Worker::start(c);
+  REQUIRE(w->wait_ready(120s));
+  return w;
+}
+
+JobSubmission small_job(int steps, uint64_t seed = 42, int side = 64) {
+  JobSubmission j;
+  j.request.prompt = "a red apple on a table";
+  j.request.width = j.request.height = side;
+  j.request.steps = steps;
+  j.request.seed = seed;
+  return j;
+}
+
+// Reads a stream until its terminal event (or `limit`).
+std::vector<JobEvent> read_all(EventStream& s, std::chrono::seconds limit = 120s) {
+  std::vector<JobEvent> out;
+  const auto end = std::chrono::steady_clock::now() + limit;
+  JobEvent e;
+  while (!s.finished() && std::chrono::steady_clock::now() < end)
+    if (s.next(e, 1s)) out.push_back(e);
+  return out;
+}
+
+std::vector<JobEvent> run_job(Worker& w, const JobSubmission& j) { return read_all(*w.subscribe(w.submit(j))); }
+
+std::string types_of(const std::vector<JobEvent>& events) {
+  std::string s;
+  for (const auto& e : events) {
+    s += s.empty() ? "" : ",";
+    s += to_string(e.type);
+    if (e.type == JobEvent::Type::progress || e.type == JobEvent::Type::preview) s += std::to_string(e.step);
+  }
+  return s;
+}
+
+std::string expected_types(int steps) {
+  std::string s = "queued,started";
+  for (int i = 1; i <= steps; ++i) s += ",progress" + std::to_string(i);
+  return s + ",complete";
+}
+
+int64_t rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  return -1;
+}
+
+WorkerErrc submit_error(Worker& w, const JobSubmission& j) {
+  try {
+    w.submit(j);
+  } catch (const WorkerError& e) {
+    return e.code();
+  }
+  FAIL("submit did not throw");
+  return WorkerErrc::internal;
+}
+
+void check_complete(const JobEvent& e, int side) {
+  REQUIRE(e.type == JobEvent::Type::complete);
+  REQUIRE(e.images.size() == 1);
+  CHECK(e.images[0].format == "png");
+  Image img = decode_image(e.images[0].bytes);
+  CHECK(img.width == side);
+  CHECK(img.height == side);
+}
+
+}  // namespace
+
+TEST_CASE("a job's events on the demo model: queued - started - one progress per step - complete", "[actors]") {
+  auto w = start_ready(demo_config());
+  CHECK(w->health().ready);
+  CHECK(w->health().status == "ready");
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string id = w->submit(small_job(4));
+  CHECK(std::regex_match(id, std::regex("job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
+  auto events = read_all(*w->subscribe(id));
+  std::cout << "demo 64x64, 4 steps through the actors: "
+            << std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() << " ms\n";
+  CHECK(types_of(events) == expected_types(4));
+  for (const auto& e : events) {
+    CHECK(e.job_id == id);
+    if (e.type == JobEvent::Type::progress) CHECK(e.total == 4);
+  }
+  check_complete(events.back(), 64);
+  CHECK(events.back().seed == 42);
+  CHECK(events.back().scheduler == "EulerAncestralDiscreteScheduler");
+  CHECK(events.back().denoise_ms > 0);
+  // The A1111 parameters chunk.
+  auto chunks = png_text_chunks(events.back().images[0].bytes);
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].first == "parameters");
+  CHECK(chunks[0].second.find("Steps: 4, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 64x64, Model: demo") !=
+        std::string::npos);
+  JobStatus s = w->status(id);
+  CHECK(s.state == JobState::completed);
+  REQUIRE(s.result);
+  CHECK(s.result->images.size() == 1);
+  CHECK(w->health().jobs_completed == 1);
+}
+
+TEST_CASE("a job's events on tiny-sd15", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.model = test::fixture("pipelines/tiny-sd15");
+  auto w = start_ready(c);
+  // tiny-sd15's VAE downsamples by 2: 32x32 images are 16x16 latents.
+  auto events = run_job(*w, small_job(5, 7, 32));
+  // tiny-sd15 uses PNDM, whose 5 steps are 6 UNet evaluations (diffusers' skip_prk_steps repeats one
+  // timestep): one progress event per evaluation, with that total.
+  REQUIRE(events.size() > 3);
+  CHECK(events[2].total == 6);
+  CHECK(types_of(events) == expected_types(6));
+  check_complete(events.back(), 32);
+  auto chunks = png_text_chunks(events.back().images[0].bytes);
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].second.find("Model: tiny-sd15") != std::string::npos);
+}
+
+TEST_CASE("a single-file checkpoint is served too", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.model = test::fixture("single_file/tiny-sd15.safetensors");
+  c.model_config_dir = test::fixture("pipelines/tiny-sd15");  // its (tiny) configs
+  auto w = start_ready(c);
+  auto events = run_job(*w, small_job(2, 7, 32));
+  check_complete(events.back(), 32);
+  CHECK(png_text_chunks(events.back().images[0].bytes).at(0).second.find("Model: tiny-sd15.safetensors") !=
+        std::string::npos);
+}
+
+TEST_CASE("previews every N steps and JPEG output", "[actors]") {
+  auto w = start_ready(demo_config());
+  JobSubmission j = small_job(4);
+  j.preview_every = 2;
+  auto events = run_job(*w, j);
+  CHECK(types_of(events) == "queued,started,progress1,progress2,preview2,progress3,progress4,complete");
+  for (const auto& e : events) {
+    if (e.type != JobEvent::Type::preview) continue;
+    REQUIRE(e.images.size() == 1);
+    Image p = decode_image(e.images[0].bytes);
+    CHECK(p.width == 8);  // latent resolution: the cheap latent -> RGB projection
+    CHECK(p.height == 8);
+  }
+  JobSubmission jpeg = small_job(2);
+  jpeg.output_format = "jpeg";
+  jpeg.request.num_images = 2;
+  events = run_job(*w, jpeg);
+  REQUIRE(events.back().type == JobEvent::Type::complete);
+  REQUIRE(events.back().images.size() == 2);
+  for (const auto& img : events.back().images) {
+    CHECK(img.format == "jpeg");
+    CHECK(decode_image(img.bytes).width == 64);
+  }
+}
+
+TEST_CASE("full VAE previews when configured", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.full_vae_previews = true;
+  c.default_preview_every = 1;
+  auto w = start_ready(c);
+  auto events = run_job(*w, small_job(2));
+  CHECK(types_of(events) == "queued,started,progress1,preview1,progress2,complete");
+  REQUIRE(events.size() == 6);
+  CHECK(decode_image(events[3].images.at(0).bytes).width == 64);
+}
+
+TEST_CASE("cancel mid-job stops within one step", "[actors]") {
+  std::atomic<int> denoise_steps{0};
+  WorkerConfig c = demo_config();
+  c.fault_injection = [&](const std::string& stage) {
+    if (stage == "denoiser") ++denoise_steps;
+  };
+  auto w = start_ready(c);
+  const std::string id = w->submit(small_job(20, 3, 128));
+  auto s = w->subscribe(id);
+  std::vector<JobEvent> seen;
+  JobEvent e;
+  while (!s->finished()) {
+    REQUIRE(s->next(e, 30s));
+    seen.push_back(e);
+    if (e.type == JobEvent::Type::progress && e.step == 2) break;
+  }
+  REQUIRE(seen.back().type == JobEvent::Type::progress);
+  w->cancel(id);
+  auto rest = read_all(*s);
+  REQUIRE(!rest.empty());
+  int more_progress = 0;
+  for (const auto& r : rest) more_progress += r.type == JobEvent::Type::progress;
+  CHECK(more_progress <= 1);
+  CHECK(rest.back().type == JobEvent::Type::cancelled);
+  CHECK(rest.back().error_code == "cancelled");
+  CHECK(s->finished());
+  CHECK(w->status(id).state == JobState::cancelled);
+  try {
+    w->cancel(id);
+    FAIL("cancel of a cancelled job did not throw");
+  } catch (const WorkerError& err) {
+    CHECK(err.code() == WorkerErrc::already_finished);
+  }
+  // The device stopped too: a 1-step job runs next, and the cancelled job ran at most one step
+  // beyond the two it reported (the step in flight when the cancel arrived).
+  auto next = run_job(*w, small_job(1));
+  CHECK(next.back().type == JobEvent::Type::complete);
+  std::cout << "cancel after progress 2/20: " << denoise_steps.load() - 1 << " denoising steps ran\n";
+  CHECK(denoise_steps.load() <= 2 + 1 + 1);
+}
+
+TEST_CASE("cancel of a queued job - unknown job ids - cancel on disconnect", "[actors]") {
+  auto w = start_ready(demo_config());
+  const std::string running = w->submit(small_job(30, 1, 128));
+  const std::string queued = w->submit(small_job(2));
+  CHECK(w->status(queued).state == JobState::queued);
+  CHECK(w->status(queued).queue_position == 1);
+  w->cancel(queued);
+  auto events = read_all(*w->subscribe(queued));
+  CHECK(types_of(events) == "queued,cancelled");
+  try {
+    w->status("job-nope");
+    FAIL("status of an unknown job did not throw");
+  } catch (const WorkerError& err) {
+    CHECK(err.code() == WorkerErrc::not_found);
+  }
+  CHECK_THROWS_AS(w->subscribe("job-nope"), WorkerError);
+  // The running job asked to be cancelled when its reader goes away.
+  w->cancel(running);
+  JobSubmission j = small_job(30, 1, 128);
+  j.cancel_on_disconnect = true;
+  const std::string id = w->submit(j);
+  auto s = w->subscribe(id);
+  JobEvent e;
+  REQUIRE(s->next(e, 30s));
+  s->detach();
+  auto after = read_all(*w->subscribe(id));
+  REQUIRE(!after.empty());
+  CHECK(after.back().type == JobEvent::Type::cancelled);
+  CHECK(after.back().message.find("disconnected") != std::string::npos);
+}
+
+TEST_CASE("a job past its deadline fails with timeout", "[actors]") {
+  auto w = start_ready(demo_config());
+  JobSubmission j = small_job(200, 5, 128);
+  j.deadline = 150ms;
+  const std::string id = w->submit(j);
+  auto events = read_all(*w->subscribe(id));
+  REQUIRE(!events.empty());
+  CHECK(events.back().type == JobEvent::Type::error);
+  CHECK(events.back().error_code == "timeout");
+  CHECK(events.back().message.find("timeout") == 0);
+  JobStatus s = w->status(id);
+  CHECK(s.state == JobState::failed);
+  CHECK(s.error_code == "timeout");
+  // The worker's default deadline applies to a job without its own; a queued job times out too.
+  WorkerConfig c = demo_config();
+  c.job_deadline = 100ms;
+  auto w2 = start_ready(c);
+  const std::string a = w2->submit(small_job(200, 1, 128));
+  const std::string b = w2->submit(small_job(200, 2, 128));
+  auto ea = read_all(*w2->subscribe(a));
+  auto eb = read_all(*w2->subscribe(b));
+  CHECK(ea.back().error_code == "timeout");
+  CHECK(eb.back().error_code == "timeout");
+  // ... and it keeps serving.
+  JobSubmission ok = small_job(2);
+  ok.deadline = 60s;
+  CHECK(run_job(*w2, ok).back().type == JobEvent::Type::complete);
+}
+
+TEST_CASE("a full queue refuses with queue_full", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.queue_capacity = 1;
+  auto w = start_ready(c);
+  const std::string running = w->submit(small_job(200, 1, 128));
+  const std::string queued = w->submit(small_job(200, 2, 128));
+  CHECK(w->status(running).state == JobState::running);
+  CHECK(w->status(queued).state == JobState::queued);
+  CHECK(submit_error(*w, small_job(2)) == WorkerErrc::queue_full);
+  CHECK(submit_error(*w, small_job(2)) == WorkerErrc::queue_full);
+  WorkerHealth h = w->health();
+  CHECK(h.queued == 1);
+  CHECK(h.running == 1);
+  CHECK(h.status == "busy");
+  w->cancel(queued);
+  w->cancel(running);
+  CHECK(run_job(*w, small_job(1)).back().type == JobEvent::Type::complete);
+}
+
+TEST_CASE("two subscribers (one joining late) both see every event", "[actors]") {
+  auto w = start_ready(demo_config());
+  const std::string id = w->submit(small_job(6, 9, 128));
+  auto early = w->subscribe(id);
+  std::vector<JobEvent> a;
+  JobEvent e;
+  while (!early->finished()) {
+    REQUIRE(early->next(e, 30s));
+    a.push_back(e);
+    if (e.type == JobEvent::Type::progress && e.step == 3) break;
+  }
+  auto late = w->subscribe(id);
+  auto rest = read_all(*early);
+  a.insert(a.end(), rest.begin(), rest.end());
+  auto b = read_all(*late);
+  CHECK(types_of(a) == expected_types(6));
+  CHECK(types_of(b) == expected_types(6));
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].emitted_at_ms == b[i].emitted_at_ms);
+  CHECK(a.back().images.at(0).bytes == b.back().images.at(0).bytes);
+  // After the end, a third one still gets the whole history.
+  CHECK(types_of(read_all(*w->subscribe(id))) == expected_types(6));
+}
+
+TEST_CASE("a stage that fails or crashes fails only its job", "[actors]") {
+  std::atomic<bool> fail_decoder{false}, crash_denoiser{false}, oom_encoder{false};
+  std::mutex lines_mutex;
+  std::vector<std::string> lines;
+  WorkerConfig c = demo_config();
+  c.fault_injection = [&](const std::string& stage) {
+    if (stage == "decoder" && fail_decoder.exchange(false)) throw std::runtime_error("injected decoder failure");
+    if (stage == "encoder" && oom_encoder.exchange(false)) throw std::bad_alloc();
+    if (stage == "denoiser/actor" && crash_denoiser.exchange(false)) throw std::runtime_error("injected crash");
+  };
+  auto w = start_ready(c);
+  w->on_status_change([&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(lines_mutex);
+    lines.push_back(line);
+  });
+
+  fail_decoder = true;
+  auto events = run_job(*w, small_job(2));
+  REQUIRE(events.back().type == JobEvent::Type::error);
+  CHECK(events.back().error_code == "internal");
+  CHECK(events.back().message.find("decoder") != std::string::npos);
+  CHECK(events.back().message.find("injected decoder failure") != std::string::npos);
+  CHECK(run_job(*w, small_job(2)).back().type == JobEvent::Type::complete);
+
+  oom_encoder = true;
+  events = run_job(*w, small_job(2));
+  REQUIRE(events.back().type == JobEvent::Type::error);
+  CHECK(events.back().error_code == "out_of_memory");
+  CHECK(run_job(*w, small_job(2)).back().type == JobEvent::Type::complete);
+
+  // The denoiser actor itself dies mid-job: its supervisor (the device) restarts it.
+  crash_denoiser = true;
+  events = run_job(*w, small_job(3));
+  REQUIRE(events.back().type == JobEvent::Type::error);
+  CHECK(events.back().error_code == "internal");
+  CHECK(events.back().message.find("denoiser stage crashed") != std::string::npos);
+  {
+    std::lock_guard<std::mutex> lock(lines_mutex);
+    bool restarted = false;
+    for (const auto& l : lines) restarted |= l.find("denoiser stage went down") != std::string::npos;
+    CHECK(restarted);
+  }
+  auto good = run_job(*w, small_job(3));
+  CHECK(types_of(good) == expected_types(3));
+  WorkerHealth h = w->health();
+  CHECK(h.jobs_failed == 3);
+  CHECK(h.jobs_completed == 3);
+  CHECK(h.ready);
+}
+
+TEST_CASE("requests are validated: invalid values and unknown models", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.model_aliases = {"sd-demo"};
+  auto w = start_ready(c);
+  JobSubmission j = small_job(5000);  // above limits.max_steps
+  CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
+  j = small_job(2, 1, 60);
+  CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
+  j = small_job(2);
+  j.request.prompt.clear();
+  CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
+  j = small_job(2);
+  j.output_format = "gif";
+  CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
+  j = small_job(2);
+  j.model = "sdxl-turbo";
+  CHECK(submit_error(*w, j) == WorkerErrc::model_not_found);
+  j.model = "sd-demo";
+  CHECK(run_job(*w, j).back().type == JobEvent::Type::complete);
+}
+
+TEST_CASE("the loader refuses a model that does not fit and a model that does not exist", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.memory_budget_bytes = 1 << 20;
+  auto w = Worker::start(c);
+  CHECK_FALSE(w->wait_ready(120s));
+  WorkerHealth h = w->health();
+  CHECK_FALSE(h.ready);
+  CHECK(h.status == "failed");
+  INFO(h.reason);
+  CHECK(h.reason.find("needs about") != std::string::npos);
+  CHECK(h.reason.find("weights") != std::string::npos);
+  CHECK(submit_error(*w, small_job(1)) == WorkerErrc::not_ready);
+
+  c.memory_budget_bytes = 0;
+  c.model = "/nonexistent/sd-model";
+  auto w2 = Worker::start(c);
+  CHECK_FALSE(w2->wait_ready(120s));
+  INFO(w2->health().reason);
+  CHECK(w2->health().reason.find("not found") != std::string::npos);
+}
+
+TEST_CASE("the dispatcher uses every device; load progress is narrated", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.devices = {"cpu", "cpu"};  // two device actors (each with its thread, loader and stages)
+  c.queue_capacity = 1;
+  auto w = start_ready(c);
+  std::vector<std::string> lines;
+  std::mutex m;
+  w->on_status_change([&](const std::string& line) {
+    std::lock_guard<std::mutex> lock(m);
+    lines.push_back(line);
+  });
+  {
+    std::lock_guard<std::mutex> lock(m);
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    INFO(all);
+    CHECK(all.find("estimated footprint") != std::string::npos);
+    CHECK(all.find("model 'demo' loaded on cpu") != std::string::npos);
+    CHECK(all.find("ready") != std::string::npos);
+  }
+  const std::string a = w->submit(small_job(300, 1, 128));
+  const std::string b = w->submit(small_job(300, 2, 128));
+  CHECK(w->status(a).state == JobState::running);
+  CHECK(w->status(b).state == JobState::running);
+  WorkerHealth h = w->health();
+  CHECK(h.running == 2);
+  CHECK(h.status == "busy");
+  CHECK(h.device == "cpu,cpu");
+  const std::string queued = w->submit(small_job(1));
+  CHECK(w->status(queued).queue_position == 1);
+  CHECK(submit_error(*w, small_job(1)) == WorkerErrc::queue_full);
+  w->cancel(a);
+  w->cancel(b);
+  CHECK(read_all(*w->subscribe(queued)).back().type == JobEvent::Type::complete);
+  CHECK(run_job(*w, small_job(1)).back().type == JobEvent::Type::complete);
+}
+
+TEST_CASE("a device this build does not have is refused", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.devices = {"cuda:7"};
+  auto w = Worker::start(c);
+  CHECK_FALSE(w->wait_ready(60s));
+  INFO(w->health().reason);
+  CHECK(w->health().status == "failed");
+  CHECK(w->health().reason.find("cuda:7") != std::string::npos);
+}
+
+TEST_CASE("graceful shutdown: running jobs get a grace period and queued ones are cancelled", "[actors]") {
+  {
+    auto w = start_ready(demo_config());
+    const std::string running = w->submit(small_job(6, 1, 128));
+    const std::string queued = w->submit(small_job(6, 2, 128));
+    w->shutdown(120s);
+    CHECK(w->status(running).state == JobState::completed);
+    CHECK(w->status(queued).state == JobState::cancelled);
+    CHECK(w->status(queued).error_code == "shutting_down");
+    CHECK(w->health().status == "stopped");
+    CHECK(submit_error(*w, small_job(1)) == WorkerErrc::shutting_down);
+  }
+  {
+    auto w = start_ready(demo_config());
+    const std::string running = w->submit(small_job(400, 1, 128));
+    auto s = w->subscribe(running);
+    JobEvent e;
+    while (s->next(e, 30s) && e.type != JobEvent::Type::progress) {
+    }
+    w->shutdown(50ms);
+    auto events = read_all(*s);
+    REQUIRE(!events.empty());
+    CHECK(events.back().type == JobEvent::Type::cancelled);
+    CHECK(events.back().error_code == "shutting_down");
+    CHECK_FALSE(w->health().ready);
+  }
+}
+
+TEST_CASE("same seed through the actors gives the bytes of generate()", "[actors]") {
+  for (const std::string model : {std::string("demo"), test::fixture("pipelines/tiny-sd15")}) {
+    INFO(model);
+    WorkerConfig c = demo_config();
+    c.model = model;
+    auto w = start_ready(c);
+    JobSubmission j = small_job(4, 1234, model == "demo" ? 64 : 32);
+    j.request.num_images = 2;
+    j.request.negative_prompt = "blurry";
+    auto events = run_job(*w, j);
+    REQUIRE(events.back().type == JobEvent::Type::complete);
+    auto m = model == "demo" ? make_demo_model({}) : load_diffusers_model(model, {});
+    GenerationResult ref = generate(*m, j.request);
+    REQUIRE(events.back().images.size() == 2);
+    for (size_t i = 0; i < 2; ++i) {
+      Image img = decode_image(events.back().images[i].bytes);
+      CHECK(img.width == ref.images[i].width);
+      CHECK(img.pixels == ref.images[i].pixels);
+    }
+    const std::string label = model == "demo" ? "demo" : "tiny-sd15";
+    CHECK(png_text_chunks(events.back().images[0].bytes).at(0).second == ref.parameters_text(label, j.request));
+  }
+}
+
+TEST_CASE("500 jobs in a row: memory stays bounded and finished jobs are dropped", "[actors]") {
+  WorkerConfig c = demo_config();
+  c.max_finished_jobs = 50;
+  auto w = start_ready(c);
+  std::vector<std::string> ids;
+  int64_t rss_100 = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto t100 = t0;
+  for (int i = 0; i < 500; ++i) {
+    JobSubmission j = small_job(1 + i % 2, static_cast<uint64_t>(i));
+    const std::string id = w->submit(j);
+    ids.push_back(id);
+    auto events = read_all(*w->subscribe(id));
+    REQUIRE(!events.empty());
+    REQUIRE(events.back().type == JobEvent::Type::complete);
+    if (i + 1 == 100) {
+      rss_100 = rss_kib();
+      t100 = std::chrono::steady_clock::now();
+    }
+  }
+  const int64_t rss_500 = rss_kib();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t100).count();
+  std::cout << "500 jobs (demo, 64x64, 1-2 steps): VmRSS after 100 jobs " << rss_100 << " KiB, after 500 jobs "
+            << rss_500 << " KiB, growth " << (rss_500 - rss_100) << " KiB; jobs 101-500 took " << ms << " ms ("
+            << ms / 400 << " ms/job)\n";
+  CHECK(rss_500 - rss_100 < 16 * 1024);  // bound: 16 MiB for 400 more jobs
+  WorkerHealth h = w->health();
+  CHECK(h.jobs_completed == 500);
+  // Only the last max_finished_jobs are kept.
+  CHECK_THROWS_AS(w->status(ids.front()), WorkerError);
+  CHECK_THROWS_AS(w->status(ids[449]), WorkerError);
+  CHECK(w->status(ids[450]).state == JobState::completed);
+  CHECK(w->status(ids.back()).state == JobState::completed);
+}
+

@@ -1,0 +1,337 @@
+// The actor layer's parts below the facade: message types through CAF's binary serialisation
+// (as they would cross between processes), stage actors reached through CAF's middleman from a
+// second actor system (a remote stage), the job table's queue / history / TTL and count eviction
+// with explicit time points, job ids, typed errors, latent previews and memory estimates.
+#include <catch.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <regex>
+#include <set>
+
+#include "actors/decoder.h"
+#include "actors/encoder.h"
+#include "actors/errors.h"
+#include "actors/job_registry.h"
+#include "actors/job_table.h"
+#include "actors/memory_estimate.h"
+#include "actors/messages.h"
+#include "actors/preview.h"
+#include "actors/supervisor.h"
+#include "actors/tensor_message.h"
+#include "model/pipeline/demo_model.h"
+#include "model/pipeline/stages.h"
+#include "test_util.h"
+
+using namespace sdw;
+using namespace sdw::actors;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct config : caf::actor_system_config {
+  explicit config(bool with_middleman = false) {
+    register_message_types(*this);
+    set("scheduler.policy", caf::atom("sharing"));
+    if (with_middleman) load<caf::io::middleman>();
+  }
+};
+
+template <class T>
+T round_trip(caf::actor_system& sys, const T& value) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  T copy = value;
+  REQUIRE_FALSE(sink(copy));
+  caf::binary_deserializer source{sys, buf};
+  T out{};
+  REQUIRE_FALSE(source(out));
+  return out;
+}
+
+job_spec sample_spec() {
+  JobSubmission s;
+  s.request.prompt = "a cat";
+  s.request.negative_prompt = "dog";
+  s.request.width = s.request.height = 64;
+  s.request.steps = 3;
+  s.request.seed = 77;
+  s.request.mode = GenerationMode::img2img;
+  s.request.init_image.width = 2;
+  s.request.init_image.height = 1;
+  s.request.init_image.channels = 3;
+  s.request.init_image.pixels = {1, 2, 3, 4, 5, 6};
+  s.output_format = "jpeg";
+  s.preview_every = 2;
+  s.deadline = 1500ms;
+  job_spec j = make_job_spec(s);
+  j.job_id = "job-1";
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("tensors travel as dtype, shape and bytes", "[actors]") {
+  config cfg;
+  caf::actor_system sys{cfg};
+  for (auto type : {at::kFloat, at::kHalf, at::kBFloat16, at::kLong, at::kByte}) {
+    at::Tensor t = (at::randn({2, 3, 4}) * 10).to(type);
+    tensor_msg m = round_trip(sys, to_message(t));
+    at::Tensor back = from_message(m);
+    CHECK(back.scalar_type() == type);
+    CHECK(back.sizes() == t.sizes());
+    CHECK(at::equal(back, t));
+  }
+  // Non-contiguous input is copied in logical order.
+  at::Tensor base = at::arange(12, at::kFloat).reshape({3, 4});
+  CHECK(at::equal(from_message(to_message(base.t())), base.t().contiguous()));
+  CHECK(to_message(at::Tensor()).empty());
+  CHECK_FALSE(from_message(tensor_msg{}).defined());
+  tensor_msg bad = to_message(base);
+  bad.data.pop_back();
+  CHECK_THROWS_AS(from_message(bad), TensorMessageError);
+  bad = to_message(base);
+  bad.dtype = "c64";
+  CHECK_THROWS_AS(from_message(bad), TensorMessageError);
+}
+
+TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
+  config cfg;
+  caf::actor_system sys{cfg};
+  job_spec j = round_trip(sys, sample_spec());
+  GenerationRequest r = to_request(j);
+  CHECK(r.prompt == "a cat");
+  CHECK(r.negative_prompt.value() == "dog");
+  CHECK(r.mode == GenerationMode::img2img);
+  CHECK(r.seed.value() == 77);
+  CHECK_FALSE(r.guidance.has_value());
+  CHECK(r.init_image.pixels == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
+  CHECK(j.output_format == "jpeg");
+  CHECK(j.deadline_ms == 1500);
+
+  embeddings_msg e;
+  e.context = to_message(at::randn({2, 77, 8}));
+  e.cfg = true;
+  embeddings_msg e2 = round_trip(sys, e);
+  CHECK(e2.cfg);
+  CHECK(at::equal(from_message(e2.context), from_message(e.context)));
+
+  JobStatus s;
+  s.job_id = "job-x";
+  s.state = JobState::completed;
+  s.result = JobEvent{};
+  s.result->type = JobEvent::Type::complete;
+  s.result->images.push_back(EncodedImage{"\x89PNG", "png", 8, 8});
+  JobStatus s2 = round_trip(sys, s);
+  CHECK(s2.state == JobState::completed);
+  REQUIRE(s2.result);
+  CHECK(s2.result->type == JobEvent::Type::complete);
+  CHECK(s2.result->images.at(0).bytes == "\x89PNG");
+  s.result.reset();
+  CHECK_FALSE(round_trip(sys, s).result);
+
+  // A whole message with registered types, as the middleman writes it.
+  caf::message msg = caf::make_message(encode_atom::value, sample_spec());
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  REQUIRE_FALSE(sink(msg));
+  caf::message back;
+  caf::binary_deserializer source{sys, buf};
+  REQUIRE_FALSE(source(back));
+  REQUIRE(back.match_elements<encode_atom, job_spec>());
+  CHECK(back.get_as<job_spec>(1).prompt == "a cat");
+}
+
+TEST_CASE("a stage on another actor system, reached through the middleman, answers like a local one", "[actors]") {
+  // Node A runs the stages (with its own device thread and model); node B only holds handles.
+  config cfg_a{true}, cfg_b{true};
+  caf::actor_system node_a{cfg_a};
+  caf::actor_system node_b{cfg_b};
+  auto model = make_demo_model({});
+  stage_env env;
+  env.thread = spawn_device_thread(node_a, "cpu");
+  env.events = node_a.spawn([]() -> event_sink_actor::behavior_type {
+    return {[](progress_atom, const std::string&, int32_t, int32_t, double) {},
+            [](preview_atom, const std::string&, int32_t, int32_t, const encoded_image_msg&) {},
+            [](narrate_atom, const std::string&, const std::string&) {}};
+  });
+  env.model = model;
+  auto enc = spawn_stage<encoder_actor>(node_a, env);
+  auto dec = spawn_stage<decoder_actor>(node_a, env);
+  auto enc_port = node_a.middleman().publish(enc, 0, "127.0.0.1");
+  auto dec_port = node_a.middleman().publish(dec, 0, "127.0.0.1");
+  REQUIRE(enc_port);
+  REQUIRE(dec_port);
+  auto remote_enc = node_b.middleman().remote_actor<encoder_actor>("127.0.0.1", *enc_port);
+  auto remote_dec = node_b.middleman().remote_actor<decoder_actor>("127.0.0.1", *dec_port);
+  REQUIRE(remote_enc);
+  REQUIRE(remote_dec);
+
+  job_spec spec = sample_spec();
+  spec.mode = 0;
+  spec.output_format = "png";
+  spec.init_image = {};
+  spec.model = "demo";
+  ResolvedRequest resolved = resolve_request(*model, to_request(spec));
+  store_resolved(spec, resolved);
+
+  caf::scoped_actor self{node_b};
+  embeddings_msg emb;
+  caf::error err;
+  self->request(*remote_enc, 60s, encode_atom::value, spec)
+      .receive([&](embeddings_msg& e) { emb = std::move(e); }, [&](caf::error& e) { err = e; });
+  REQUIRE_FALSE(err);
+  PromptEmbeddings local = encode_prompt(*model, resolved);
+  CHECK(emb.cfg == local.cfg);
+  CHECK(at::equal(from_message(emb.context), local.context));
+
+  // Denoise locally, decode remotely: the same PNG as decoding locally.
+  DenoiseState st = prepare_denoise(*model, resolved, local);
+  while (!st.done()) denoise_step(*model, st);
+  denoise_result d;
+  d.latents = to_message(st.latents);
+  d.steps = spec.steps;
+  d.sampler_name = "Euler a";
+  decode_result decoded;
+  self->request(*remote_dec, 60s, decode_atom::value, spec, d)
+      .receive([&](decode_result& r) { decoded = std::move(r); }, [&](caf::error& e) { err = e; });
+  REQUIRE_FALSE(err);
+  REQUIRE(decoded.images.size() == 1);
+  Image img = to_images(decode_latents(*model, st.latents))[0];
+  CHECK(decoded.images[0].bytes == encode_png(img, parameters_text(spec, d)));
+
+  // A failing request comes back as a typed error across the wire.
+  denoise_result bad_latents = d;
+  bad_latents.latents.dtype = "c64";
+  self->request(*remote_dec, 60s, decode_atom::value, spec, bad_latents)
+      .receive([&](decode_result&) { FAIL("decoded a tensor of unknown dtype"); }, [&](caf::error& e) { err = e; });
+  REQUIRE(err);
+  CHECK(error_code(err) == sd_errc::internal);
+  CHECK(error_message(err).find("unknown tensor dtype") != std::string::npos);
+
+  for (auto& a : {caf::actor_cast<caf::actor>(enc), caf::actor_cast<caf::actor>(dec), caf::actor_cast<caf::actor>(env.thread),
+                  caf::actor_cast<caf::actor>(env.events)})
+    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[actors]") {
+  job_table t(2, 3, 100ms);
+  const auto t0 = clock_type::now();
+  auto spec = [](int steps) {
+    job_spec s;
+    s.steps = steps;
+    s.init_image.pixels = std::string(1000, 'x');
+    return s;
+  };
+  t.add("a", spec(4), t0, t0 + 1s);
+  t.add("b", spec(4), t0, t0 + 1s);
+  CHECK(t.queue_full());
+  CHECK(t.queue_position("b") == 2);
+  REQUIRE(t.pop_queued().value() == "a");
+  job_record& a = *t.find("a");
+  t.start(a, 0, t0);
+  CHECK(t.running() == 1);
+  CHECK_FALSE(t.queue_full());
+  CHECK(t.queue_position("b") == 1);
+  JobEvent done;
+  done.type = JobEvent::Type::complete;
+  t.append(a, done);
+  t.finish(a, JobState::completed, t0 + 10ms);
+  CHECK(t.find("a")->spec.init_image.pixels.empty());  // the request's images are let go
+  REQUIRE(t.find("a")->events.size() == 3);            // queued, started, complete
+  CHECK(t.find("a")->events[0].type == JobEvent::Type::queued);
+  CHECK(t.find("a")->events[0].job_id == "a");
+  // A queued job can finish (cancel): it leaves the queue.
+  t.finish(*t.find("b"), JobState::cancelled, t0 + 20ms);
+  CHECK(t.queued() == 0);
+  CHECK(t.counts().completed == 1);
+  CHECK(t.counts().cancelled == 1);
+  // TTL: nothing before 100 ms after finishing, then the oldest first.
+  CHECK(t.evict(t0 + 50ms).empty());
+  CHECK(t.next_expiry().value() == t0 + 110ms);
+  CHECK(t.evict(t0 + 110ms) == std::vector<std::string>{"a"});
+  CHECK(t.evict(t0 + 120ms) == std::vector<std::string>{"b"});
+  CHECK(t.size() == 0);
+  CHECK_FALSE(t.next_expiry());
+  // Count: at most 3 finished jobs are kept, whatever the TTL.
+  for (int i = 0; i < 6; ++i) {
+    const std::string id = "j" + std::to_string(i);
+    t.add(id, spec(1), t0, t0 + 1s);
+    t.finish(*t.find(id), JobState::failed, t0 + 200ms);
+  }
+  CHECK(t.evict(t0 + 200ms) == std::vector<std::string>{"j0", "j1", "j2"});
+  CHECK(t.size() == 3);
+  CHECK(t.find("j5"));
+}
+
+TEST_CASE("job ids are random version-4 UUIDs", "[actors]") {
+  std::mt19937_64 rng{std::random_device{}()};
+  std::set<std::string> ids;
+  const std::regex form("job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  for (int i = 0; i < 1000; ++i) {
+    std::string id = new_job_id(rng);
+    CHECK(std::regex_match(id, form));
+    ids.insert(id);
+  }
+  CHECK(ids.size() == 1000);
+}
+
+TEST_CASE("typed errors: codes, messages, exceptions", "[actors]") {
+  WorkerError e = to_worker_error(make_sd_error(sd_errc::queue_full, "the queue is full"));
+  CHECK(e.code() == WorkerErrc::queue_full);
+  CHECK(std::string(e.what()) == "the queue is full");
+  CHECK(std::string(to_string(WorkerErrc::timeout)) == "timeout");
+  CHECK(error_code(caf::make_error(caf::sec::request_timeout)) == sd_errc::timeout);
+  CHECK(error_code(caf::make_error(caf::sec::request_receiver_down)) == sd_errc::internal);
+  auto classify = [](auto ex) { return error_code(classify_exception(std::make_exception_ptr(ex), "stage")); };
+  CHECK(classify(RequestError("steps")) == sd_errc::invalid_request);
+  CHECK(classify(std::bad_alloc()) == sd_errc::out_of_memory);
+  CHECK(classify(std::runtime_error("[enforce fail] DefaultCPUAllocator: can't allocate memory: you tried")) ==
+        sd_errc::out_of_memory);
+  CHECK(classify(std::runtime_error("CUDA out of memory. Tried to allocate 2 GiB")) == sd_errc::out_of_memory);
+  CHECK(classify(StageError(sd_errc::model_not_found, "nope")) == sd_errc::model_not_found);
+  CHECK(classify(std::logic_error("bug")) == sd_errc::internal);
+  CHECK(error_message(classify_exception(std::make_exception_ptr(std::runtime_error("first\nbacktrace")), "decoder")) ==
+        "decoder failed: first");
+}
+
+TEST_CASE("latent previews use the SD 4x3 latent -> RGB matrix", "[actors]") {
+  at::Tensor lat = at::zeros({1, 4, 2, 3});
+  lat[0][0].fill_(1.0);
+  Image img = latent_preview(lat, "sd1");
+  CHECK(img.width == 3);
+  CHECK(img.height == 2);
+  CHECK(img.channels == 3);
+  // (0.3512, 0.2297, 0.3227) mapped from [-1, 1] to [0, 255]
+  CHECK(img.pixels[0] == 172);
+  CHECK(img.pixels[1] == 157);
+  CHECK(img.pixels[2] == 169);
+  CHECK_THROWS(latent_preview(at::zeros({1, 16, 2, 2}), "sd1"));
+}
+
+TEST_CASE("memory estimates: weights from the safetensors headers plus activations", "[actors]") {
+  CHECK(mem_available_bytes() > 0);
+  const std::string folder = test::fixture("pipelines/tiny-sd15");
+  MemoryEstimate e = estimate_folder(folder, at::kFloat);
+  auto model = load_diffusers_model(folder, {});
+  // The headers count every stored tensor; the model counts its parameters.
+  CHECK(e.weight_bytes >= model->weight_bytes());
+  CHECK(e.weight_bytes < model->weight_bytes() * 11 / 10);
+  CHECK(e.activation_bytes > 0);
+  CHECK(estimate_folder(folder, at::kHalf).weight_bytes < e.weight_bytes);
+  // SD1.5 at 512x512, fp32: the 8-head attention over 4096 tokens with CFG dominates (~2 GiB).
+  nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
+                      {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
+                      {"attention_head_dim", 8}};
+  nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
+  const int64_t act = activation_bytes(unet, vae, 512, 512, 4);
+  CHECK(act > (int64_t{2} << 30));
+  CHECK(act < (int64_t{3} << 30));
+  CHECK(activation_bytes(unet, vae, 512, 512, 2) < act);
+  CHECK(MemoryEstimate{1 << 30, 1 << 29}.describe() == "1.50 GiB (weights 1.00 GiB + activations 512.0 MiB)");
+}
