@@ -7,7 +7,8 @@ BUILD_DIR=${1:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread
-  libcaf-dev libcpp-httplib-dev nlohmann-json3-dev libstb-dev libicu-dev libcli11-dev catch2)
+  libcaf-dev libcpp-httplib-dev nlohmann-json3-dev libstb-dev libicu-dev libcli11-dev catch2
+  chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -20,6 +21,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# ccache: share compiled objects between clones (paths relative to the repository) and accept
+# precompiled headers.
+export CCACHE_BASEDIR="$PWD"
+export CCACHE_SLOPPINESS="pch_defines,time_macros,include_file_mtime,include_file_ctime"
+export CCACHE_NOHASHDIR=1
 
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build "$BUILD_DIR"
