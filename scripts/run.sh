@@ -7,4 +7,4 @@ bash scripts/setup.sh build
 if [ $# -eq 0 ]; then
   set -- generate --model demo --prompt "a lighthouse at dusk" --output demo.png
 fi
-exec build/sd-worker "$@"
+exec build/runtime/sd-worker "$@"
