@@ -34,7 +34,39 @@ void update_status(self_ptr self) {
   std::string s = compute_status(st);
   if (s == st.status) return;
   st.status = s;
-  st.listeners->notify(s);
+  st.listeners->status(s);
+}
+
+std::string format_ms(double ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f ms", ms);
+  return buf;
+}
+
+// A job's lifecycle for the logs (and heartbeats' listeners); `in_stream` also appends it to the
+// job's own events as a narration (event: narration in its SSE stream).
+void narrate_job(self_ptr self, job_record& job, const std::string& action, const std::string& human,
+                 const std::string& level, bool in_stream, const std::string& actor = "job_registry") {
+  auto& st = self->state;
+  LifecycleEvent le;
+  le.level = level;
+  le.actor = actor;
+  le.action = action;
+  le.target = job.id;
+  le.human = human;
+  le.job_id = job.id;
+  le.correlation_id = job.spec.correlation_id;
+  st.listeners->notify(std::move(le));
+  if (!in_stream) return;
+  JobEvent e;
+  e.type = JobEvent::Type::narration;
+  e.actor = actor;
+  e.action = action;
+  e.target = job.id;
+  e.message = human;
+  e.step = job.step;
+  e.total = job.total;
+  st.table->append(job, std::move(e));
 }
 
 // Makes sure a sweep runs at `when` (or earlier).
@@ -98,6 +130,22 @@ void end_job(self_ptr self, job_record& job, JobState state, sd_errc code, const
   const bool was_running = job.state == JobState::running;
   st.deadlines.erase({job.deadline, job.id});
   st.table->finish(job, state, now);
+  const double elapsed = ms_between(was_running ? job.started : job.submitted, now);
+  if (state == JobState::completed) {
+    const size_t n = terminal.images.size();
+    std::string size;
+    if (n > 0) size = " " + std::to_string(terminal.images[0].width) + "x" + std::to_string(terminal.images[0].height);
+    narrate_job(self, job, "job_completed",
+                "Generated " + std::to_string(n) + (n == 1 ? " image" : " images") + size + " in " +
+                    format_ms(elapsed) + " (encode " + format_ms(terminal.encode_ms) + ", denoise " +
+                    format_ms(terminal.denoise_ms) + ", decode " + format_ms(terminal.decode_ms) + ")",
+                "info", true);
+  } else if (state == JobState::failed) {
+    narrate_job(self, job, "job_failed", "Job failed (" + std::string(to_string(code)) + "): " + message, "error", true);
+  } else {
+    // The stream's own `cancelled` event is its narration.
+    narrate_job(self, job, "job_cancelled", "Job cancelled: " + message, "warn", false);
+  }
   if (state == JobState::completed) {
     terminal.type = JobEvent::Type::complete;
   } else {
@@ -110,7 +158,7 @@ void end_job(self_ptr self, job_record& job, JobState state, sd_errc code, const
   terminal.step = job.step;
   terminal.total = job.total;
   terminal.seed = job.spec.seed;
-  if (terminal.elapsed_ms == 0) terminal.elapsed_ms = ms_between(was_running ? job.started : job.submitted, now);
+  if (terminal.elapsed_ms == 0) terminal.elapsed_ms = elapsed;
   st.table->append(job, std::move(terminal));
   if (was_running && state != JobState::completed && job.device >= 0 &&
       st.devices[static_cast<size_t>(job.device)].job == job.id)
@@ -137,6 +185,7 @@ void start_job(self_ptr self, size_t slot, job_record& job) {
   auto& st = self->state;
   st.table->start(job, static_cast<int>(slot), clock_type::now());
   st.devices[slot].job = job.id;
+  narrate_job(self, job, "job_started", "Job started on " + st.devices[slot].name, "info", false);
   deliver_polls(self, job);
   const std::string id = job.id;
   const auto timeout = st.cfg.stage_timeout * (job.spec.steps + 3);
@@ -244,7 +293,7 @@ void answer_ready_waiters(self_ptr self) {
 void device_failed(self_ptr self, size_t slot, const std::string& reason) {
   auto& st = self->state;
   st.devices[slot].failure = reason;
-  st.listeners->notify("narration: device " + st.devices[slot].name + ": " + reason);
+  st.listeners->narrate("device " + st.devices[slot].name, "device_failed", st.devices[slot].name, reason, "error");
   const bool all_failed =
       std::all_of(st.devices.begin(), st.devices.end(), [](const device_slot& d) { return !d.failure.empty(); });
   if (all_failed && !st.ready) st.failure = reason;
@@ -260,6 +309,7 @@ void load_device(self_ptr self, size_t slot) {
             auto& st = self->state;
             st.devices[slot].ready = true;
             st.devices[slot].failure.clear();
+            st.devices[slot].info = info;
             if (!st.ready) {
               st.ready = true;
               st.model = info;
@@ -283,6 +333,7 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.loader.memory_budget_bytes = cfg.memory_budget_bytes;
   dc.loader.limits = cfg.limits;
   dc.loader.load_timeout = cfg.stage_timeout;
+  dc.loader.resolve_model = cfg.resolve_model;
   dc.stage_timeout = cfg.stage_timeout;
   dc.full_vae_previews = cfg.full_vae_previews;
   dc.fault_injection = cfg.fault_injection;
@@ -308,7 +359,7 @@ void on_device_down(self_ptr self, const caf::down_msg& dm) {
   for (size_t slot = 0; slot < st.devices.size(); ++slot) {
     device_slot& d = st.devices[slot];
     if (!d.actor || d.actor.address() != dm.source) continue;
-    st.listeners->notify("narration: device " + d.name + " went down (" + caf::to_string(dm.reason) + ")");
+    st.listeners->narrate("device " + d.name, "device_down", d.name, "Device " + d.name + " went down (" + caf::to_string(dm.reason) + "); restarting it", "error");
     const std::string id = d.job;
     d.job.clear();
     d.ready = false;
@@ -350,6 +401,25 @@ WorkerHealth health_of(const registry_state& st) {
   h.model = st.cfg.model;
   for (const auto& d : st.devices) h.device += (h.device.empty() ? "" : ",") + d.name;
   h.model_load_ms = st.model.load_ms;
+  h.family = st.model.family;
+  h.dtype = st.cfg.dtype;
+  h.default_width = st.model.default_width;
+  h.default_height = st.model.default_height;
+  h.default_steps = st.model.default_steps;
+  for (const auto& d : st.devices) {
+    DeviceModelState ds;
+    ds.device = d.name;
+    ds.state = d.ready ? "ready" : (d.failure.empty() ? "loading" : "failed");
+    ds.error = d.failure;
+    ds.job = d.job;
+    if (d.ready) {
+      ds.weight_bytes = d.info.weight_bytes;
+      ds.estimate_bytes = d.info.estimate_bytes;
+      ds.available_bytes = d.info.available_bytes;
+      ds.load_ms = d.info.load_ms;
+    }
+    h.devices.push_back(std::move(ds));
+  }
   return h;
 }
 
@@ -365,18 +435,43 @@ void begin_shutdown(self_ptr self) {
 
 }  // namespace
 
-void status_listeners::add(std::function<void(const std::string&)> fn) {
+void status_listeners::add(std::function<void(const LifecycleEvent&)> fn) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& line : history_) fn(line);
+  for (const auto& e : history_) fn(e);
   fns_.push_back(std::move(fn));
 }
 
-void status_listeners::notify(const std::string& line) {
-  // Under the lock, so that a listener being added sees each line exactly once.
+void status_listeners::notify(LifecycleEvent event) {
+  if (event.emitted_at_ms == 0) event.emitted_at_ms = epoch_ms_now();
+  // Under the lock, so that a listener being added sees each event exactly once.
   std::lock_guard<std::mutex> lock(mutex_);
-  history_.push_back(line);
+  history_.push_back(event);
   if (history_.size() > kHistory) history_.pop_front();
-  for (auto& fn : fns_) fn(line);
+  for (auto& fn : fns_) fn(event);
+}
+
+void status_listeners::status(const std::string& status) {
+  LifecycleEvent e;
+  e.kind = LifecycleEvent::Kind::status;
+  e.status = status;
+  e.actor = "worker";
+  e.action = "status";
+  e.target = status;
+  e.level = status == "failed" ? "error" : "info";
+  e.human = status == "failed" ? "The worker could not load its model and serves no jobs"
+                               : "Worker status: " + status;
+  notify(std::move(e));
+}
+
+void status_listeners::narrate(const std::string& actor, const std::string& action, const std::string& target,
+                               const std::string& human, const std::string& level) {
+  LifecycleEvent e;
+  e.actor = actor;
+  e.action = action;
+  e.target = target;
+  e.human = human;
+  e.level = level;
+  notify(std::move(e));
 }
 
 std::string new_job_id(std::mt19937_64& rng) {
@@ -444,7 +539,12 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
                   const auto now = clock_type::now();
                   const milliseconds limit = valid.deadline_ms > 0 ? milliseconds(valid.deadline_ms) : st.cfg.job_deadline;
                   const auto deadline = now + limit;
-                  st.table->add(id, std::move(valid), now, deadline);
+                  job_record& job = st.table->add(id, std::move(valid), now, deadline);
+                  narrate_job(self, job, "job_queued",
+                              "Job queued: " + std::to_string(job.spec.width) + "x" + std::to_string(job.spec.height) +
+                                  ", " + std::to_string(job.spec.steps) + " steps (queue position " +
+                                  std::to_string(st.table->queue_position(id)) + ")",
+                              "info", false);
                   st.deadlines.insert({deadline, id});
                   schedule_sweep(self, deadline);
                   dispatch(self);
@@ -560,7 +660,9 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
         deliver_polls(self, *job);
       },
       [=](narrate_atom, const std::string& actor, const std::string& text) {
-        self->state.listeners->notify("narration: " + actor + ": " + text);
+        const bool loader = actor == "loader";
+        self->state.listeners->narrate(actor, loader ? "model_load" : "narration", loader ? self->state.cfg.model : actor,
+                                       text);
       },
       [=](sweep_atom) { sweep(self); },
       [=](expire_atom, uint64_t token) {

@@ -23,17 +23,21 @@
 namespace sdw::actors {
 
 // Listeners of lifecycle changes and narration (local callbacks, called from the registry). A
-// listener added late first gets the last kHistory lines (e.g. the model load it missed).
+// listener added late first gets the last kHistory events (e.g. the model load it missed).
 class status_listeners {
  public:
   static constexpr size_t kHistory = 64;
-  void add(std::function<void(const std::string&)> fn);
-  void notify(const std::string& line);
+  void add(std::function<void(const LifecycleEvent&)> fn);
+  // Stamps emitted_at_ms when unset and calls every listener.
+  void notify(LifecycleEvent event);
+  void status(const std::string& status);
+  void narrate(const std::string& actor, const std::string& action, const std::string& target, const std::string& human,
+               const std::string& level = "info");
 
  private:
   std::mutex mutex_;
-  std::vector<std::function<void(const std::string&)>> fns_;
-  std::deque<std::string> history_;
+  std::vector<std::function<void(const LifecycleEvent&)>> fns_;
+  std::deque<LifecycleEvent> history_;
 };
 
 struct device_slot {
@@ -42,6 +46,7 @@ struct device_slot {
   bool ready = false;
   std::string failure;  // why it could not load the model
   std::string job;      // the job it runs ("" = free)
+  model_info info;      // once it has loaded the model
 };
 
 // A subscriber's long poll waiting for events (or readiness).

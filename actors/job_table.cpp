@@ -60,6 +60,7 @@ std::vector<std::string> job_table::running_ids() const {
 
 JobEvent& job_table::append(job_record& job, JobEvent event) {
   event.job_id = job.id;
+  event.correlation_id = job.spec.correlation_id;
   event.emitted_at_ms = epoch_ms_now();
   job.events.push_back(std::move(event));
   return job.events.back();

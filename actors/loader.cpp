@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "actors/memory_estimate.h"
+#include "model/catalog.h"
 #include "model/loading/state_dict.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
@@ -128,6 +129,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         options.vae_file = cfg.vae_file;
         const std::string name = cfg.model;
         auto fault = cfg.fault_injection;
+        auto resolve = cfg.resolve_model;
         // Called on the device thread: a plain send to the event sink.
         auto events = cfg.events;
         std::function<void(const std::string&)> progress = [events, name](const std::string& line) {
@@ -137,7 +139,29 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
             self, cfg.thread, cfg.load_timeout, "loader",
             [=] {
               if (fault) fault("loader");
-              *result = load_served_model(name, options, budget, estimate.get(), progress);
+              std::string source = name;
+              std::error_code ec;
+              if (resolve && !name.empty() && name != "demo" && !fs::exists(name, ec)) {
+                // A catalog model (by version or repo) that cannot fit is refused before gigabytes
+                // are downloaded; the estimate of the files themselves is checked again after.
+                if (const auto entry = find_catalog_entry(name.substr(0, name.find('@')))) {
+                  const int bpp = options.dtype == at::kFloat ? 4 : 2;
+                  MemoryEstimate e;
+                  e.weight_bytes = estimate_memory_bytes(*entry, bpp, 0, 0);
+                  e.activation_bytes = estimate_memory_bytes(*entry, bpp, entry->width, entry->height) - e.weight_bytes;
+                  progress("catalog estimate for " + entry->version + " (" + entry->repo + "): " + e.describe());
+                  check_fits(e, budget, name);
+                }
+                // A Hub repo id or catalog version: downloaded (or found in the cache) first.
+                try {
+                  source = resolve(name, progress);
+                } catch (const StageError&) {
+                  throw;
+                } catch (const std::exception& e) {
+                  throw StageError(sd_errc::model_not_found, "model '" + name + "': " + e.what());
+                }
+              }
+              *result = load_served_model(source, options, budget, estimate.get(), progress);
             },
             [=](const caf::error& err) {
               auto& st = self->state;

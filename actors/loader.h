@@ -26,6 +26,8 @@ struct loader_config {
   device_thread_actor thread;
   event_sink_actor events;
   std::function<void(const std::string&)> fault_injection;
+  // WorkerConfig::resolve_model: a non-path model name -> a local folder (Hub download).
+  std::function<std::string(const std::string&, std::function<void(const std::string&)>)> resolve_model;
   std::shared_ptr<SdModel> preloaded;  // a restarted loader keeps the model its device already has
 };
 

@@ -61,6 +61,7 @@ job_spec make_job_spec(const JobSubmission& s) {
   j.preview_every = s.preview_every;
   j.deadline_ms = s.deadline ? s.deadline->count() : 0;
   j.cancel_on_disconnect = s.cancel_on_disconnect;
+  j.correlation_id = s.correlation_id;
   return j;
 }
 

@@ -91,6 +91,7 @@ struct job_spec {
   bool full_vae_previews = false;
   int64_t deadline_ms = 0;
   bool cancel_on_disconnect = false;
+  std::string correlation_id;
 };
 
 // Encoder -> denoiser: [uncond x N, cond x N] with CFG, [cond x N] without.
@@ -173,7 +174,7 @@ typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
            x.negative_prompt, x.width, x.height, x.steps, x.has_guidance, x.guidance, x.has_seed, x.seed,
            x.scheduler, x.clip_skip, x.strength, x.num_images, x.init_image, x.mask_image, x.resolved,
            x.scheduler_name, x.output_format, x.jpeg_quality, x.preview_every, x.full_vae_previews, x.deadline_ms,
-           x.cancel_on_disconnect);
+           x.cancel_on_disconnect, x.correlation_id);
 }
 
 template <class Inspector>
@@ -228,7 +229,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, JobEvent& x) {
   return f(caf::meta::type_name("sdw.JobEvent"), x.type, x.job_id, x.step, x.total, x.images, x.seed, x.message,
            x.error_code, x.elapsed_ms, x.scheduler, x.encode_ms, x.denoise_ms, x.decode_ms, x.actor, x.action,
-           x.target, x.emitted_at_ms);
+           x.target, x.correlation_id, x.emitted_at_ms);
 }
 
 template <class Inspector>
@@ -248,9 +249,16 @@ typename Inspector::result_type inspect(Inspector& f, JobStatus& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, DeviceModelState& x) {
+  return f(caf::meta::type_name("sdw.DeviceModelState"), x.device, x.state, x.error, x.job, x.weight_bytes,
+           x.estimate_bytes, x.available_bytes, x.load_ms);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, WorkerHealth& x) {
   return f(caf::meta::type_name("sdw.WorkerHealth"), x.ready, x.status, x.reason, x.queued, x.running,
-           x.jobs_completed, x.jobs_failed, x.jobs_cancelled, x.model, x.device, x.model_load_ms);
+           x.jobs_completed, x.jobs_failed, x.jobs_cancelled, x.model, x.device, x.model_load_ms, x.family, x.dtype,
+           x.default_width, x.default_height, x.default_steps, x.devices);
 }
 
 }  // namespace sdw

@@ -180,7 +180,7 @@ class actor_worker : public Worker {
     shut_down_ = true;
   }
 
-  void on_status_change(std::function<void(const std::string& status)> listener) override {
+  void on_lifecycle(std::function<void(const LifecycleEvent& event)> listener) override {
     core_->listeners->add(std::move(listener));
   }
 

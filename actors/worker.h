@@ -67,8 +67,9 @@ struct JobEvent {
   // complete: per-stage timings (encode/denoise/decode ms) and generation facts
   std::string scheduler;
   double encode_ms = 0, denoise_ms = 0, decode_ms = 0;
-  // narration fields (rbee): actor, action, target, human
+  // narration fields (rbee): actor, action, target, human (= message), correlation_id
   std::string actor, action, target;
+  std::string correlation_id;        // the submitter's X-Correlation-Id (every event of the job)
   int64_t emitted_at_ms = 0;
   bool terminal() const { return type == Type::complete || type == Type::error || type == Type::cancelled; }
 };
@@ -82,6 +83,7 @@ struct JobSubmission {
   std::optional<std::chrono::milliseconds> deadline;  // default: the worker's
   bool cancel_on_disconnect = false;
   std::string model;                  // "": the served model; otherwise it or an alias (model_not_found)
+  std::string correlation_id;         // carried into the job's narration (rbee's correlation_id)
 };
 
 struct JobStatus {
@@ -106,6 +108,18 @@ class EventStream {
   virtual void detach() = 0;
 };
 
+// One device's share of the served model (GET /v1/models).
+struct DeviceModelState {
+  std::string device;
+  std::string state;            // loading | ready | failed
+  std::string error;            // why it failed
+  std::string job;              // the job it runs ("" idle)
+  int64_t weight_bytes = 0;     // parameters and buffers as loaded
+  int64_t estimate_bytes = 0;   // weights + activations, as checked before loading
+  int64_t available_bytes = 0;  // what that was checked against (0: not measured)
+  double load_ms = 0;
+};
+
 struct WorkerHealth {
   bool ready = false;
   std::string status;   // starting | ready | busy | stopping | stopped | failed (model load failed)
@@ -115,6 +129,10 @@ struct WorkerHealth {
   std::string model;    // served model name
   std::string device;
   double model_load_ms = 0;
+  // The loaded model (empty until one device has it) and every device's state.
+  std::string family, dtype;
+  int default_width = 0, default_height = 0, default_steps = 0;
+  std::vector<DeviceModelState> devices;
 };
 
 struct WorkerConfig {
@@ -144,6 +162,28 @@ struct WorkerConfig {
   // stage's libtorch work (a throw fails that job), and with "<stage>/actor" in the stage actor's
   // message handler (a throw crashes the actor, which its supervisor restarts).
   std::function<void(const std::string& stage)> fault_injection;
+  // Turns a model name that is neither "demo" nor an existing path (a Hugging Face repo id, a
+  // catalog version) into a local folder, e.g. by downloading it; called by the loader in its
+  // blocking loading thread, with `progress` taking lines for the loader's narration. Returns
+  // the name unchanged when it does not apply; throws (std::exception) when it fails, which
+  // fails the model load (model_not_found, the exception's message). Empty: names are paths.
+  std::function<std::string(const std::string& reference, std::function<void(const std::string& line)> progress)>
+      resolve_model;
+};
+
+// One line of the worker's life, for logs and heartbeats: a status change, or a narration with
+// rbee's fields (model loading, job queued/started/completed/failed/cancelled, device trouble).
+struct LifecycleEvent {
+  enum class Kind : uint8_t { status, narration };
+  Kind kind = Kind::narration;
+  std::string status;          // Kind::status: starting | ready | busy | stopping | stopped | failed
+  std::string level = "info";  // info | warn | error
+  std::string actor;           // "loader", "job_registry", "device cpu", ...
+  std::string action;          // "model_load", "job_started", "status", ...
+  std::string target;          // the model, job id or device concerned
+  std::string human;           // one sentence for people
+  std::string job_id, correlation_id;
+  int64_t emitted_at_ms = 0;   // Unix ms
 };
 
 class Worker {
@@ -166,10 +206,10 @@ class Worker {
   // Stop accepting jobs, let running ones finish for up to `grace`, cancel the rest (queued ones at
   // once). Returns when no job runs; status and event reads keep working until destruction.
   virtual void shutdown(std::chrono::milliseconds grace) = 0;
-  // Lifecycle listener (status changes and narration lines) for logging/heartbeats. Called on an
-  // actor thread: keep it short and do not call back into the Worker from it (the registry waits
-  // for it). A listener added late first gets the last 64 lines.
-  virtual void on_status_change(std::function<void(const std::string& status)> listener) = 0;
+  // Lifecycle listener (status changes and narration) for logging/heartbeats. Called on an actor
+  // thread: keep it short and do not call back into the Worker from it (the registry waits for
+  // it). A listener added late first gets the last 64 events.
+  virtual void on_lifecycle(std::function<void(const LifecycleEvent& event)> listener) = 0;
 };
 
 }  // namespace sdw

@@ -20,9 +20,7 @@ bool is_rbee_status(const std::string& s) {
 
 }  // namespace
 
-std::string rfc3339_utc_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+std::string rfc3339_utc(int64_t ms) {
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
@@ -31,6 +29,11 @@ std::string rfc3339_utc_now() {
   char out[48];
   std::snprintf(out, sizeof out, "%.*s.%03dZ", static_cast<int>(n), buf, static_cast<int>(ms % 1000));
   return out;
+}
+
+std::string rfc3339_utc_now() {
+  const auto now = std::chrono::system_clock::now();
+  return rfc3339_utc(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
 }
 
 std::string rbee_worker_status(const std::string& s) {
@@ -77,9 +80,10 @@ void HeartbeatService::start() {
   if (!config_.callback_url.empty()) hive_ = std::make_unique<HttpClient>(config_.callback_url, config_.http);
   // The listener outlives this object inside the worker: it goes through the shared sink.
   std::shared_ptr<Sink> sink = sink_;
-  worker_.on_status_change([sink](const std::string& line) {
+  worker_.on_lifecycle([sink](const LifecycleEvent& e) {
+    if (e.kind != LifecycleEvent::Kind::status) return;
     std::lock_guard<std::mutex> lock(sink->mutex);
-    if (sink->service) sink->service->on_status(line);
+    if (sink->service) sink->service->on_status(e.status);
   });
   thread_ = std::thread([this] { run(); });
 }
@@ -106,7 +110,7 @@ void HeartbeatService::stop(std::chrono::milliseconds final_deadline) {
 
 void HeartbeatService::on_status(const std::string& line) {
   const std::string s = rbee_worker_status(line);
-  if (s.empty()) return;  // narration and other lines
+  if (s.empty()) return;  // not a status
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stop_requested_) return;

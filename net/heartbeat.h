@@ -2,13 +2,14 @@
 // `POST {queen}/v1/worker-heartbeat` with `{"worker": WorkerInfo, "timestamp": RFC 3339}` every
 // interval and at once on every status change (starting, ready, busy, stopping, stopped).
 // A plain component: its own thread, a condition variable for the interval and for shutdown.
-// It learns the status from Worker::on_status_change (the listener only queues; it never blocks
+// It learns the status from Worker::on_lifecycle (the listener only queues; it never blocks
 // the worker) and reads Worker::health() once for the model and device. An unreachable, failing
 // or hanging hive/queen costs retries with capped exponential backoff and jitter, short timeouts
 // and one log line per state change; it never blocks or crashes the worker.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -39,6 +40,7 @@ struct HeartbeatConfig {
 
 // "2026-11-27T01:02:03.456Z"
 std::string rfc3339_utc_now();
+std::string rfc3339_utc(int64_t epoch_ms);
 // Worker statuses as rbee knows them; "failed" (model load failed) is reported as "stopped".
 std::string rbee_worker_status(const std::string& worker_status);
 // Capped exponential backoff with "full jitter" in [base/2, base] for the n-th failure (n >= 1).
@@ -58,8 +60,8 @@ class HeartbeatService {
   // ends the thread. Idempotent.
   void stop(std::chrono::milliseconds final_deadline = std::chrono::milliseconds(3000));
 
-  // Called by the worker's listener; also usable directly. Ignores narration lines.
-  void on_status(const std::string& line);
+  // Called by the worker's listener with each status; also usable directly. Ignores non-statuses.
+  void on_status(const std::string& status);
 
  private:
   void run();

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "net/errors.h"
+#include "net/middleware.h"
 #include "net/operations.h"
 #include "net/sse.h"
 
@@ -58,6 +59,10 @@ void handle_submit_job(ServerContext& ctx, const httplib::Request& req, httplib:
     throw;
   }
   job.submission.model = job.model;
+  // rbee's correlation_id: the caller's X-Correlation-Id, else this request's id.
+  const std::string correlation = req.get_header_value("X-Correlation-Id");
+  job.submission.correlation_id =
+      is_valid_request_id(correlation) ? correlation : res.get_header_value("X-Request-Id");
   std::string job_id;
   try {
     job_id = ctx.worker.submit(job.submission);

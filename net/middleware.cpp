@@ -97,7 +97,7 @@ HeaderList cors_headers(const CorsPolicy& policy, const std::string& origin, boo
   h.emplace_back("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
   if (preflight) {
     h.emplace_back("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-    h.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, Last-Event-ID, Cache-Control");
+    h.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, X-Correlation-Id, Last-Event-ID, Cache-Control");
     h.emplace_back("Access-Control-Max-Age", "600");
   }
   return h;

@@ -43,6 +43,7 @@ const std::vector<Route>& route_table() {
       {Method::get, "/ready", "ready", handle_ready, false},
       {Method::get, "/info", "info", handle_info, true},
       {Method::get, "/metrics", "metrics", handle_metrics, true},
+      {Method::get, "/v1/models", "models", handle_models, true},
       {Method::post, "/v1/jobs", "submit_job", handle_submit_job, true},
       {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},
       {Method::get, "/v1/jobs/([^/]+)", "job_status", handle_job_status, true},

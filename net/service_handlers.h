@@ -1,5 +1,6 @@
 // Handlers of the service routes: liveness (`/`, `/health`), readiness (`/ready`), worker
-// identity (`/info`, rbee's WorkerInfo) and Prometheus metrics (`/metrics`).
+// identity (`/info`, rbee's WorkerInfo), the served model (`/v1/models`) and Prometheus metrics
+// (`/metrics`).
 #pragma once
 
 #include "net/server_context.h"
@@ -19,5 +20,9 @@ void handle_ready(ServerContext& ctx, const httplib::Request& req, httplib::Resp
 // {"id","model_id","device","port","status","implementation":"sd-worker-cpp","version"}.
 void handle_info(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 void handle_metrics(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+// {"object":"list","data":[the served model: id, aliases, status, dtype, family, defaults, per-device
+// state with weight and estimated memory], "process":{"rss_bytes"}, "catalog":[versions this worker
+// can be started with, with repo, defaults and memory estimates per dtype]}.
+void handle_models(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 
 }  // namespace sdw::net

@@ -90,6 +90,7 @@ nlohmann::json event_json(const JobEvent& e) {
       j["target"] = e.target.empty() ? e.job_id : e.target;
       j["human"] = narration_text(e);
       j["emitted_at_ms"] = e.emitted_at_ms;
+      if (!e.correlation_id.empty()) j["correlation_id"] = e.correlation_id;
       if (e.type == Type::cancelled) {
         j["message"] = e.message;
         if (!e.error_code.empty()) j["code"] = e.error_code;

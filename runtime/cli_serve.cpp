@@ -1,5 +1,5 @@
-// `sd-worker serve` (see cli_serve.h): flags (CLI11, each also from the environment where rbee
-// uses one), the Worker, the HTTP server, and signal handling: the first SIGINT/SIGTERM shuts the
+// `sd-worker serve` (see cli_serve.h): settings (serve_options.h), structured logs (log.h), the
+// Worker, the HTTP server, rbee heartbeats, and signal handling: the first SIGINT/SIGTERM shuts the
 // worker down with a grace period and then stops the server; a second one exits at once.
 #include "runtime/cli_serve.h"
 
@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -18,33 +17,14 @@
 #include "actors/worker.h"
 #include "net/heartbeat.h"
 #include "net/http_server.h"
+#include "runtime/log.h"
 #include "runtime/model_source.h"
+#include "runtime/serve_options.h"
 
 namespace fs = std::filesystem;
 
 namespace sdw {
 namespace {
-
-struct ServeArgs {
-  std::string model = "demo";
-  std::vector<std::string> aliases;
-  std::string host = "127.0.0.1";
-  int port = 8080;
-  std::vector<std::string> devices{"cpu"};
-  std::string dtype = "fp32";
-  size_t queue_size = 16;
-  std::string api_token;
-  std::vector<std::string> cors_origins;
-  size_t max_body_bytes = 32u << 20;
-  int min_side = 256, max_side = 2048, max_steps = 150;
-  int http_threads = 64;
-  int sse_keepalive_ms = 5000;
-  int preview_every = 0;
-  int job_timeout_s = 600, result_ttl_s = 600, shutdown_grace_s = 30;
-  std::string worker_id, queen_url, callback_url;
-  double heartbeat_interval_s = 30;
-  bool quiet = false;
-};
 
 int g_signal_pipe[2] = {-1, -1};
 std::atomic<int> g_signal_count{0};
@@ -56,63 +36,33 @@ void on_signal(int sig) {
   (void)!write(g_signal_pipe[1], &byte, 1);
 }
 
-void log_line(const std::string& line) { std::cerr << "sd-worker: " + line + "\n" << std::flush; }
-
 // rbee-hive passes `--device <n>`: a bare index means that CUDA device where there is one.
-std::string device_name(const std::string& d) {
+std::string device_name(const std::string& d, Logger& log) {
   if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos) return d;
   if (at::hasCUDA()) return "cuda:" + d;
-  log_line("device '" + d + "' given as an index but this build has no CUDA: using cpu");
+  log.warn("sd-worker", "device", "device '" + d + "' given as an index but this build has no CUDA: using cpu", d);
   return "cpu";
 }
 
 }  // namespace
 
-int run_serve(int argc, char** argv) {
-  ServeArgs a;
-  CLI::App app{"Serve the worker over HTTP (rbee job protocol).", "sd-worker serve"};
-  app.add_option("--model,--model-path", a.model, "'demo' (built-in, default), a diffusers folder")->envname("MODEL_PATH");
-  app.add_option("--model-alias", a.aliases, "another name jobs may use for the model (repeatable)");
-  app.add_option("--host", a.host, "address to bind (default loopback only)");
-  app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
-  app.add_option("--device", a.devices, "cpu | cuda:N | N | mps (repeatable: one stage set per device)");
-  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
-  app.add_option("--queue-size", a.queue_size, "jobs waiting beyond the running ones (then 429)")->check(CLI::Range(1, 100000));
-  app.add_option("--api-token", a.api_token, "bearer token required on every route but /, /health, /ready")
-      ->envname("LLORCH_API_TOKEN");
-  app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
-  app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
-  app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
-  app.add_option("--max-side", a.max_side, "largest width/height accepted")->check(CLI::Range(8, 8192));
-  app.add_option("--max-steps", a.max_steps, "most denoising steps accepted")->check(CLI::Range(1, 1000));
-  app.add_option("--http-threads", a.http_threads, "connection threads (each open stream holds one)")->check(CLI::Range(2, 4096));
-  app.add_option("--sse-keepalive-ms", a.sse_keepalive_ms, "keep-alive comment interval on idle streams")->check(CLI::Range(50, 600000));
-  app.add_option("--preview-every", a.preview_every, "default preview interval in steps (0: none)")->check(CLI::Range(0, 1000));
-  app.add_option("--job-timeout-s", a.job_timeout_s, "deadline per job from submission")->check(CLI::Range(1, 86400));
-  app.add_option("--result-ttl-s", a.result_ttl_s, "how long finished jobs stay readable")->check(CLI::Range(1, 86400));
-  app.add_option("--shutdown-grace-s", a.shutdown_grace_s, "on SIGINT/SIGTERM, time running jobs get to finish")->check(CLI::Range(0, 3600));
-  app.add_option("--worker-id", a.worker_id, "id reported in /info (rbee: worker-<type>-<port>)")->envname("WORKER_ID");
-  app.add_option("--queen-url", a.queen_url, "rbee queen: POST {url}/v1/worker-heartbeat every interval and on each status change")
-      ->envname("QUEEN_URL");
-  app.add_option("--callback-url", a.callback_url, "rbee hive registration: POST WorkerInfo here once the model is ready")
-      ->envname("CALLBACK_URL");
-  app.add_option("--heartbeat-interval", a.heartbeat_interval_s, "seconds between heartbeats to the queen (default 30)")
-      ->envname("HEARTBEAT_INTERVAL_SECS")
-      ->check(CLI::Range(0.05, 3600.0));
-  app.add_flag("--quiet", a.quiet, "no request log");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  if (a.min_side > a.max_side) {
-    std::cerr << "sd-worker serve: --min-side must not exceed --max-side\n";
-    return 2;
-  }
+int run_serve(int argc, char** argv, BinaryVariant variant) {
+  ServeOptions a;
+  const ServeParse parsed = parse_serve_options(argc, argv, variant, a);
+  if (!parsed.run) return parsed.exit_code;
+  std::string unknown_format;
+  Logger logger(log_format_from_env(&unknown_format));
+  if (!unknown_format.empty())
+    logger.warn("sd-worker", "config", "LLORCH_LOG_FORMAT='" + unknown_format + "' is not 'text' or 'json': using text");
+  for (const auto& note : a.notes) logger.info("sd-worker", "config", note);
+  if (!a.config_file.empty()) logger.info("sd-worker", "config", "settings read from " + a.config_file, a.config_file);
 
   WorkerConfig wc;
+  wc.resolve_model = make_hub_resolver(a.dtype);  // Hub repo ids and catalog versions (hub_model.h)
   wc.model = a.model;
   wc.model_aliases = a.aliases;
+  wc.model_config_dir = a.model_config_dir;
+  wc.vae_file = a.vae_file;
   if (a.model != "demo" && fs::is_directory(a.model)) {
     const fs::path folder = fs::path(a.model).lexically_normal();
     const std::string base = (folder.has_filename() ? folder : folder.parent_path()).filename().string();
@@ -121,7 +71,7 @@ int run_serve(int argc, char** argv) {
   wc.devices.clear();
   try {
     for (const auto& d : a.devices) {
-      wc.devices.push_back(device_name(d));
+      wc.devices.push_back(device_name(d, logger));
       parse_device(wc.devices.back());  // fail now, not in the background loader
     }
     parse_dtype(a.dtype);
@@ -130,6 +80,7 @@ int run_serve(int argc, char** argv) {
     return 2;
   }
   wc.dtype = a.dtype;
+  wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
   wc.queue_capacity = a.queue_size;
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);
@@ -149,7 +100,7 @@ int run_serve(int argc, char** argv) {
   hc.sse_keepalive = std::chrono::milliseconds(a.sse_keepalive_ms);
   hc.worker_id = a.worker_id;
   hc.log_requests = !a.quiet;
-  hc.log = log_line;
+  hc.log = logger.line_sink("http", "request");
   hc.jobs.model.name = a.model;
   hc.jobs.model.aliases = wc.model_aliases;
   hc.jobs.limits.min_side = a.min_side;
@@ -173,7 +124,7 @@ int run_serve(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);  // a client that goes away must not kill the worker
 
   std::unique_ptr<Worker> worker = Worker::start(wc);
-  worker->on_status_change([](const std::string& status) { log_line("worker: " + status); });
+  worker->on_lifecycle([&logger](const LifecycleEvent& e) { logger.write(e); });
   net::HttpServer server(*worker, hc);
   int port = 0;
   try {
@@ -185,6 +136,10 @@ int run_serve(int argc, char** argv) {
   }
   std::cout << "sd-worker serve: listening on http://" << a.host << ":" << port << " (model " << a.model << ", device "
             << wc.devices.front() << (a.api_token.empty() ? ", no auth" : ", bearer auth") << ")" << std::endl;
+  logger.info("http", "listen",
+              "listening on http://" + a.host + ":" + std::to_string(port) + " (model " + a.model + ", device " +
+                  wc.devices.front() + ", dtype " + wc.dtype + ")",
+              a.host + ":" + std::to_string(port));
 
   net::HeartbeatConfig hb;
   hb.worker_id = a.worker_id;
@@ -195,7 +150,7 @@ int run_serve(int argc, char** argv) {
   hb.queen_url = a.queen_url;
   hb.callback_url = a.callback_url;
   hb.interval = std::chrono::milliseconds(static_cast<int64_t>(a.heartbeat_interval_s * 1000));
-  hb.log = log_line;
+  hb.log = logger.line_sink("heartbeat", "heartbeat");
   net::HeartbeatService heartbeat(*worker, hb);
   try {
     heartbeat.start();
@@ -211,8 +166,9 @@ int run_serve(int argc, char** argv) {
     while (read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
     }
     if (sig == 0) return;  // woken by main: the server ended on its own
-    log_line(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": shutting down (grace " +
-             std::to_string(a.shutdown_grace_s) + " s; send it again to exit now)");
+    logger.info("sd-worker", "shutdown",
+                std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": shutting down (grace " +
+                    std::to_string(a.shutdown_grace_s) + " s; send it again to exit now)");
     worker->shutdown(grace);
     server.stop();
   });
@@ -222,7 +178,7 @@ int run_serve(int argc, char** argv) {
   signal_thread.join();
   worker->shutdown(grace);  // no-op after a signal (already done)
   heartbeat.stop(std::chrono::milliseconds(3000));  // the last "stopped" heartbeat, bounded
-  log_line("stopped");
+  logger.info("sd-worker", "stopped", "stopped");
   return 0;
 }
 

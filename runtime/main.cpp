@@ -19,12 +19,26 @@ void usage(std::ostream& os) {
         "  bench          time the stages of a full-size architecture (random weights)\n"
         "  serve          serve the worker over HTTP (see `sd-worker serve --help`)\n"
         "  version        print the version\n"
-        "  --build-info   print 'release' or 'debug'\n";
+        "  --build-info   print 'release' or 'debug'\n"
+        "  --<flag> ...   serve (how rbee-hive spawns a worker; see `sd-worker serve --help`)\n"
+        "Installed as sd-worker-rbee, sd-worker-cpu, sd-worker-cuda or sd-worker-metal, the binary serves\n"
+        "with that name's default device.\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef SDW_HAVE_SERVE
+  // Installed as sd-worker-rbee|cpu|cuda|metal (links to this binary): a worker that serves, with
+  // the name's default device, whether started with flags only or with nothing at all.
+  const sdw::BinaryVariant variant = sdw::variant_from_program_name(argc > 0 ? argv[0] : "");
+  if (variant != sdw::BinaryVariant::plain &&
+      (argc < 2 || (std::strncmp(argv[1], "--", 2) == 0 && std::strcmp(argv[1], "--build-info") != 0 &&
+                    std::strcmp(argv[1], "--version") != 0))) {
+    sdw::warn_if_reference_blas();
+    return sdw::run_serve(argc, argv, variant);
+  }
+#endif
   if (argc < 2) {
     usage(std::cerr);
     return 2;
@@ -57,11 +71,11 @@ int main(int argc, char** argv) {
 #ifdef SDW_HAVE_SERVE
   if (cmd == "serve") {
     sdw::warn_if_reference_blas();
-    return sdw::run_serve(argc - 1, argv + 1);
+    return sdw::run_serve(argc - 1, argv + 1, variant);
   }
   if (cmd.rfind("--", 0) == 0) {  // rbee-hive's spawn: `<binary> --worker-id .. --port ..` (serve)
     sdw::warn_if_reference_blas();
-    return sdw::run_serve(argc, argv);
+    return sdw::run_serve(argc, argv, variant);
   }
 #endif
   std::cerr << "sd-worker: unknown command '" << cmd << "'\n";

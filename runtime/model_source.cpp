@@ -2,12 +2,16 @@
 #include "runtime/model_source.h"
 
 #include <ATen/Context.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 
 #include "model/loading/state_dict.h"
 #include "model/pipeline/demo_model.h"
 #include "model/safetensors.h"
+#include "net/hub_error.h"
+#include "runtime/hub_model.h"
 
 namespace fs = std::filesystem;
 
@@ -21,6 +25,27 @@ std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOpt
   if (!options.vae_file.empty() && !fs::is_regular_file(options.vae_file))
     throw ModelSourceError("--vae '" + options.vae_file + "' not found");
   if (model.empty() || model == "demo") return make_demo_model(options);
+  if (const auto ref = hub_reference_for(model)) {
+    // Not a local path: a Hugging Face repo (or a catalog version's), downloaded or from the cache.
+    const net::HubProgress bar = isatty(STDERR_FILENO) ? terminal_download_bar() : net::HubProgress{};
+    auto note = [&model](const std::string& line) { std::cerr << "sd-worker: " << model << ": " << line << "\n"; };
+    std::string folder;
+    try {
+      folder = resolve_hub_model(model, options.dtype, bar, note);
+    } catch (const net::HubError& e) {
+      throw ModelSourceError("'" + model + "' is not a local file or folder, and the Hugging Face Hub download failed: " +
+                             std::string(e.what()));
+    }
+    try {
+      auto m = load_diffusers_model(folder, options);
+      m->name = ref->repo_id;
+      return m;
+    } catch (const LoadError& e) {
+      throw ModelSourceError(e.what());
+    } catch (const SafetensorsError& e) {
+      throw ModelSourceError(e.what());
+    }
+  }
   if (fs::is_directory(p)) {
     if (!fs::exists(p / "model_index.json"))
       throw ModelSourceError("'" + model + "' is a folder but not a diffusers pipeline (no model_index.json)");
@@ -50,7 +75,8 @@ std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOpt
     }
     throw ModelSourceError("'" + model + "' is neither a diffusers folder nor a .safetensors checkpoint");
   }
-  throw ModelSourceError("model '" + model + "' not found (expected 'demo', a diffusers folder or a .safetensors file)");
+  throw ModelSourceError("model '" + model + "' not found (expected 'demo', a diffusers folder, a .safetensors file, "
+                         "a Hugging Face repo id org/name[@revision] or a catalog version)");
 }
 
 }  // namespace sdw

@@ -1,5 +1,6 @@
 // Turns what a user passes as --model into a loaded SdModel: "demo" (or nothing), a diffusers
-// folder, or a single checkpoint file (refused with a clear reason where not supported).
+// folder, a single checkpoint file (refused with a clear reason where not supported), or a Hugging
+// Face repo "org/name[@revision]" / catalog version, downloaded into the Hub cache (hub_model.h).
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "model/device_names.h"
 #include "model/pipeline/sd_model.h"
+#include "runtime/hub_model.h"
 
 namespace sdw {
 

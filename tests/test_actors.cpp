@@ -69,10 +69,11 @@ std::string types_of(const std::vector<JobEvent>& events) {
   return s;
 }
 
+// A completed job's events: the job_completed narration comes right before complete.
 std::string expected_types(int steps) {
   std::string s = "queued,started";
   for (int i = 1; i <= steps; ++i) s += ",progress" + std::to_string(i);
-  return s + ",complete";
+  return s + ",narration,complete";
 }
 
 int64_t rss_kib() {
@@ -169,7 +170,7 @@ TEST_CASE("previews every N steps and JPEG output", "[actors]") {
   JobSubmission j = small_job(4);
   j.preview_every = 2;
   auto events = run_job(*w, j);
-  CHECK(types_of(events) == "queued,started,progress1,progress2,preview2,progress3,progress4,complete");
+  CHECK(types_of(events) == "queued,started,progress1,progress2,preview2,progress3,progress4,narration,complete");
   for (const auto& e : events) {
     if (e.type != JobEvent::Type::preview) continue;
     REQUIRE(e.images.size() == 1);
@@ -195,8 +196,8 @@ TEST_CASE("full VAE previews when configured", "[actors]") {
   c.default_preview_every = 1;
   auto w = start_ready(c);
   auto events = run_job(*w, small_job(2));
-  CHECK(types_of(events) == "queued,started,progress1,preview1,progress2,complete");
-  REQUIRE(events.size() == 6);
+  CHECK(types_of(events) == "queued,started,progress1,preview1,progress2,narration,complete");
+  REQUIRE(events.size() == 7);
   CHECK(decode_image(events[3].images.at(0).bytes).width == 64);
 }
 
@@ -355,9 +356,9 @@ TEST_CASE("a stage that fails or crashes fails only its job", "[actors]") {
     if (stage == "denoiser/actor" && crash_denoiser.exchange(false)) throw std::runtime_error("injected crash");
   };
   auto w = start_ready(c);
-  w->on_status_change([&](const std::string& line) {
+  w->on_lifecycle([&](const LifecycleEvent& e) {
     std::lock_guard<std::mutex> lock(lines_mutex);
-    lines.push_back(line);
+    lines.push_back(e.actor + ": " + e.human);
   });
 
   fail_decoder = true;
@@ -442,10 +443,12 @@ TEST_CASE("the dispatcher uses every device; load progress is narrated", "[actor
   c.queue_capacity = 1;
   auto w = start_ready(c);
   std::vector<std::string> lines;
+  std::vector<LifecycleEvent> job_events;
   std::mutex m;
-  w->on_status_change([&](const std::string& line) {
+  w->on_lifecycle([&](const LifecycleEvent& e) {
     std::lock_guard<std::mutex> lock(m);
-    lines.push_back(line);
+    lines.push_back(e.kind == LifecycleEvent::Kind::status ? e.status : e.actor + ": " + e.human);
+    if (!e.job_id.empty()) job_events.push_back(e);
   });
   {
     std::lock_guard<std::mutex> lock(m);
@@ -469,8 +472,31 @@ TEST_CASE("the dispatcher uses every device; load progress is narrated", "[actor
   CHECK(submit_error(*w, small_job(1)) == WorkerErrc::queue_full);
   w->cancel(a);
   w->cancel(b);
-  CHECK(read_all(*w->subscribe(queued)).back().type == JobEvent::Type::complete);
+  const auto queued_events = read_all(*w->subscribe(queued));
+  CHECK(queued_events.back().type == JobEvent::Type::complete);
+  // The job's narration in its own stream: job_completed (with the rbee fields) right before complete.
+  REQUIRE(queued_events.size() >= 2);
+  const JobEvent& done = queued_events[queued_events.size() - 2];
+  CHECK(done.type == JobEvent::Type::narration);
+  CHECK(done.action == "job_completed");
+  CHECK(done.target == queued);
+  CHECK(done.message.find("Generated 1 image") != std::string::npos);
   CHECK(run_job(*w, small_job(1)).back().type == JobEvent::Type::complete);
+  // The lifecycle listener saw each job's story in order: queued, started, then its end.
+  std::lock_guard<std::mutex> lock(m);
+  auto actions_of = [&](const std::string& id) {
+    std::vector<std::string> out;
+    for (const auto& e : job_events)
+      if (e.job_id == id) out.push_back(e.action);
+    return out;
+  };
+  CHECK(actions_of(a) == std::vector<std::string>{"job_queued", "job_started", "job_cancelled"});
+  CHECK(actions_of(queued) == std::vector<std::string>{"job_queued", "job_started", "job_completed"});
+  for (const auto& e : job_events) {
+    CHECK(e.target == e.job_id);
+    CHECK(e.emitted_at_ms > 1700000000000);
+    CHECK(!e.human.empty());
+  }
 }
 
 TEST_CASE("a device this build does not have is refused", "[actors]") {

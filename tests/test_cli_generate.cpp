@@ -24,25 +24,11 @@ struct RunResult {
   std::string output;  // stdout + stderr
 };
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 RunResult run_worker(const std::vector<std::string>& args) {
-  std::string cmd = quote(SDW_WORKER_BINARY);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  std::vector<std::string> argv = {SDW_WORKER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const test::ProcessResult p = test::run_process(argv);
+  return {p.exit_code, p.output()};
 }
 
 std::string read_file(const std::string& path) {

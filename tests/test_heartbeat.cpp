@@ -381,3 +381,28 @@ TEST_CASE("queen answering 500 or hanging: jobs keep normal latency, heartbeats 
   CHECK(steady::now() - recovered < 5s);
   CHECK(wp.stop(std::chrono::seconds(30)) == 0);
 }
+
+TEST_CASE("the Rust SD worker's spawn form: environment only, registration with the hive", "[rbee]") {
+  // bin/31_sd_worker_rbee: `sd-worker-rbee --worker-id .. --sd-version .. --port .. --callback-url ..
+  // --model-path ..`, here with every value but the port from its environment variable.
+  FakeRbee hive;
+  const std::string id = "worker-sd-rust-form";
+  WorkerProcess wp({"--quiet"},
+                   {{"WORKER_ID", id},
+                    {"SD_VERSION", "v1-5"},
+                    {"MODEL_PATH", "demo"},
+                    {"CALLBACK_URL", hive.url() + "/v1/workers/ready"},
+                    {"USE_F16", "false"},
+                    {"USE_FLASH_ATTN", "false"},
+                    {"QUEEN_URL", ""}},
+                   /*serve_word=*/false, WorkerProcess::WaitFor::ready, worker_binary("sd-worker-rbee"));
+  REQUIRE(hive.wait_for([](const std::vector<Post>& p) { return !p.empty(); }, 15s));
+  const Post reg = hive.posts().front();
+  CHECK(reg.path == "/v1/workers/ready");
+  check_worker_info(reg.body, id, wp.port());
+  CHECK(reg.body["status"] == "ready");
+  const HttpReply info = http_get(wp.port(), "/info");
+  REQUIRE(info.status == 200);
+  CHECK(info.body["id"] == id);
+  CHECK(wp.stop() == 0);
+}

@@ -185,6 +185,50 @@ TEST_CASE("service routes: /, /health, /ready, /info, /metrics, unknown routes",
 }
 
 
+TEST_CASE("GET /v1/models: the served model, its memory per device, and the catalog", "[http][e2e][models]") {
+  WorkerProcess& w = shared_server();
+  const HttpReply r = http_get(w.port(), "/v1/models");
+  INFO(r.raw);
+  REQUIRE(r.status == 200);
+  CHECK(r.body["object"] == "list");
+  REQUIRE(r.body["data"].size() == 1);
+  const json& m = r.body["data"][0];
+  CHECK(m["id"] == "demo");
+  CHECK(m["object"] == "model");
+  CHECK(m["status"] == "loaded");
+  CHECK(m["loaded"] == true);
+  CHECK(m["dtype"] == "fp32");
+  CHECK(m["family"] == "demo");
+  CHECK(m["default_width"].get<int>() > 0);
+  CHECK(m["default_steps"].get<int>() > 0);
+  REQUIRE(m["devices"].size() == 1);
+  const json& d = m["devices"][0];
+  CHECK(d["device"] == "cpu");
+  CHECK(d["state"] == "ready");
+  // The demo model's weights are tens of MiB in fp32; the estimate adds activations on top.
+  const int64_t weights = d["weight_bytes"], estimate = d["estimate_bytes"];
+  CHECK(weights > (1 << 20));
+  CHECK(weights < (1LL << 30));
+  CHECK(estimate > weights);
+  CHECK(d["available_bytes"].get<int64_t>() > estimate);  // CPU: MemAvailable it was checked against
+  CHECK(m["memory"]["weight_bytes"] == weights);
+  CHECK(r.body["process"]["rss_bytes"].get<int64_t>() > weights);
+  // The catalog: rbee's version names with their repos and a memory estimate per dtype.
+  bool v15 = false;
+  for (const auto& e : r.body["catalog"]) {
+    CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() < e["estimate_bytes"]["fp32"].get<int64_t>());
+    if (e["version"] == "v1-5") {
+      v15 = true;
+      CHECK(e["repo"] == "runwayml/stable-diffusion-v1-5");
+      CHECK(e["family"] == "sd1");
+      // SD1.5 in fp16: about 2 GiB of weights (VAE in fp32) plus activations at 512x512.
+      CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() > (2LL << 30));
+      CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() < (4LL << 30));
+    }
+  }
+  CHECK(v15);
+}
+
 TEST_CASE("a job's SSE stream event by event; status, late readers, Last-Event-ID", "[http][e2e][sse]") {
   const int port = shared_server().port();
   const std::string id = submit(port, demo_job(4, 7));
@@ -579,7 +623,7 @@ TEST_CASE("bearer auth (LLORCH_API_TOKEN): health routes open, everything else 4
   const httplib::Headers right = {{"Authorization", "Bearer s3cret-token"}};
   for (const auto& headers : {httplib::Headers{}, wrong}) {
     const std::string code = headers.empty() ? "MISSING_API_KEY" : "INVALID_API_KEY";
-    std::vector<HttpReply> replies = {http_get(port, "/info", headers), http_get(port, "/metrics", headers),
+    std::vector<HttpReply> replies = {http_get(port, "/info", headers), http_get(port, "/metrics", headers), http_get(port, "/v1/models", headers),
                                       post_json(port, demo_job(), headers), http_get(port, unknown, headers),
                                       http_get(port, unknown + "/stream", headers), http_delete(port, unknown, headers)};
     for (const auto& r : replies) {
@@ -672,6 +716,12 @@ TEST_CASE("a model that fails to load: /ready and /health say so, jobs are 503",
   CHECK(health.status == 503);
   CHECK(health.body["status"] == "unhealthy");
   CHECK(http_get(port, "/info").body["status"] == "stopped");
+  const HttpReply models = http_get(port, "/v1/models");
+  REQUIRE(models.status == 200);
+  CHECK(models.body["data"][0]["status"] == "failed");
+  CHECK(models.body["data"][0]["loaded"] == false);
+  CHECK(models.body["data"][0]["devices"][0]["state"] == "failed");
+  CHECK_THAT(models.body["data"][0]["error"].get<std::string>(), Catch::Contains("nonexistent"));
   json job = demo_job();
   job["model"] = "/nonexistent/model-folder";
   const HttpReply r = post_json(port, job);

@@ -212,28 +212,15 @@ struct RunResult {
   std::string output;
 };
 
-std::string quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 RunResult run_worker(const std::vector<std::string>& args) {
   const std::string bin = worker_binary();
   INFO("sd-worker binary: " << bin << " (build the sd-worker target first)");
   REQUIRE(fs::is_regular_file(bin));
-  std::string cmd = quote(bin);
-  for (const auto& a : args) cmd += " " + quote(a);
-  cmd += " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> b{};
-  size_t n;
-  while ((n = fread(b.data(), 1, b.size(), p)) > 0) r.output.append(b.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  std::vector<std::string> argv = {bin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const test::ProcessResult p = test::run_process(argv);
+  return {p.exit_code, p.output()};
 }
 
 }  // namespace

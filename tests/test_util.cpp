@@ -3,11 +3,17 @@
 
 #include "model/diffusers_json.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+extern char** environ;
 
 namespace sdw::test {
 
@@ -37,6 +43,61 @@ std::string describe(const std::string& what, const Diff& d) {
 }
 
 nlohmann::json read_json(const std::string& path) { return read_diffusers_json_file(path); }
+
+std::vector<std::string> child_environment(const EnvVars& set, const std::vector<std::string>& unset) {
+  std::vector<std::string> out;
+  for (char** e = environ; *e; ++e) {
+    const std::string kv = *e;
+    bool drop = false;
+    for (const auto& [k, v] : set) drop = drop || kv.rfind(k + "=", 0) == 0;
+    for (const auto& k : unset) drop = drop || kv.rfind(k + "=", 0) == 0;
+    if (!drop) out.push_back(kv);
+  }
+  for (const auto& [k, v] : set) out.push_back(k + "=" + v);
+  return out;
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env, const std::vector<std::string>& unset) {
+  char out_t[] = "/tmp/sdw-out-XXXXXX", err_t[] = "/tmp/sdw-err-XXXXXX";
+  const int out_fd = mkstemp(out_t), err_fd = mkstemp(err_t);
+  if (out_fd < 0 || err_fd < 0) throw std::runtime_error("mkstemp failed");
+  std::vector<std::string> argv_s = argv, env_s = child_environment(env, unset);
+  std::vector<char*> argv_p, env_p;
+  for (auto& s : argv_s) argv_p.push_back(s.data());
+  argv_p.push_back(nullptr);
+  for (auto& s : env_s) env_p.push_back(s.data());
+  env_p.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    execve(argv_p[0], argv_p.data(), env_p.data());
+    _exit(127);
+  }
+  ::close(out_fd);
+  ::close(err_fd);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ProcessResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp(out_t);
+  r.err = slurp(err_t);
+  std::remove(out_t);
+  std::remove(err_t);
+  return r;
+}
 
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "sdw-test-XXXXXX").string();

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "model/safetensors.h"
 
@@ -26,6 +28,20 @@ std::string describe(const std::string& what, const Diff& d);
 // Reads a fixture JSON file written by Python's json (which may contain the bare tokens
 // Infinity, -Infinity and NaN; they are read as the strings "Infinity", "-Infinity", "NaN").
 nlohmann::json read_json(const std::string& path);
+
+// Another program run to its end: exit code (128 + signal when killed), stdout and stderr.
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out, err;
+  std::string output() const { return out + err; }
+};
+using EnvVars = std::vector<std::pair<std::string, std::string>>;
+
+// This process's environment with `set` added or replaced and `unset` removed, as NAME=value.
+std::vector<std::string> child_environment(const EnvVars& set, const std::vector<std::string>& unset = {});
+// fork + execve of argv[0] (a path), stdout and stderr captured separately; no shell.
+ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env = {},
+                          const std::vector<std::string>& unset = {});
 
 // A temporary directory removed at scope exit.
 class TempDir {

@@ -39,6 +39,10 @@ nlohmann::json read_json_file(const std::string& path) {
   }
 }
 
+std::string weight_variant_for(at::ScalarType dtype) {
+  return dtype == at::kHalf || dtype == at::kBFloat16 ? "fp16" : "";
+}
+
 std::vector<std::string> find_weight_files(const std::string& dir, const std::string& variant) {
   if (!fs::is_directory(dir)) throw LoadError("component folder '" + dir + "' does not exist");
   std::vector<std::string> tried;

@@ -18,6 +18,12 @@ namespace sdw {
 
 nlohmann::json read_json_file(const std::string& path);
 
+// The weight variant a model of `dtype` loads: "fp16" for fp16 and bf16 (half the bytes to read;
+// rounding fp16 weights to bf16 gives what rounding the fp32 ones would, but for rare ties), ""
+// (the plain files) for fp32. The variant file is
+// preferred and the plain one the fallback (find_weight_files); the Hub download picks the same.
+std::string weight_variant_for(at::ScalarType dtype);
+
 // The safetensors file(s) holding a component's weights. With `variant` ("fp16"), the variant
 // file is preferred and the plain one used when the folder has no variant. Throws LoadError
 // listing what was looked for (and naming `.bin` files, which are refused: pickle).

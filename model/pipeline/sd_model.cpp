@@ -62,7 +62,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->pipeline_class = f.pipeline_class;
   m->device = options.device;
   m->dtype = options.dtype;
-  const std::string variant = options.dtype == at::kHalf ? "fp16" : "";
+  const std::string variant = weight_variant_for(options.dtype);
   const auto opts = at::TensorOptions().dtype(options.dtype).device(options.device);
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(f.path("tokenizer")));
   m->text_encoder = load_text_encoder(f.path("text_encoder"), opts, variant);

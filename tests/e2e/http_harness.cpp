@@ -16,7 +16,6 @@
 #include <stdexcept>
 #include <thread>
 
-extern char** environ;
 
 namespace sdw::test {
 namespace {
@@ -138,8 +137,15 @@ int free_port() {
   return port;
 }
 
+std::string worker_binary(const std::string& install_name) {
+  std::string b = SDW_WORKER_BINARY;
+  if (install_name.empty()) return b;
+  return b.substr(0, b.find_last_of('/') + 1) + install_name;
+}
+
 WorkerProcess::WorkerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env,
-                             bool serve_word, WaitFor wait_for) {
+                             bool serve_word, WaitFor wait_for, std::string binary)
+    : binary_(binary.empty() ? std::string(SDW_WORKER_BINARY) : std::move(binary)) {
   char tmpl[] = "/tmp/sdw-http-XXXXXX";
   const int fd = mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
@@ -160,18 +166,11 @@ bool WorkerProcess::start(const std::vector<std::string>& args,
                           const std::vector<std::pair<std::string, std::string>>& env, bool serve_word,
                           WaitFor wait_for) {
   port_ = free_port();
-  std::vector<std::string> argv_s = {SDW_WORKER_BINARY};
+  std::vector<std::string> argv_s = {binary_};
   if (serve_word) argv_s.push_back("serve");
   argv_s.insert(argv_s.end(), {"--host", "127.0.0.1", "--port", std::to_string(port_)});
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e; ++e) {
-    const std::string kv = *e;
-    bool overridden = false;
-    for (const auto& [k, v] : env) overridden = overridden || kv.rfind(k + "=", 0) == 0;
-    if (!overridden) env_s.push_back(kv);
-  }
-  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  std::vector<std::string> env_s = child_environment(env);
   std::vector<char*> argv_p, env_p;
   for (auto& s : argv_s) argv_p.push_back(s.data());
   argv_p.push_back(nullptr);

@@ -14,10 +14,17 @@
 #include <utility>
 #include <vector>
 
+#include "test_util.h"  // run_process, child_environment
+
 namespace sdw::test {
 
 // A loopback port that was free a moment ago.
 int free_port();
+
+// The built binary's path, or an install-name link next to it ("sd-worker-cpu").
+std::string worker_binary(const std::string& install_name = "");
+
+
 
 class WorkerProcess {
  public:
@@ -25,9 +32,10 @@ class WorkerProcess {
   // `<binary> serve --host 127.0.0.1 --port <free> <args...>` (or, with `serve_word` false,
   // without the sub-command, as rbee-hive spawns it), stdout and stderr into a log file.
   // `env` adds variables. Waits until /ready is 200 (or, with WaitFor::listening, until /health
-  // answers at all). Retries with another port if the first one was taken meanwhile.
+  // answers at all). Retries with another port if the first one was taken meanwhile. `binary`
+  // replaces the built sd-worker (e.g. its install-name link sd-worker-cpu next to it).
   explicit WorkerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {},
-                         bool serve_word = true, WaitFor wait_for = WaitFor::ready);
+                         bool serve_word = true, WaitFor wait_for = WaitFor::ready, std::string binary = {});
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -47,6 +55,7 @@ class WorkerProcess {
              bool serve_word, WaitFor wait_for);
   bool wait_ready(int tries, WaitFor wait_for);
 
+  std::string binary_;
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;

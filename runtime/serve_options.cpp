@@ -1,0 +1,315 @@
+// `sd-worker serve` settings (see serve_options.h).
+#include "runtime/serve_options.h"
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include <torch/version.h>
+
+#include "model/catalog.h"
+
+namespace sdw {
+namespace {
+
+std::string env_name_for(const std::string& long_name) {
+  std::string out = "SD_WORKER_";
+  for (char c : long_name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool env_set(const std::string& name) {
+  const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
+  return v && *v;
+}
+
+// Whether argv names the option (`--name value` or `--name=value`) under any of its long names.
+bool given_on_command_line(const CLI::Option& opt, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") break;
+    for (const std::string& n : opt.get_lnames())
+      if (a == "--" + n || a.rfind("--" + n + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+// `--config FILE` or `--config=FILE` from argv, else SD_WORKER_CONFIG.
+std::string find_config_path(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--config" && i + 1 < argc) return argv[i + 1];
+    if (a.rfind("--config=", 0) == 0) return a.substr(9);
+  }
+  const char* v = std::getenv("SD_WORKER_CONFIG");
+  return v ? v : "";
+}
+
+std::string scalar_text(const nlohmann::json& v, const std::string& key) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number()) {
+    std::ostringstream os;
+    os << v.get<double>();
+    return os.str();
+  }
+  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
+  throw std::invalid_argument("setting '" + key + "' must be a string, a number or a boolean");
+}
+
+// Turns the file's settings that neither the command line nor the environment gave into extra
+// `--name=value` arguments, so that CLI11 checks them exactly like flags.
+std::vector<std::string> config_arguments(const std::string& path, CLI::App& app,
+                                          const std::set<std::string>& flag_names, int argc, char** argv) {
+  std::ifstream in(path);
+  if (!in) throw std::invalid_argument("cannot read the config file '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str(), nullptr, true, /*ignore_comments=*/true);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw std::invalid_argument("config file '" + path + "' must hold one JSON object");
+  std::vector<std::string> args;
+  for (const auto& [raw_key, value] : j.items()) {
+    std::string key = raw_key;
+    std::replace(key.begin(), key.end(), '_', '-');
+    CLI::Option* opt = key == "config" || key == "help" || key == "print-config" ? nullptr : app.get_option_no_throw("--" + key);
+    if (!opt) throw std::invalid_argument("config file '" + path + "': unknown setting '" + raw_key + "'");
+    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) continue;  // = not set
+    if (given_on_command_line(*opt, argc, argv) || env_set(opt->get_envname())) continue;
+    const bool is_flag = flag_names.count(opt->get_lnames().front()) > 0;
+    if (is_flag) {
+      if (!value.is_boolean()) throw std::invalid_argument("config file '" + path + "': '" + raw_key + "' must be true or false");
+      if (value.get<bool>()) args.push_back("--" + opt->get_lnames().front());
+      continue;
+    }
+    if (value.is_array()) {
+      for (const auto& item : value) args.push_back("--" + opt->get_lnames().front() + "=" + scalar_text(item, raw_key));
+      continue;
+    }
+    args.push_back("--" + opt->get_lnames().front() + "=" + scalar_text(value, raw_key));
+  }
+  return args;
+}
+
+}  // namespace
+
+BinaryVariant variant_from_program_name(const std::string& argv0) {
+  const size_t slash = argv0.find_last_of('/');
+  const std::string base = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
+  if (base == "sd-worker-rbee") return BinaryVariant::rbee;
+  if (base == "sd-worker-cpu") return BinaryVariant::cpu;
+  if (base == "sd-worker-cuda") return BinaryVariant::cuda;
+  if (base == "sd-worker-metal") return BinaryVariant::metal;
+  return BinaryVariant::plain;
+}
+
+const char* to_string(BinaryVariant v) {
+  switch (v) {
+    case BinaryVariant::rbee: return "sd-worker-rbee";
+    case BinaryVariant::cpu: return "sd-worker-cpu";
+    case BinaryVariant::cuda: return "sd-worker-cuda";
+    case BinaryVariant::metal: return "sd-worker-metal";
+    default: return "sd-worker";
+  }
+}
+
+ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, ServeOptions& a) {
+  a.variant = variant;
+  std::vector<std::string> devices;
+  std::string dtype;
+  std::string config_file;
+  bool print_config = false;
+  CLI::App app{"Serve the worker over HTTP (rbee job protocol). Every flag can also come from its environment "
+               "variable (shown as Env) or from the JSON --config file; precedence: flags > environment > file > "
+               "defaults.",
+               variant == BinaryVariant::plain ? "sd-worker serve" : to_string(variant)};
+  app.get_formatter()->column_width(34);
+  std::set<std::string> flags;
+
+  // Model
+  app.add_option("--model,--model-path", a.model,
+                 "'demo' (built-in, default), a catalog version (v1-5, v2-1, sd-turbo, ...), a Hugging Face repo id "
+                 "(org/name[@revision]), a diffusers folder or a .safetensors checkpoint")
+      ->envname("MODEL_PATH");
+  app.add_option("--sd-version", a.sd_version, "rbee model version; the model to serve when --model is not given")
+      ->envname("SD_VERSION")
+      ->check(CLI::IsMember(catalog_versions()));
+  app.add_option("--model-alias", a.aliases, "another name jobs may use for the model (repeatable)");
+  app.add_option("--model-config", a.model_config_dir, "single-file checkpoints: a diffusers folder with the configs")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--vae", a.vae_file, "single-file checkpoints: a VAE .safetensors replacing the checkpoint's")
+      ->check(CLI::ExistingFile);
+  // Device and precision
+  app.add_option("--device", devices, "cpu | cuda:N | N | mps (repeatable: one stage set per device)");
+  app.add_option("--cuda-device", a.cuda_device, "CUDA device index (the device when --device is not given)")
+      ->envname("CUDA_DEVICE")
+      ->check(CLI::Range(0, 63));
+  app.add_option("--metal-device", a.metal_device, "Metal device index (mps; only 0 exists)")
+      ->envname("METAL_DEVICE")
+      ->check(CLI::Range(0, 0));
+  app.add_option("--dtype", dtype, "fp32 | fp16 | bf16 (default fp32, or fp16 with --use-f16)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  app.add_flag("--use-f16", a.use_f16, "half precision (same as --dtype fp16)")->envname("USE_F16");
+  flags.insert("use-f16");
+  app.add_option("--memory-limit-mb", a.memory_limit_mb,
+                 "memory the model may use on its device; a model whose estimate is larger is refused (default: "
+                 "what the system has available, on CPU)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_flag("--use-flash-attn", a.use_flash_attn, "flash attention where the libtorch build has it (CUDA, libtorch 2.x)")
+      ->envname("USE_FLASH_ATTN");
+  flags.insert("use-flash-attn");
+  // HTTP
+  app.add_option("--host", a.host, "address to bind (default loopback only)");
+  app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
+  app.add_option("--queue-size", a.queue_size, "jobs waiting beyond the running ones (then 429)")->check(CLI::Range(1, 100000));
+  app.add_option("--api-token", a.api_token, "bearer token required on every route but /, /health, /ready")
+      ->envname("LLORCH_API_TOKEN");
+  app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
+  app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
+  app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
+  app.add_option("--max-side", a.max_side, "largest width/height accepted")->check(CLI::Range(8, 8192));
+  app.add_option("--max-steps", a.max_steps, "most denoising steps accepted")->check(CLI::Range(1, 1000));
+  app.add_option("--http-threads", a.http_threads, "connection threads (each open stream holds one)")->check(CLI::Range(2, 4096));
+  app.add_option("--sse-keepalive-ms", a.sse_keepalive_ms, "keep-alive comment interval on idle streams")->check(CLI::Range(50, 600000));
+  app.add_option("--preview-every", a.preview_every, "default preview interval in steps (0: none)")->check(CLI::Range(0, 1000));
+  app.add_option("--job-timeout-s", a.job_timeout_s, "deadline per job from submission")->check(CLI::Range(1, 86400));
+  app.add_option("--result-ttl-s", a.result_ttl_s, "how long finished jobs stay readable")->check(CLI::Range(1, 86400));
+  app.add_option("--shutdown-grace-s", a.shutdown_grace_s, "on SIGINT/SIGTERM, time running jobs get to finish")->check(CLI::Range(0, 3600));
+  // rbee
+  app.add_option("--worker-id", a.worker_id, "id reported in /info and heartbeats (rbee: worker-<type>-<port>)")->envname("WORKER_ID");
+  app.add_option("--queen-url", a.queen_url, "rbee queen: POST {url}/v1/worker-heartbeat every interval and on each status change")
+      ->envname("QUEEN_URL");
+  app.add_option("--callback-url", a.callback_url, "rbee hive registration: POST WorkerInfo here once the model is ready")
+      ->envname("CALLBACK_URL");
+  app.add_option("--heartbeat-interval", a.heartbeat_interval_s, "seconds between heartbeats to the queen (default 30)")
+      ->envname("HEARTBEAT_INTERVAL_SECS")
+      ->check(CLI::Range(0.05, 3600.0));
+  // Process
+  app.add_flag("--quiet", a.quiet, "no request log");
+  flags.insert("quiet");
+  app.add_option("--config", config_file, "JSON settings file (keys are the flag names; comments allowed)")
+      ->envname("SD_WORKER_CONFIG");
+  app.add_flag("--print-config", print_config, "print the effective settings as JSON and exit");
+
+  // Every other option gets SD_WORKER_<FLAG>.
+  for (CLI::Option* opt : app.get_options()) {
+    if (!opt->get_envname().empty() || opt->get_lnames().empty()) continue;
+    const std::string& n = opt->get_lnames().front();
+    if (n == "help" || n == "print-config") continue;
+    opt->envname(env_name_for(n));
+  }
+
+  std::vector<std::string> args(argv, argv + argc);
+  try {
+    const std::string path = find_config_path(argc, argv);
+    if (!path.empty()) {
+      for (auto& extra : config_arguments(path, app, flags, argc, argv)) args.push_back(std::move(extra));
+      a.config_file = path;
+    }
+  } catch (const std::invalid_argument& e) {
+    std::cerr << app.get_name() << ": " << e.what() << "\n";
+    return {false, 2};
+  }
+  std::vector<char*> ptrs;
+  for (auto& s : args) ptrs.push_back(s.data());
+  try {
+    app.parse(static_cast<int>(ptrs.size()), ptrs.data());
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help (0) or the error
+    return {false, rc == 0 ? 0 : 2};
+  }
+  auto fail = [&](const std::string& what) {
+    std::cerr << app.get_name() << ": " << what << "\n";
+    return ServeParse{false, 2};
+  };
+  if (a.min_side > a.max_side) return fail("--min-side must not exceed --max-side");
+
+  // --model, else --sd-version, else the demo model.
+  if (app.count("--model") == 0 && !a.sd_version.empty()) a.model = a.sd_version;
+
+  // Device: --device, else --cuda-device / --metal-device when given, else the install name's.
+  const bool cuda_given = app.count("--cuda-device") > 0, metal_given = app.count("--metal-device") > 0;
+  if (!devices.empty()) {
+    a.devices = devices;
+  } else if (cuda_given && metal_given) {
+    return fail("--cuda-device and --metal-device name two different backends; give one (or --device)");
+  } else if (cuda_given || variant == BinaryVariant::cuda) {
+    a.devices = {"cuda:" + std::to_string(a.cuda_device)};
+  } else if (metal_given || variant == BinaryVariant::metal) {
+    a.devices = {"mps"};
+  } else {
+    a.devices = {"cpu"};
+  }
+
+  // Precision: --dtype, else fp16 with --use-f16, else fp32.
+  if (!dtype.empty()) {
+    if (a.use_f16 && dtype != "fp16") return fail("--use-f16 contradicts --dtype " + dtype);
+    a.dtype = dtype;
+  } else {
+    a.dtype = a.use_f16 ? "fp16" : "fp32";
+  }
+  if (a.use_flash_attn) {
+#if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
+    a.notes.push_back("flash attention: used by scaled_dot_product_attention where the device supports it");
+#else
+    a.notes.push_back("--use-flash-attn: this libtorch (1.x) has no flash attention kernels; attention uses the "
+                      "math path");
+#endif
+  }
+
+  if (print_config) {
+    std::cout << to_json(a).dump(2) << std::endl;
+    return {false, 0};
+  }
+  return {true, 0};
+}
+
+nlohmann::json to_json(const ServeOptions& a) {
+  return {
+      {"model", a.model},
+      {"sd_version", a.sd_version},
+      {"model_alias", a.aliases},
+      {"model_config", a.model_config_dir},
+      {"vae", a.vae_file},
+      {"device", a.devices},
+      {"dtype", a.dtype},
+      {"cuda_device", a.cuda_device},
+      {"metal_device", a.metal_device},
+      {"use_f16", a.use_f16},
+      {"use_flash_attn", a.use_flash_attn},
+      {"memory_limit_mb", a.memory_limit_mb},
+      {"host", a.host},
+      {"port", a.port},
+      {"queue_size", a.queue_size},
+      {"api_token", a.api_token.empty() ? "" : "***"},
+      {"cors_origin", a.cors_origins},
+      {"max_body_bytes", a.max_body_bytes},
+      {"min_side", a.min_side},
+      {"max_side", a.max_side},
+      {"max_steps", a.max_steps},
+      {"http_threads", a.http_threads},
+      {"sse_keepalive_ms", a.sse_keepalive_ms},
+      {"preview_every", a.preview_every},
+      {"job_timeout_s", a.job_timeout_s},
+      {"result_ttl_s", a.result_ttl_s},
+      {"shutdown_grace_s", a.shutdown_grace_s},
+      {"worker_id", a.worker_id},
+      {"queen_url", a.queen_url},
+      {"callback_url", a.callback_url},
+      {"heartbeat_interval", a.heartbeat_interval_s},
+      {"quiet", a.quiet},
+      {"config", a.config_file},
+      {"binary", to_string(a.variant)},
+  };
+}
+
+}  // namespace sdw
