@@ -60,5 +60,5 @@ else()
   list(REMOVE_ITEM SDW_TEST_SOURCES test_heartbeat.cpp test_rbee_cli.cpp)
 endif()
 # Hugging Face Hub download: a fake Hub on loopback (and the real binary on a Hub reference).
-set(SDW_LABELS_test_hub unit http)
+set(SDW_LABELS_test_hub hub http)
 set(SDW_LIBS_test_hub sdw_net sdw_nets)
