@@ -62,3 +62,6 @@ endif()
 # Hugging Face Hub download: a fake Hub on loopback (and the real binary on a Hub reference).
 set(SDW_LABELS_test_hub hub http)
 set(SDW_LIBS_test_hub sdw_net sdw_nets)
+# On an accelerator (SDW_TEST_DEVICE, default cuda:0): outside the default run; bench/gpu_check.sh.
+set(SDW_LABELS_test_device_parity gpu parity)
+set(SDW_LIBS_test_device_parity sdw_model)

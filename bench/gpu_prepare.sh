@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run on the development machine, in the project root, before a GPU device call: the shared
+# preparation (.gpu/ with CAF, cpp-httplib, nlohmann-json, stb, Catch2 .debs and build.sh) plus
+# the .debs this project needs beyond it (ICU for the tokenizer, CLI11, OpenSSL headers for the
+# Hub client's SHA-256). Name ".gpu" in the device call's carry list; then run bench/gpu_check.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ../shared/gpu/prepare.sh
+cd .gpu/debs
+for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev; do
+  ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>&1 | grep -v '^W:' || true
+done
+ls -1 | wc -l | xargs echo "debs in .gpu/debs:"

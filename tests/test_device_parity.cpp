@@ -1,0 +1,133 @@
+// Parity on an accelerator (label `gpu`, outside the default run): the fixtures' reference
+// tensors and seeded images, computed on the device named by SDW_TEST_DEVICE (default cuda:0),
+// in fp32 with TF32 off (as on the CPU, with GPU reduction orders: tolerance 1e-4 against
+// fixtures whose own float32 noise is ~1.2e-6), and the UNet in fp16 / bf16 within stated
+// bounds relative to the output's magnitude. bench/gpu_check.sh runs it on a GPU machine.
+// `SDW_TEST_DEVICE=cpu` runs the same checks on the CPU (fp32 and bf16; libtorch has no fp16
+// convolution kernels on the CPU, so fp16 is checked on accelerators only).
+#include <catch.hpp>
+
+#include <ATen/Context.h>
+#include <ATen/core/grad_mode.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "model/device_names.h"
+#include "model/image/image_io.h"
+#include "model/loading/diffusers_folder.h"
+#include "model/pipeline/generate.h"
+#include "model/pipeline/sd_model.h"
+#include "test_util.h"
+
+using namespace sdw;
+
+namespace {
+
+constexpr double kFp32Tol = 1e-4;
+// Half precision: max |error| / max |reference| of the UNet output.
+constexpr double kFp16RelTol = 5e-3;
+constexpr double kBf16RelTol = 4e-2;
+
+at::Device test_device() {
+  const char* env = std::getenv("SDW_TEST_DEVICE");
+  const std::string name = env && *env ? env : "cuda:0";
+  at::Device d = parse_device(name);  // throws on a device this build lacks: a clear failure
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+  return d;
+}
+
+at::TensorOptions opts(const at::Device& d, at::ScalarType t) { return at::TensorOptions().device(d).dtype(t); }
+
+double unet_error(const std::string& pipeline, const at::Device& dev, at::ScalarType dtype, double* ref_max) {
+  at::NoGradGuard no_grad;
+  auto ref = SafetensorsFile::open(test::fixture("references/" + pipeline + ".safetensors"));
+  auto unet = load_unet(test::fixture("pipelines/" + pipeline + "/unet"), opts(dev, dtype));
+  UNetAddedCond added;
+  if (ref.contains("unet.added_text_embeds")) {
+    added.text_embeds = ref.get("unet.added_text_embeds").to(dev, dtype);
+    added.time_ids = ref.get("unet.added_time_ids").to(dev, dtype);
+  }
+  at::Tensor out = unet->forward(ref.get("unet.sample").to(dev, dtype), ref.get("unet.timesteps_int").to(dev),
+                                 ref.get("unet.encoder_hidden_states").to(dev, dtype), added);
+  auto d = test::compare(out.to(at::kCPU, at::kFloat), ref.get("unet.out_int"));
+  std::cout << test::describe(pipeline + " unet on " + dev.str() + " " + std::string(c10::toString(dtype)), d) << "\n";
+  if (ref_max) *ref_max = d.ref_max_abs;
+  return d.max_abs;
+}
+
+}  // namespace
+
+TEST_CASE("fp32 on the device: text encoder, UNet and VAE match the fixtures", "[gpu][parity]") {
+  const at::Device dev = test_device();
+  at::NoGradGuard no_grad;
+  for (const std::string pipeline : {"tiny-sd15", "tiny-sd21v", "tiny-sd15-inpaint", "tiny-sdxl"}) {
+    CHECK(unet_error(pipeline, dev, at::kFloat, nullptr) < kFp32Tol);
+    auto ref = SafetensorsFile::open(test::fixture("references/" + pipeline + ".safetensors"));
+    auto te = load_text_encoder(test::fixture("pipelines/" + pipeline + "/text_encoder"), opts(dev, at::kFloat));
+    auto out = te->forward(ref.get("text_encoder.input_ids").to(dev));
+    auto d = test::compare(out.last_hidden_state.to(at::kCPU), ref.get("text_encoder.last_hidden_state"));
+    std::cout << test::describe(pipeline + " text encoder on " + dev.str(), d) << "\n";
+    CHECK(d.max_abs < kFp32Tol);
+    if (!ref.contains("vae.decode.latents_scaled")) continue;
+    auto vae = load_vae(test::fixture("pipelines/" + pipeline + "/vae"), opts(dev, at::kFloat));
+    at::Tensor image = vae->decode(ref.get("vae.decode.latents_scaled").to(dev) / vae->config().scaling_factor);
+    d = test::compare(image.to(at::kCPU), ref.get("vae.decode.image"));
+    std::cout << test::describe(pipeline + " vae decode on " + dev.str(), d) << "\n";
+    CHECK(d.max_abs < kFp32Tol);
+  }
+}
+
+TEST_CASE("half precision on the device: the UNet within stated bounds", "[gpu][parity]") {
+  const at::Device dev = test_device();
+  std::vector<std::pair<at::ScalarType, double>> cases = {{at::kBFloat16, kBf16RelTol}};
+  if (!dev.is_cpu()) cases.push_back({at::kHalf, kFp16RelTol});
+  for (const auto& [dtype, tol] : cases) {
+    for (const std::string pipeline : {"tiny-sd15", "tiny-sd21v"}) {
+      double ref_max = 0;
+      const double err = unet_error(pipeline, dev, dtype, &ref_max);
+      CHECK(err / ref_max < tol);
+    }
+  }
+}
+
+TEST_CASE("seeded images on the device equal diffusers' PNGs (fp32)", "[gpu][parity][seeded]") {
+  const at::Device dev = test_device();
+  const auto cases = test::read_json(test::fixture("seeded/cases.json"));
+  ModelLoadOptions lo;
+  lo.device = dev;
+  std::map<std::string, std::shared_ptr<SdModel>> models;
+  int checked = 0;
+  for (const auto& c : cases["cases"]) {
+    if (c["mode"] != "txt2img" || !c["init_image"].is_null()) continue;
+    const std::string pipeline = c["pipeline"];
+    if (!models.count(pipeline)) models[pipeline] = load_diffusers_model(test::fixture("pipelines/" + pipeline), lo);
+    GenerationRequest req;
+    req.prompt = c["prompt"];
+    if (!c["negative_prompt"].is_null()) req.negative_prompt = c["negative_prompt"].get<std::string>();
+    req.width = c["width"];
+    req.height = c["height"];
+    req.steps = c["steps"];
+    req.guidance = c["guidance"].get<double>();
+    req.seed = c["seed"].get<uint64_t>();
+    if (!c["scheduler"].is_null()) req.scheduler = c["scheduler"];
+    req.num_images = c["num_images"];
+    req.clip_skip = c["clip_skip"];
+    GenerationResult result = generate(*models[pipeline], req);
+    INFO(c["id"].get<std::string>());
+    REQUIRE(result.images.size() == c["expected"].size());
+    for (size_t k = 0; k < result.images.size(); ++k) {
+      const Image expected = load_image(test::fixture("seeded/" + c["expected"][k]["png"].get<std::string>()));
+      const Image& got = result.images[k];
+      REQUIRE(got.pixels.size() == expected.pixels.size());
+      int max_diff = 0;
+      for (size_t p = 0; p < got.pixels.size(); ++p)
+        max_diff = std::max(max_diff, std::abs(int(got.pixels[p]) - int(expected.pixels[p])));
+      std::cout << c["id"].get<std::string>() << " on " << dev.str() << ": max pixel diff " << max_diff << "\n";
+      CHECK(max_diff <= 1);
+    }
+    ++checked;
+  }
+  CHECK(checked >= 3);
+}
