@@ -494,7 +494,7 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
   st.cfg = cfg;
   st.listeners = std::move(listeners);
   st.table = std::make_unique<job_table>(cfg.queue_capacity, cfg.max_finished_jobs, cfg.result_ttl);
-  for (const std::string& name : cfg.devices) st.devices.push_back(device_slot{name, {}, false, "", ""});
+  for (const std::string& name : cfg.devices) st.devices.push_back(device_slot{name, {}, false, "", "", {}});
   if (st.devices.empty()) st.failure = "no devices configured";
   for (size_t slot = 0; slot < st.devices.size(); ++slot) spawn_device(self, slot);
   update_status(self);

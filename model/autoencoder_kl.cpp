@@ -130,7 +130,7 @@ at::Tensor VaeEncoderImpl::forward(const at::Tensor& x) {
   at::Tensor h = conv_in->forward(x);
   for (auto& b : down_) h = b->forward(h);
   h = mid_block->forward(h);
-  h = nn::activation(act_, conv_norm_out->forward(h));
+  h = nn::activation_(act_, conv_norm_out->forward(h));
   return conv_out->forward(h);  // [N, 2*latent, H/f, W/f]
 }
 
@@ -155,7 +155,7 @@ at::Tensor VaeDecoderImpl::forward(const at::Tensor& z) {
   at::Tensor h = conv_in->forward(z);
   h = mid_block->forward(h);
   for (auto& b : up_) h = b->forward(h);
-  h = nn::activation(act_, conv_norm_out->forward(h));
+  h = nn::activation_(act_, conv_norm_out->forward(h));
   return conv_out->forward(h);  // [N, 3, H, W]
 }
 

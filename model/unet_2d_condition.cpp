@@ -206,7 +206,7 @@ at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at:
     h = up_[i]->forward(h, emb, context, skips, size);
   }
   // 6. post-process
-  h = nn::activation(config_.act_fn, conv_norm_out->forward(h));
+  h = nn::activation_(config_.act_fn, conv_norm_out->forward(h));
   return conv_out->forward(h);  // [B, out_channels, h, w]
 }
 

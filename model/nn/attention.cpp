@@ -4,8 +4,34 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <limits>
 
 namespace sdw::nn {
+namespace {
+
+// fp32 CPU attention one (batch, head) at a time through oneDNN (see layers.h): the [Lq, Lk]
+// scores of one head stay in cache for the scale, the softmax and the product with v, and no
+// [B, h, Lq, Lk] buffer is made. Same operations and order as the generic path below.
+// Returns [B, h, Lq, d] as a view of a [B, Lq, h, d] buffer, so merge_heads is free.
+at::Tensor onednn_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal, double scale) {
+  const int64_t b = q.size(0), heads = q.size(1), lq = q.size(2), lk = k.size(2);
+  at::Tensor out = at::empty({b, lq, heads, v.size(3)}, q.options());  // [B, Lq, h, dv]
+  at::Tensor probs = at::empty({lq, lk}, q.options());
+  at::Tensor mask;
+  if (causal) mask = at::ones({lq, lk}, q.options().dtype(at::kBool)).triu(1);
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t h = 0; h < heads; ++h) {
+      at::Tensor scores = onednn_mm(q[i][h].contiguous(), k[i][h].contiguous());  // [Lq, Lk]
+      scores.mul_(scale);
+      if (causal) scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
+      at::_softmax_out(probs, scores, -1, false);
+      out.select(0, i).select(1, h).copy_(onednn_mm(probs, v[i][h].t().contiguous()));  // [Lq, dv]
+    }
+  }
+  return out.transpose(1, 2);  // [B, h, Lq, dv]
+}
+
+}  // namespace
 
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                                         bool upcast) {
@@ -15,6 +41,10 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
     return at::scaled_dot_product_attention(q, k, v, /*attn_mask=*/{}, /*dropout_p=*/0.0, causal);
   }
 #endif
+  // Per-head products of at least 2^18 multiply-adds (smaller ones: the loop costs more than it saves).
+  if (q.dim() == 4 && q.size(2) * k.size(2) * q.size(3) >= (int64_t{1} << 18) && use_cpu_onednn(q) &&
+      use_cpu_onednn(k) && use_cpu_onednn(v))
+    return onednn_attention(q, k, v, causal, scale);
   const auto in_dtype = q.scalar_type();
   at::Tensor qq = upcast ? q.to(at::kFloat) : q;
   at::Tensor kk = upcast ? k.to(at::kFloat) : k;
@@ -61,13 +91,14 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const at::Tensor& cont
   }
   at::Tensor residual = x;
   if (group_norm) x = group_norm->forward(x.transpose(1, 2)).transpose(1, 2);
+  if (spatial) x = x.contiguous();  // one copy for the three projections instead of one each
   const at::Tensor& kv = context.defined() ? context : x;
   at::Tensor q = split_heads(to_q->forward(x), o_.heads);   // [B, h, L, d]
   at::Tensor k = split_heads(to_k->forward(kv), o_.heads);  // [B, h, Lk, d]
   at::Tensor v = split_heads(to_v->forward(kv), o_.heads);
   at::Tensor out = merge_heads(scaled_dot_product_attention(q, k, v, false, o_.upcast));  // [B, L, inner]
   out = to_out0->forward(out);
-  if (o_.residual_connection) out = out + residual;
+  if (o_.residual_connection) out.add_(residual);  // out is a fresh buffer
   if (spatial) out = out.transpose(1, 2).reshape({b, c, h, w});  // [B, C, H, W]
   return out;
 }

@@ -1,16 +1,89 @@
 // Leaf layers with PyTorch parameter names (see layers.h).
 #include "model/nn/layers.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 
 namespace sdw::nn {
+namespace {
+
+// Products below which a Linear stays on at::linear: for a handful of rows (the time embedding,
+// pooled text) or tiny layers (the test fixtures), oneDNN's per-call setup and weight reorder cost
+// more than the product itself.
+constexpr int64_t kOnednnMinRows = 16;
+constexpr int64_t kOnednnMinMacs = int64_t{1} << 22;
+// Rows (Linear) or output pixels (N * H' * W', Conv2d) up to which the prepacked weight is used.
+constexpr int64_t kPrepackMaxRows = 256;
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  return !(std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
+}
+
+std::atomic<bool>& onednn_flag() {
+  static std::atomic<bool> flag{at::hasMKLDNN() && env_flag("SDW_CPU_ONEDNN", true)};
+  return flag;
+}
+
+std::atomic<bool>& prepack_flag() {
+  static std::atomic<bool> flag{env_flag("SDW_CPU_PREPACK", true)};
+  return flag;
+}
+
+}  // namespace
+
+bool cpu_onednn_enabled() { return onednn_flag().load(std::memory_order_relaxed); }
+void set_cpu_onednn(bool enabled) { onednn_flag().store(enabled && at::hasMKLDNN()); }
+bool cpu_prepack_enabled() { return prepack_flag().load(std::memory_order_relaxed); }
+void set_cpu_prepack(bool enabled) { prepack_flag().store(enabled); }
+
+bool use_cpu_onednn(const at::Tensor& t) {
+  return cpu_onednn_enabled() && t.device().is_cpu() && t.scalar_type() == at::kFloat && !t.is_mkldnn() &&
+         !t.requires_grad() && at::globalContext().userEnabledMkldnn();
+}
+
+at::Tensor onednn_mm(const at::Tensor& a, const at::Tensor& w, const at::Tensor& bias) {
+  const int64_t m = a.size(0), k = a.size(1), n = w.size(0);
+  // [M, K] rows are a channels-last [1, K, M, 1] image; the [1, N, M, 1] channels-last result is [M, N].
+  at::Tensor out = at::mkldnn_convolution(a.view({1, m, 1, k}).permute({0, 3, 1, 2}),
+                                          w.is_mkldnn() ? w : w.view({n, k, 1, 1}), bias, {0, 0}, {1, 1}, {1, 1}, 1);
+  return out.permute({0, 2, 3, 1}).reshape({m, n});
+}
+
+at::Tensor PackedWeight::get(const at::Tensor& weight4d, int64_t padding, int64_t stride) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t version = weight4d.is_inference() ? -1 : static_cast<int64_t>(weight4d._version());
+  if (!packed_.defined() || from_ != weight4d.data_ptr() || version_ != version) {
+    packed_ = at::mkldnn_reorder_conv2d_weight(weight4d.contiguous().to_mkldnn(), {padding, padding}, {stride, stride},
+                                               {1, 1}, 1);
+    from_ = weight4d.data_ptr();
+    version_ = version;
+  }
+  return packed_;
+}
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), false);
   if (with_bias) bias = register_parameter("bias", at::empty({out_features}, options), false);
 }
 
-at::Tensor LinearImpl::forward(const at::Tensor& x) { return at::linear(x, weight, bias); }
+at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  const int64_t k = x.size(-1);
+  const int64_t rows = k > 0 ? x.numel() / k : 0;
+  if (rows >= kOnednnMinRows && rows * k * weight.size(0) >= kOnednnMinMacs && use_cpu_onednn(x) &&
+      use_cpu_onednn(weight)) {
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = weight.size(0);
+    const at::Tensor w = cpu_prepack_enabled() && rows <= kPrepackMaxRows
+                             ? packed_.get(weight.view({weight.size(0), k, 1, 1}), 0, 1)
+                             : weight.contiguous();
+    return onednn_mm(x.reshape({rows, k}).contiguous(), w, bias).view(sizes);  // [..., out]
+  }
+  return at::linear(x, weight, bias);
+}
 
 Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
                        bool with_bias, const at::TensorOptions& options)
@@ -20,6 +93,16 @@ Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel
 }
 
 at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
+  if (x.dim() == 4 && use_cpu_onednn(x) && use_cpu_onednn(weight)) {
+    // at::conv2d would pick oneDNN too, except for 1x1 kernels with one intra-op thread (im2col + BLAS).
+    const auto format = x.suggest_memory_format();
+    const int64_t k = weight.size(2);
+    const int64_t pixels =
+        x.size(0) * ((x.size(2) + 2 * padding_ - k) / stride_ + 1) * ((x.size(3) + 2 * padding_ - k) / stride_ + 1);
+    const bool prepack = cpu_prepack_enabled() && pixels <= kPrepackMaxRows && format == at::MemoryFormat::Contiguous;
+    return at::mkldnn_convolution(x.contiguous(format), prepack ? packed_.get(weight, padding_, stride_) : weight,
+                                  bias, {padding_, padding_}, {stride_, stride_}, {1, 1}, 1);
+  }
   return at::conv2d(x, weight, bias, {stride_, stride_}, {padding_, padding_});
 }
 
@@ -57,6 +140,12 @@ at::Tensor activation(const std::string& name, const at::Tensor& x) {
   if (name == "gelu_tanh" || name == "gelu_pytorch_tanh" || name == "gelu_new") return at::gelu(x, "tanh");
   if (name == "relu") return at::relu(x);
   throw std::invalid_argument("unknown activation function '" + name + "'");
+}
+
+at::Tensor activation_(const std::string& name, at::Tensor x) {
+  if (name == "silu" || name == "swish") return at::silu_(x);
+  if (name == "relu") return at::relu_(x);
+  return activation(name, x);
 }
 
 }  // namespace sdw::nn

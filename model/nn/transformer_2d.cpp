@@ -9,7 +9,7 @@ GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out, const at::TensorOptions& o
 
 at::Tensor GEGLUImpl::forward(const at::Tensor& x) {
   auto parts = proj->forward(x).chunk(2, -1);  // 2 x [B, L, dim_out]
-  return parts[0] * at::gelu(parts[1]);
+  return at::gelu(parts[1]).mul_(parts[0]);     // = hidden * gelu(gate), without a third buffer
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim, const at::TensorOptions& options) {
@@ -42,12 +42,13 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, const Transfor
 }
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& context) {
+  // (The residual sums are in place on the sub-layers' fresh outputs: same values, fewer buffers.)
   // 1. self-attention (cross-attention when only_cross_attention)
-  at::Tensor h = attn1->forward(norm1->forward(x), only_cross_attention_ ? context : at::Tensor()) + x;
+  at::Tensor h = attn1->forward(norm1->forward(x), only_cross_attention_ ? context : at::Tensor()).add_(x);
   // 2. cross-attention on the text embeddings
-  h = attn2->forward(norm2->forward(h), context) + h;
+  h = attn2->forward(norm2->forward(h), context).add_(h);
   // 3. feed-forward
-  return ff->forward(norm3->forward(h)) + h;
+  return ff->forward(norm3->forward(h)).add_(h);
 }
 
 Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DOptions& o, const at::TensorOptions& options)
@@ -94,7 +95,7 @@ at::Tensor Transformer2DModelImpl::forward(const at::Tensor& x, const at::Tensor
     y = y.reshape({b, h, w, inner}).permute({0, 3, 1, 2}).contiguous();  // [B, inner, H, W]
     y = proj_out_conv->forward(y);                                        // [B, C, H, W]
   }
-  return y + residual;
+  return y.add_(residual);  // y is a fresh buffer
 }
 
 }  // namespace sdw::nn
