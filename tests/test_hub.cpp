@@ -800,6 +800,21 @@ TEST_CASE("`sd-worker generate --model org/name` downloads and gives the folder'
   CHECK_THAT(r.output, Catch::Matchers::Contains("not in the cache"));
 }
 
+TEST_CASE("the catalog's SDXL versions are refused before any download", "[hub][cli]") {
+  FakeHub hub;
+  hub.add("stabilityai/stable-diffusion-xl-base-1.0", make_repo("xl", fixture_with_extras()));
+  test::TempDir tmp;
+  for (const std::string model : {"xl", "stabilityai/stable-diffusion-xl-base-1.0", "turbo"}) {
+    const RunResult r = run_worker({"HF_HOME=" + tmp.file("hf"), "HF_ENDPOINT=" + hub.endpoint()},
+                                   {"generate", "--model", model, "--prompt", "x", "--output", tmp.file("x.png")});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Catch::Matchers::Contains("SDXL generation is not supported yet, so nothing was downloaded"));
+  }
+  CHECK(hub.log().empty());
+  CHECK_FALSE(fs::exists(tmp.file("hf/hub")));
+}
+
 TEST_CASE("`sd-worker serve --model org/name` downloads in the loader, narrates it, and serves", "[hub][http]") {
   FakeHub hub;
   const FakeRepo repo = make_repo("serve", fixture_with_extras());
