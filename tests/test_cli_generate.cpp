@@ -13,6 +13,7 @@
 
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
+#include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -38,14 +39,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-int max_pixel_diff(const Image& a, const Image& b) {
-  REQUIRE(a.width == b.width);
-  REQUIRE(a.height == b.height);
-  REQUIRE(a.pixels.size() == b.pixels.size());
-  int m = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) m = std::max(m, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
-  return m;
-}
 
 }  // namespace
 
@@ -79,7 +72,7 @@ TEST_CASE("every seeded case through `sd-worker generate` gives diffusers' PNG",
       const std::string bytes = read_file(out);
       Image got = decode_image(bytes);
       Image expected = load_image(test::fixture("seeded/" + c["expected"][k]["png"].get<std::string>()));
-      CHECK(max_pixel_diff(got, expected) <= 1);
+      CHECK(test::max_pixel_diff(got, expected) <= 1);
       // The A1111 parameters chunk names prompt, steps, seed and size.
       auto chunks = png_text_chunks(bytes);
       REQUIRE(chunks.size() == 1);

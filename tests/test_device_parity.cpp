@@ -18,6 +18,7 @@
 #include "model/loading/diffusers_folder.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/sd_model.h"
+#include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -103,27 +104,13 @@ TEST_CASE("seeded images on the device equal diffusers' PNGs (fp32)", "[gpu][par
     if (c["mode"] != "txt2img" || !c["init_image"].is_null()) continue;
     const std::string pipeline = c["pipeline"];
     if (!models.count(pipeline)) models[pipeline] = load_diffusers_model(test::fixture("pipelines/" + pipeline), lo);
-    GenerationRequest req;
-    req.prompt = c["prompt"];
-    if (!c["negative_prompt"].is_null()) req.negative_prompt = c["negative_prompt"].get<std::string>();
-    req.width = c["width"];
-    req.height = c["height"];
-    req.steps = c["steps"];
-    req.guidance = c["guidance"].get<double>();
-    req.seed = c["seed"].get<uint64_t>();
-    if (!c["scheduler"].is_null()) req.scheduler = c["scheduler"];
-    req.num_images = c["num_images"];
-    req.clip_skip = c["clip_skip"];
+    const GenerationRequest req = test::seeded_request(c);
     GenerationResult result = generate(*models[pipeline], req);
     INFO(c["id"].get<std::string>());
     REQUIRE(result.images.size() == c["expected"].size());
     for (size_t k = 0; k < result.images.size(); ++k) {
       const Image expected = load_image(test::fixture("seeded/" + c["expected"][k]["png"].get<std::string>()));
-      const Image& got = result.images[k];
-      REQUIRE(got.pixels.size() == expected.pixels.size());
-      int max_diff = 0;
-      for (size_t p = 0; p < got.pixels.size(); ++p)
-        max_diff = std::max(max_diff, std::abs(int(got.pixels[p]) - int(expected.pixels[p])));
+      const int max_diff = test::max_pixel_diff(result.images[k], expected);
       std::cout << c["id"].get<std::string>() << " on " << dev.str() << ": max pixel diff " << max_diff << "\n";
       CHECK(max_diff <= 1);
     }

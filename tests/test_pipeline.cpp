@@ -15,6 +15,7 @@
 #include "model/loading/diffusers_folder.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/stages.h"
+#include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -171,22 +172,7 @@ TEST_CASE("every seeded case gives diffusers' image from the seed alone", "[pari
     const std::string id = c["id"];
     const std::string pipeline = c["pipeline"];
     if (!models.count(pipeline)) models[pipeline] = load(pipeline);
-    GenerationRequest req;
-    const std::string mode = c["mode"];
-    req.mode = mode == "txt2img" ? GenerationMode::txt2img : mode == "img2img" ? GenerationMode::img2img : GenerationMode::inpaint;
-    req.prompt = c["prompt"];
-    if (!c["negative_prompt"].is_null()) req.negative_prompt = c["negative_prompt"].get<std::string>();
-    req.width = c["width"];
-    req.height = c["height"];
-    req.steps = c["steps"];
-    req.guidance = c["guidance"].get<double>();
-    req.seed = c["seed"].get<uint64_t>();
-    if (!c["scheduler"].is_null()) req.scheduler = c["scheduler"];
-    if (!c["strength"].is_null()) req.strength = c["strength"];
-    if (!c["init_image"].is_null()) req.init_image = load_image(test::fixture("seeded/" + c["init_image"].get<std::string>()));
-    if (!c["mask_image"].is_null()) req.mask_image = load_image(test::fixture("seeded/" + c["mask_image"].get<std::string>()));
-    req.num_images = c["num_images"];
-    req.clip_skip = c["clip_skip"];
+    const GenerationRequest req = test::seeded_request(c);
     GenerationResult result = generate(*models[pipeline], req);
     INFO(id);
     CHECK(result.unet_calls == c["unet_calls"].get<int>());

@@ -24,6 +24,7 @@
 #include "model/loading/single_file.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/sd_model.h"
+#include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -157,34 +158,6 @@ bool same_vae(const AutoencoderKL& vae, const std::map<std::string, at::Tensor>&
   return true;
 }
 
-GenerationRequest request_for(const nlohmann::json& c) {
-  GenerationRequest req;
-  const std::string mode = c["mode"];
-  req.mode = mode == "txt2img" ? GenerationMode::txt2img : mode == "img2img" ? GenerationMode::img2img : GenerationMode::inpaint;
-  req.prompt = c["prompt"];
-  if (!c["negative_prompt"].is_null()) req.negative_prompt = c["negative_prompt"].get<std::string>();
-  req.width = c["width"];
-  req.height = c["height"];
-  req.steps = c["steps"];
-  req.guidance = c["guidance"].get<double>();
-  req.seed = c["seed"].get<uint64_t>();
-  if (!c["scheduler"].is_null()) req.scheduler = c["scheduler"];
-  if (!c["strength"].is_null()) req.strength = c["strength"];
-  if (!c["init_image"].is_null()) req.init_image = load_image(test::fixture("seeded/" + c["init_image"].get<std::string>()));
-  if (!c["mask_image"].is_null()) req.mask_image = load_image(test::fixture("seeded/" + c["mask_image"].get<std::string>()));
-  req.num_images = c["num_images"];
-  req.clip_skip = c["clip_skip"];
-  return req;
-}
-
-int max_pixel_diff(const Image& a, const Image& b) {
-  REQUIRE(a.width == b.width);
-  REQUIRE(a.height == b.height);
-  REQUIRE(a.pixels.size() == b.pixels.size());
-  int m = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) m = std::max(m, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
-  return m;
-}
 
 nlohmann::json seeded_case(const std::string& id) {
   const auto cases = test::read_json(test::fixture("seeded/cases.json"));
@@ -373,14 +346,14 @@ TEST_CASE("seeded cases through generate() with the single files give diffusers'
   for (const char* id : {"sd15_default", "sd15_img2img", "sd21v_default", "inpaint9"}) {
     const auto c = seeded_case(id);
     auto model = load_single(c["pipeline"].get<std::string>());
-    GenerationResult result = generate(*model, request_for(c));
+    GenerationResult result = generate(*model, test::seeded_request(c));
     INFO(id);
     CHECK(result.unet_calls == c["unet_calls"].get<int>());
     CHECK(result.scheduler == c["scheduler_class"].get<std::string>());
     REQUIRE(result.images.size() == c["expected"].size());
     for (size_t k = 0; k < result.images.size(); ++k) {
       Image expected = load_image(test::fixture("seeded/" + c["expected"][k]["png"].get<std::string>()));
-      const int diff = max_pixel_diff(result.images[k], expected);
+      const int diff = test::max_pixel_diff(result.images[k], expected);
       std::cout << id << " (single file): max pixel diff " << diff << "\n";
       CHECK(diff <= 1);
     }
@@ -401,7 +374,7 @@ TEST_CASE("`sd-worker generate --model <file> --config <folder>` gives diffusers
   std::ifstream in(out, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
-  const int diff = max_pixel_diff(decode_image(ss.str()),
+  const int diff = test::max_pixel_diff(decode_image(ss.str()),
                                   load_image(test::fixture("seeded/" + c["expected"][0]["png"].get<std::string>())));
   std::cout << "sd21v_default via sd-worker generate (single file): max pixel diff " << diff << "\n";
   CHECK(diff <= 1);

@@ -68,10 +68,8 @@ std::string slurp(const std::string& path) {
 
 }  // namespace
 
-ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env, const std::vector<std::string>& unset) {
-  char out_t[] = "/tmp/sdw-out-XXXXXX", err_t[] = "/tmp/sdw-err-XXXXXX";
-  const int out_fd = mkstemp(out_t), err_fd = mkstemp(err_t);
-  if (out_fd < 0 || err_fd < 0) throw std::runtime_error("mkstemp failed");
+int spawn_process(const std::vector<std::string>& argv, const EnvVars& env, int out_fd, int err_fd,
+                  const std::vector<std::string>& unset) {
   std::vector<std::string> argv_s = argv, env_s = child_environment(env, unset);
   std::vector<char*> argv_p, env_p;
   for (auto& s : argv_s) argv_p.push_back(s.data());
@@ -86,6 +84,14 @@ ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& e
     execve(argv_p[0], argv_p.data(), env_p.data());
     _exit(127);
   }
+  return pid;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env, const std::vector<std::string>& unset) {
+  char out_t[] = "/tmp/sdw-out-XXXXXX", err_t[] = "/tmp/sdw-err-XXXXXX";
+  const int out_fd = mkstemp(out_t), err_fd = mkstemp(err_t);
+  if (out_fd < 0 || err_fd < 0) throw std::runtime_error("mkstemp failed");
+  const pid_t pid = spawn_process(argv, env, out_fd, err_fd, unset);
   ::close(out_fd);
   ::close(err_fd);
   int status = 0;

@@ -39,7 +39,11 @@ using EnvVars = std::vector<std::pair<std::string, std::string>>;
 
 // This process's environment with `set` added or replaced and `unset` removed, as NAME=value.
 std::vector<std::string> child_environment(const EnvVars& set, const std::vector<std::string>& unset = {});
-// fork + execve of argv[0] (a path), stdout and stderr captured separately; no shell.
+// fork + execve of argv[0] (a path) with stdout and stderr on the given descriptors; no shell.
+// Returns the child's pid (the caller waits for it).
+int spawn_process(const std::vector<std::string>& argv, const EnvVars& env, int out_fd, int err_fd,
+                  const std::vector<std::string>& unset = {});
+// spawn_process to its end, stdout and stderr captured separately.
 ProcessResult run_process(const std::vector<std::string>& argv, const EnvVars& env = {},
                           const std::vector<std::string>& unset = {});
 

@@ -170,24 +170,10 @@ bool WorkerProcess::start(const std::vector<std::string>& args,
   if (serve_word) argv_s.push_back("serve");
   argv_s.insert(argv_s.end(), {"--host", "127.0.0.1", "--port", std::to_string(port_)});
   argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<std::string> env_s = child_environment(env);
-  std::vector<char*> argv_p, env_p;
-  for (auto& s : argv_s) argv_p.push_back(s.data());
-  argv_p.push_back(nullptr);
-  for (auto& s : env_s) env_p.push_back(s.data());
-  env_p.push_back(nullptr);
-
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
-    execve(argv_p[0], argv_p.data(), env_p.data());
-    _exit(127);
-  }
+  const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd < 0) throw std::runtime_error("cannot open the worker log " + log_path_);
+  const pid_t pid = spawn_process(argv_s, env, fd, fd);
+  ::close(fd);
   pid_ = pid;
   exit_code_ = -1;
   return wait_ready(600, wait_for);

@@ -1,0 +1,18 @@
+// The seeded end-to-end cases of tests/fixtures/seeded/cases.json (seed -> the PNG diffusers
+// gave) as requests, and the pixel comparison every image-parity test uses.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "model/image/image_io.h"
+#include "model/pipeline/request.h"
+
+namespace sdw::test {
+
+// One case of cases.json as a GenerationRequest (init/mask images read from seeded/).
+GenerationRequest seeded_request(const nlohmann::json& c);
+
+// Largest per-channel difference of two images of the same size (a test failure otherwise).
+int max_pixel_diff(const Image& a, const Image& b);
+
+}  // namespace sdw::test
