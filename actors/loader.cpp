@@ -46,7 +46,8 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     // Built in code (small); the estimate is checked on the built model.
     say("building the demo model");
     auto m = make_demo_model(options);
-    const MemoryEstimate e = estimate_model(*m);
+    MemoryEstimate e = estimate_model(*m);
+    add_cpu_prepack(e, options.device, options.dtype);
     if (estimate_out) *estimate_out = e.total();
     say("estimated footprint " + e.describe());
     check_fits(e, budget, "demo");
@@ -57,7 +58,8 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     if (!fs::exists(p / "model_index.json"))
       throw StageError(sd_errc::model_not_found, "'" + name + "' is a folder but not a diffusers pipeline (no model_index.json)");
     try {
-      const MemoryEstimate e = estimate_folder(name, options.dtype);
+      MemoryEstimate e = estimate_folder(name, options.dtype);
+      add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e.total();
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
@@ -73,7 +75,8 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     // A single-file checkpoint (original LDM layout): weights from its header; activations as
     // an SD1.x UNet at 512x512 (the file carries no configs).
     try {
-      const MemoryEstimate e = estimate_single_file(name, options.dtype);
+      MemoryEstimate e = estimate_single_file(name, options.dtype);
+      add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e.total();
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
@@ -149,6 +152,8 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                   MemoryEstimate e;
                   e.weight_bytes = estimate_memory_bytes(*entry, bpp, 0, 0);
                   e.activation_bytes = estimate_memory_bytes(*entry, bpp, entry->width, entry->height) - e.weight_bytes;
+                  e.prepackable_bytes = non_vae_weight_bytes(*entry, bpp);
+                  add_cpu_prepack(e, options.device, options.dtype);
                   progress("catalog estimate for " + entry->version + " (" + entry->repo + "): " + e.describe());
                   check_fits(e, budget, name);
                 }

@@ -1,6 +1,8 @@
 // Memory estimates (see memory_estimate.h).
 #include "actors/memory_estimate.h"
 
+#include "model/nn/layers.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -40,7 +42,13 @@ std::string format_bytes(int64_t bytes) {
 
 std::string MemoryEstimate::describe() const {
   return format_bytes(total()) + " (weights " + format_bytes(weight_bytes) + " + activations " +
-         format_bytes(activation_bytes) + ")";
+         format_bytes(activation_bytes) +
+         (prepack_bytes > 0 ? " + prepacked weights up to " + format_bytes(prepack_bytes) : "") + ")";
+}
+
+void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype) {
+  const bool prepack = device.is_cpu() && dtype == at::kFloat && nn::cpu_onednn_enabled() && nn::cpu_prepack_enabled();
+  e.prepack_bytes = prepack ? e.prepackable_bytes : 0;
 }
 
 int64_t mem_available_bytes() {
@@ -82,7 +90,8 @@ int64_t activation_bytes(const nlohmann::json& unet, const nlohmann::json& vae, 
 
 namespace {
 
-int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32_prefix) {
+int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32_prefix,
+                            int64_t* prepackable = nullptr) {
   int64_t total = 0;
   SafetensorsFile st = SafetensorsFile::open(file);
   for (const auto& [name, info] : st.infos()) {
@@ -92,7 +101,9 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32
     // In a single file the VAE's tensors start with "first_stage_model." and stay fp32.
     if (name.rfind("model_ema.", 0) == 0) continue;  // EMA copies are not loaded
     const bool vae = vae_fp32_prefix && name.rfind("first_stage_model.", 0) == 0;
-    total += numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+    const int64_t bytes = numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+    total += bytes;
+    if (prepackable && !vae && floating) *prepackable += bytes;
   }
   return total;
 }
@@ -102,7 +113,7 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32
 MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype) {
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
   MemoryEstimate e;
-  e.weight_bytes = header_weight_bytes(file, elem, true);
+  e.weight_bytes = header_weight_bytes(file, elem, true, &e.prepackable_bytes);
   nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
                       {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
                       {"attention_head_dim", 8}};
@@ -124,7 +135,9 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
         int64_t numel = 1;
         for (int64_t s : info.shape) numel *= s;
         const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
-        e.weight_bytes += numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+        const int64_t bytes = numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+        e.weight_bytes += bytes;
+        if (!vae && floating) e.prepackable_bytes += bytes;
       }
     }
   }
@@ -139,6 +152,9 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
 MemoryEstimate estimate_model(const SdModel& model) {
   MemoryEstimate e;
   e.weight_bytes = model.weight_bytes();
+  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model.text_encoder.get()),
+                                     static_cast<const torch::nn::Module*>(model.unet.get())})
+    for (const auto& p : m->parameters()) e.prepackable_bytes += p.numel() * p.element_size();
   const auto& uc = model.unet->config();
   nlohmann::json unet{{"block_out_channels", uc.block_out_channels},
                       {"down_block_types", uc.down_block_types},

@@ -18,9 +18,18 @@ namespace sdw::actors {
 struct MemoryEstimate {
   int64_t weight_bytes = 0;
   int64_t activation_bytes = 0;
-  int64_t total() const { return weight_bytes + activation_bytes; }
-  std::string describe() const;  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB)"
+  // Weights of the UNet and text encoder(s) (not the VAE), at the dtype they load as: what the
+  // CPU fast path may prepack into a second copy (model/nn/layers.h).
+  int64_t prepackable_bytes = 0;
+  int64_t prepack_bytes = 0;  // counted when the model runs fp32 on a CPU with prepacking on
+  int64_t total() const { return weight_bytes + activation_bytes + prepack_bytes; }
+  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB[ + prepacked weights up to 1.3 GiB])"
+  std::string describe() const;
 };
+
+// Adds the prepacked copies (at most one more copy of the prepackable weights) when a model of
+// `dtype` runs on `device` with the CPU prepacking fast path on.
+void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype);
 
 // MemAvailable of /proc/meminfo in bytes; -1 where it cannot be read.
 int64_t mem_available_bytes();

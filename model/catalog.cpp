@@ -44,8 +44,14 @@ std::vector<std::string> catalog_versions() {
   return out;
 }
 
+constexpr int64_t kVaeParams = 83653863;
+
+int64_t non_vae_weight_bytes(const CatalogEntry& e, int bytes_per_param) {
+  return e.parameters > kVaeParams ? (e.parameters - kVaeParams) * bytes_per_param : 0;
+}
+
 int64_t estimate_memory_bytes(const CatalogEntry& e, int bytes_per_param, int width, int height) {
-  const int64_t vae_params = 83653863;
+  const int64_t vae_params = kVaeParams;
   const int64_t weights = (e.parameters - vae_params) * bytes_per_param + vae_params * 4;
   // Activations: the UNet's largest attention (batch 2, 8 heads, (h*w)^2 scores) and feature maps
   // (batch 2, 320 channels at latent size, ~30 live), and the VAE decode (128 channels at full size, ~6 live).

@@ -30,5 +30,7 @@ std::vector<std::string> catalog_versions();
 // Bytes a model needs in memory: weights at `bytes_per_param` (4 fp32, 2 fp16/bf16; the VAE in
 // fp32) plus activations of one batch-2 UNet step and the VAE decode at width x height.
 int64_t estimate_memory_bytes(const CatalogEntry& entry, int bytes_per_param, int width, int height);
+// Bytes of the UNet and text encoder weights (everything but the VAE) at `bytes_per_param`.
+int64_t non_vae_weight_bytes(const CatalogEntry& entry, int bytes_per_param);
 
 }  // namespace sdw

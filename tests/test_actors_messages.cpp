@@ -26,6 +26,7 @@
 #include "actors/tensor_message.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
+#include "model/nn/layers.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -334,4 +335,30 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   CHECK(act < (int64_t{3} << 30));
   CHECK(activation_bytes(unet, vae, 512, 512, 2) < act);
   CHECK(MemoryEstimate{1 << 30, 1 << 29}.describe() == "1.50 GiB (weights 1.00 GiB + activations 512.0 MiB)");
+
+  // The CPU fast path's prepacked copies: at most the UNet and text encoder weights once more,
+  // counted for fp32 on the CPU while prepacking is on, never for the VAE or other devices.
+  int64_t unet_te = 0;
+  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
+                                     static_cast<const torch::nn::Module*>(model->unet.get())})
+    for (const auto& p : m->parameters()) unet_te += p.numel() * p.element_size();
+  CHECK(e.prepackable_bytes >= unet_te);
+  CHECK(e.prepackable_bytes < unet_te * 11 / 10);
+  const bool was = nn::cpu_prepack_enabled();
+  nn::set_cpu_prepack(true);
+  MemoryEstimate cpu = e;
+  add_cpu_prepack(cpu, at::kCPU, at::kFloat);
+  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? e.prepackable_bytes : 0));
+  CHECK(cpu.total() == e.total() + cpu.prepack_bytes);
+  MemoryEstimate half = e;
+  add_cpu_prepack(half, at::kCPU, at::kBFloat16);
+  CHECK(half.prepack_bytes == 0);
+  nn::set_cpu_prepack(false);
+  MemoryEstimate off = e;
+  add_cpu_prepack(off, at::kCPU, at::kFloat);
+  CHECK(off.prepack_bytes == 0);
+  nn::set_cpu_prepack(was);
+  MemoryEstimate shown{1 << 30, 1 << 29};
+  shown.prepack_bytes = 1 << 28;
+  CHECK(shown.describe() == "1.75 GiB (weights 1.00 GiB + activations 512.0 MiB + prepacked weights up to 256.0 MiB)");
 }
