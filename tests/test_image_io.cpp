@@ -331,6 +331,29 @@ TEST_CASE("PNG encode -> decode is lossless for gray, RGB and RGBA", "[image][pn
   }
 }
 
+TEST_CASE("PNG encoder: valid chunk CRCs, compression, and a large image round trip", "[image][png]") {
+  // A 512x512 smooth image with noise, like a generated picture.
+  Image in = make_image(512, 512, 3);
+  uint32_t state = 12345;
+  for (int y = 0; y < 512; ++y)
+    for (int x = 0; x < 512; ++x)
+      for (int c = 0; c < 3; ++c) {
+        state = state * 1664525u + 1013904223u;
+        const int v = (x * (c + 1) + y * 2) / 5 % 256 + int(state >> 29);
+        in.pixels[(size_t(y) * 512 + x) * 3 + c] = uint8_t(std::min(255, v));
+      }
+  std::string png = sdw::encode_png(in, "a prompt\nSteps: 20");
+  // png_text_chunks walks every chunk and checks each CRC and the IEND.
+  auto chunks = sdw::png_text_chunks(png);
+  REQUIRE(chunks.size() == 1);
+  CHECK(chunks[0].second == "a prompt\nSteps: 20");
+  Image out = sdw::decode_image(png);
+  CHECK(out.pixels == in.pixels);
+  CHECK(png.size() < in.pixels.size() / 2);  // the row filter + deflate do compress
+  Image flat = make_image(256, 256, 4);
+  CHECK(sdw::encode_png(flat).size() < 2000);
+}
+
 TEST_CASE("gray+alpha PNG decodes to RGBA with the gray replicated", "[image][png]") {
   Image ga = random_image(9, 7, 2, 5);
   Image out = sdw::decode_image(stb_png(ga));

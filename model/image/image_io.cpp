@@ -1,5 +1,6 @@
-// Decoding (stb_image) and encoding (stb_image_write) of images: format sniffing, the pixel limit
-// checked from the header before any pixel is decoded, PNG with a "parameters" text chunk, JPEG.
+// Decoding (stb_image) and encoding of images: format sniffing, the pixel limit checked from the
+// header before any pixel is decoded, PNG (png_encode.h, zlib) with a "parameters" text chunk,
+// JPEG (stb_image_write).
 #include "model/image/image_io.h"
 
 #include <stb_image.h>
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "model/image/png_encode.h"
 #include "model/image/png_text.h"
 #include "model/image/stb_guards.h"
 
@@ -149,11 +151,7 @@ std::string encode_png(const Image& image, const std::string& parameters) {
   check_image(image);
   const int64_t row = int64_t(image.width) * image.channels;
   if ((row + 1) * image.height > INT_MAX) throw ImageError("image too large to encode as PNG: " + dims(image.width, image.height));
-  std::string out;
-  if (!stbi_write_png_to_func(append_to_string, &out, image.width, image.height, image.channels,
-                              image.pixels.data(), int(row))) {
-    throw ImageError("PNG encoding failed");
-  }
+  std::string out = encode_png_pixels(image.pixels.data(), image.width, image.height, image.channels);
   if (!parameters.empty()) out = insert_png_text_chunk(out, "parameters", parameters);
   return out;
 }
