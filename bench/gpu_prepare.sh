@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ../shared/gpu/prepare.sh
 cd .gpu/debs
-for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev; do
+for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev zlib1g-dev zlib1g libbrotli-dev libbrotli1; do
   ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>&1 | grep -v '^W:' || true
 done
 ls -1 | wc -l | xargs echo "debs in .gpu/debs:"

@@ -35,6 +35,7 @@ struct BenchArgs {
   int warmup = 1;
   int runs = 3;
   bool no_graph = false;
+  bool channels_last = false;
 };
 
 double median(std::vector<double> v) {
@@ -87,6 +88,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::Range(0, 100));
   app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
+  app.add_flag("--channels-last", a.channels_last, "UNet and VAE convolutions in channels_last (NHWC)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -102,6 +104,9 @@ int run_bench(int argc, char** argv) {
     std::shared_ptr<SdModel> model =
         a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo, /*with_text_encoder=*/!sdxl);
     const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
+    model->cuda_graphs = !a.no_graph;
+    if (a.channels_last) set_channels_last(*model, true);
+    UNetRunner& runner = model->unet_runner();
     const int width = a.width ? a.width : model->default_width;
     const int height = a.height ? a.height : model->default_height;
     const bool cfg = a.guidance > 1.0;
@@ -114,8 +119,8 @@ int run_bench(int argc, char** argv) {
     std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g\n",
                 a.arch.c_str(), a.device.c_str(), a.dtype.c_str(), width, height, a.batch,
                 static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance);
-    std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; CUDA graph: %s\n\n", build_ms,
-                a.warmup, a.runs, model->device.is_cuda() && !a.no_graph ? "not implemented (eager)" : "off");
+    std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s\n\n",
+                build_ms, a.warmup, a.runs, a.channels_last ? "channels_last" : "contiguous (NCHW)");
     std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
     std::printf("|------------------------------|--------------|------\n");
 
@@ -154,9 +159,9 @@ int run_bench(int argc, char** argv) {
 
     // 2. one UNet step (CFG batch)
     at::Tensor x = at::randn({unet_batch, uc.in_channels, height / f, width / f}, opts);
-    at::Tensor t = at::scalar_tensor(500.0, at::kDouble);
-    const double unet_ms = time_ms(model->device, a.warmup, a.runs, [&] { model->unet->forward(x, t, context, added); });
-    row("UNet step", unet_ms, "batch " + std::to_string(unet_batch));
+    if (a.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    const double unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] { runner.forward(x, 500.0, context, added); });
+    row("UNet step", unet_ms, "batch " + std::to_string(unet_batch) + ", " + runner.stats().mode);
 
     // 3. the denoising loop, 4. VAE decode, 5. image encode, 6. end to end
     double loop_ms = -1, decode_ms = -1, png_ms = -1, e2e_ms = -1;
@@ -186,6 +191,10 @@ int run_bench(int argc, char** argv) {
     if (e2e_ms > 0) std::printf("images/s: %.4f\n", a.batch / (e2e_ms / 1000.0));
     std::printf("peak memory: %.2f GiB (%s)\n", peak_memory_bytes(model->device) / (1024.0 * 1024 * 1024),
                 model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
+    const UNetRunnerStats rs = runner.stats();
+    std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
+                rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
+                static_cast<long long>(rs.eager_calls), static_cast<long long>(rs.failed_captures));
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "sd-worker bench: " << e.what() << "\n";

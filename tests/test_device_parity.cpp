@@ -3,12 +3,14 @@
 // in fp32 with TF32 off (as on the CPU, with GPU reduction orders: tolerance 1e-4 against
 // fixtures whose own float32 noise is ~1.2e-6), and the UNet in fp16 / bf16 within stated
 // bounds relative to the output's magnitude. bench/gpu_check.sh runs it on a GPU machine.
-// `SDW_TEST_DEVICE=cpu` runs the same checks on the CPU (fp32 and bf16; libtorch has no fp16
+// The UNet step as a CUDA graph is checked against the eager step (on the CPU: that the runner
+// stays eager and equal). `SDW_TEST_DEVICE=cpu` runs the same checks on the CPU (fp32 and bf16; libtorch has no fp16
 // convolution kernels on the CPU, so fp16 is checked on accelerators only).
 #include <catch.hpp>
 
 #include <ATen/Context.h>
 #include <ATen/core/grad_mode.h>
+#include <c10/core/InferenceMode.h>
 
 #include <cstdlib>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/rng.h"
 #include "model/pipeline/sd_model.h"
 #include "seeded_cases.h"
 #include "test_util.h"
@@ -117,4 +120,55 @@ TEST_CASE("seeded images on the device equal diffusers' PNGs (fp32)", "[gpu][par
     ++checked;
   }
   CHECK(checked >= 3);
+}
+
+TEST_CASE("the UNet step replayed as a CUDA graph equals the eager step", "[gpu][parity][graph]") {
+  const at::Device dev = test_device();
+  c10::InferenceMode guard;
+  // fp16 on CUDA (the serving precision); fp32 on the CPU, which has no fp16 convolutions.
+  const at::ScalarType dtype = dev.is_cuda() ? at::kHalf : at::kFloat;
+  auto unet = load_unet(test::fixture("pipelines/tiny-sd15/unet"), opts(dev, dtype));
+  UNetRunner runner(unet, /*use_graphs=*/true);
+  at::Generator gen = make_cpu_generator(7);
+  auto input = [&](int64_t batch) {
+    return at::randn({batch, 4, 8, 8}, gen, at::kFloat).to(dev, dtype);  // [B, 4, h, w]
+  };
+  const at::Tensor ctx2 = at::randn({2, 77, 32}, gen, at::kFloat).to(dev, dtype);
+  auto eager = [&](const at::Tensor& x, double t, const at::Tensor& ctx) {
+    return unet->forward(x, at::scalar_tensor(t, at::kDouble), ctx).to(at::kCPU, at::kFloat);
+  };
+  // Three steps of one shape (capture on the first, replays after), with new inputs each time:
+  // a stale buffer or a baked-in timestep would give the first step's output again.
+  at::Tensor first;
+  const std::vector<double> ts = {999.0, 500.0, 21.0};
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const at::Tensor x = input(2);
+    const at::Tensor got = runner.forward(x, ts[i], ctx2).to(at::kCPU, at::kFloat);
+    const at::Tensor want = eager(x, ts[i], ctx2);
+    auto d = test::compare(got, want);
+    std::cout << test::describe("graph vs eager step " + std::to_string(i) + " on " + dev.str(), d) << "\n";
+    // Same kernels, same inputs: equal up to half-precision rounding of the output.
+    CHECK(d.max_abs <= (dtype == at::kHalf ? 2e-3 : 0.0) * std::max(1.0, d.ref_max_abs));
+    if (i == 0) first = got;
+    else CHECK((got - first).abs().max().item<double>() > 1e-2);
+  }
+  // A second shape (no CFG: batch 1) gets its own graph.
+  const at::Tensor x1 = input(1);
+  const at::Tensor ctx1 = ctx2.slice(0, 0, 1);
+  auto d1 = test::compare(runner.forward(x1, 300.0, ctx1).to(at::kCPU, at::kFloat), eager(x1, 300.0, ctx1));
+  CHECK(d1.max_abs <= (dtype == at::kHalf ? 2e-3 : 0.0) * std::max(1.0, d1.ref_max_abs));
+  const UNetRunnerStats s = runner.stats();
+  std::cout << "UNet runner on " << dev.str() << ": " << s.mode << ", " << s.graphs << " graphs, " << s.replays
+            << " replays, " << s.eager_calls << " eager\n";
+  if (dev.is_cuda() && UNetRunner::graphs_supported()) {
+    CHECK(s.mode == "cuda graph");
+    CHECK(s.graphs == 2);
+    CHECK(s.replays == 4);
+    CHECK(s.eager_calls == 0);
+    CHECK(s.failed_captures == 0);
+  } else {
+    CHECK(s.mode == "eager (" + dev.str() + ")");
+    CHECK(s.replays == 0);
+    CHECK(s.eager_calls == 4);
+  }
 }

@@ -197,6 +197,29 @@ TEST_CASE("every seeded case gives diffusers' image from the seed alone", "[pari
   }
 }
 
+TEST_CASE("channels_last and the UNet runner give the same images as the plain NCHW path", "[pipeline]") {
+  auto model = load("tiny-sd15");
+  GenerationRequest req;
+  req.prompt = "a red cube";
+  req.steps = 4;
+  req.seed = 99;
+  const GenerationResult plain = generate(*model, req);
+  // On the CPU the runner is eager and reports why; one eager UNet call per step.
+  const UNetRunnerStats s = model->unet_runner().stats();
+  CHECK(s.mode == "eager (cpu)");
+  CHECK(s.eager_calls == plain.unet_calls);
+  CHECK(s.replays == 0);
+  set_channels_last(*model, true);
+  for (const auto& p : model->unet->parameters())
+    if (p.dim() == 4) CHECK(p.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const GenerationResult nhwc = generate(*model, req);
+  set_channels_last(*model, false);
+  // Same arithmetic in another memory layout: float reductions may differ in the last bits.
+  CHECK(test::max_pixel_diff(plain.images[0], nhwc.images[0]) <= 1);
+  const GenerationResult back = generate(*model, req);
+  CHECK(back.images[0].pixels == plain.images[0].pixels);
+}
+
 TEST_CASE("the same seed twice gives identical bytes; another seed does not", "[pipeline]") {
   auto model = load("tiny-sd15");
   GenerationRequest req;

@@ -39,6 +39,21 @@ int64_t SdModel::weight_bytes() const {
   return total;
 }
 
+UNetRunner& SdModel::unet_runner() {
+  if (!runner) runner = std::make_shared<UNetRunner>(unet, cuda_graphs);
+  return *runner;
+}
+
+void set_channels_last(SdModel& model, bool on) {
+  at::NoGradGuard no_grad;
+  const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(model.unet.get()), static_cast<torch::nn::Module*>(model.vae.get())})
+    for (auto& p : m->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(format));
+  model.channels_last = on;
+  if (model.runner) model.runner->clear();  // graphs captured the old layout
+}
+
 std::string data_dir() {
   if (const char* env = std::getenv("SDW_DATA_DIR")) return env;
 #ifdef SDW_INSTALL_DATA_DIR

@@ -11,6 +11,7 @@
 #include "model/autoencoder_kl.h"
 #include "model/clip_text_model.h"
 #include "model/tokenizer/clip_tokenizer.h"
+#include "model/pipeline/unet_runner.h"
 #include "model/unet_2d_condition.h"
 
 namespace sdw {
@@ -45,12 +46,23 @@ struct SdModel {
   int default_height = 512;
   int default_steps = 20;
   double default_guidance = 7.5;
+  // Speed settings (see set_channels_last and unet_runner.h); set before the first step.
+  bool cuda_graphs = true;
+  bool channels_last = false;
+  std::shared_ptr<UNetRunner> runner;  // made on first use
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
   bool is_inpainting_unet() const { return unet->config().in_channels == 9; }
   // Approximate bytes of all weights.
   int64_t weight_bytes() const;
+  // The denoising loop's UNet: eager, or CUDA graph replays (made on first use with `cuda_graphs`).
+  UNetRunner& unet_runner();
 };
+
+// Puts the UNet's and VAE's convolution weights in channels_last (NHWC) memory format, or back;
+// the denoising loop and the VAE decode then feed them NHWC inputs. Pays on CUDA with fp16/bf16
+// (cuDNN's NHWC tensor-core kernels); measured slower on this project's CPU path.
+void set_channels_last(SdModel& model, bool on);
 
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options);

@@ -210,8 +210,8 @@ void denoise_step(SdModel& model, DenoiseState& s) {
     at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;
     x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
   }
-  at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
-  at::Tensor noise_pred = model.unet->forward(x, tt, s.prompt.context);  // [B, 4, h, w]
+  if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context);  // [B, 4, h, w]
   if (cfg) {
     auto parts = noise_pred.chunk(2, 0);
     noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);
@@ -228,9 +228,15 @@ void denoise_step(SdModel& model, DenoiseState& s) {
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   c10::InferenceMode guard;
   const double sf = model.vae->config().scaling_factor;
-  at::Tensor image = model.vae->decode((latents / sf).to(model.vae_dtype));  // [N, 3, H, W]
-  image = (image / 2 + 0.5).clamp(0, 1);
-  return image.permute({0, 2, 3, 1}).to(at::kCPU, at::kFloat).contiguous();  // [N, H, W, 3]
+  at::Tensor z = (latents / sf).to(model.vae_dtype);  // [N, 4, h, w]
+  if (model.channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor image = model.vae->decode(z);  // [N, 3, H, W]
+  image = (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();  // [N, H, W, 3]
+  if (image.is_cpu()) return image;
+  // Device -> host through page-locked memory: a direct DMA, no staging copy in the driver.
+  at::Tensor host = at::empty(image.sizes(), at::TensorOptions().dtype(at::kFloat).pinned_memory(image.is_cuda()));
+  host.copy_(image);
+  return host;
 }
 
 std::vector<Image> to_images(const at::Tensor& images_nhwc) {
