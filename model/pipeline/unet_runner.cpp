@@ -1,6 +1,6 @@
 // The UNet step, eager or replayed as a CUDA graph (see unet_runner.h). Everything CUDA-specific
-// is behind SDW_WITH_CUDA; SDW_NO_CUDA_GRAPHS (a -D in CMAKE_CXX_FLAGS) compiles the graph code
-// out of a CUDA build, as an escape hatch should a libtorch's CUDAGraph API not match.
+// is behind SDW_WITH_CUDA; SDW_NO_CUDA_GRAPHS (CMake -DSDW_CUDA_GRAPHS=OFF) compiles the graph
+// code out of a CUDA build, an escape hatch should a libtorch's CUDAGraph API not match.
 #include "model/pipeline/unet_runner.h"
 
 #if defined(SDW_WITH_CUDA) && !defined(SDW_NO_CUDA_GRAPHS)
