@@ -184,4 +184,8 @@ at::Tensor AutoencoderKLImpl::decode(const at::Tensor& latents) {
   return decoder->forward(z);
 }
 
+at::ScalarType vae_dtype_for(at::ScalarType dtype, bool vae_fp32, bool force_upcast) {
+  return dtype == at::kHalf && (vae_fp32 || force_upcast) ? at::kFloat : dtype;
+}
+
 }  // namespace sdw

@@ -37,6 +37,11 @@ struct AutoencoderKLConfig {
   int64_t scale_factor() const { return int64_t(1) << (block_out_channels.size() - 1); }
 };
 
+// The dtype a VAE runs in for a model loaded in `dtype`: fp16 VAEs overflow into NaN/black images,
+// so an fp16 model's VAE runs in fp32 when its config says force_upcast or `vae_fp32` is set (as
+// diffusers upcasts for float16 only); bf16 has fp32's range and stays bf16; fp32 stays fp32.
+at::ScalarType vae_dtype_for(at::ScalarType dtype, bool vae_fp32, bool force_upcast);
+
 // UNetMidBlock2D of the VAE: resnet, attention (single head, group-normed, residual), resnet.
 class VaeMidBlockImpl : public torch::nn::Module {
  public:

@@ -112,7 +112,7 @@ int run_bench(int argc, char** argv) {
     const bool cfg = a.guidance > 1.0;
     const int64_t unet_batch = (cfg ? 2 : 1) * a.batch;
     const int64_t f = model->vae_scale_factor();
-    const auto opts = at::TensorOptions().dtype(model->dtype).device(model->device);
+    const auto opts = at::TensorOptions().dtype(model->activation_dtype()).device(model->device);
     const auto& uc = model->unet->config();
     reset_peak_memory(model->device);
 

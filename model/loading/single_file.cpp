@@ -282,7 +282,7 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
 
   // 3. build the modules from the configs and check every tensor against them, then load
   const auto opts = at::TensorOptions().dtype(options.dtype).device(options.device);
-  out.vae_dtype = (options.dtype != at::kFloat && (vae_config.force_upcast || options.vae_fp32)) ? at::kFloat : options.dtype;
+  out.vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, vae_config.force_upcast);
   const auto vae_opts = at::TensorOptions().dtype(out.vae_dtype).device(options.device);
   auto stored_name_of = [&map](SdComponent c) {
     return [&map, c](const std::string& n) { return map.ldm_name(c, n); };

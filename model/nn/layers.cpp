@@ -40,6 +40,28 @@ void set_cpu_onednn(bool enabled) { onednn_flag().store(enabled && at::hasMKLDNN
 bool cpu_prepack_enabled() { return prepack_flag().load(std::memory_order_relaxed); }
 void set_cpu_prepack(bool enabled) { prepack_flag().store(enabled); }
 
+// Whether this CPU's oneDNN runs bf16 convolutions (avx512_bf16/AMX, or avx512 emulation); asked
+// once by trying a 1x1 one (ATen throws where the CPU lacks the instructions it needs).
+bool onednn_bf16_supported() {
+  static const bool ok = [] {
+    if (!at::hasMKLDNN()) return false;
+    try {
+      const auto o = at::TensorOptions().dtype(at::kBFloat16);
+      at::mkldnn_convolution(at::ones({1, 1, 1, 1}, o), at::ones({1, 1, 1, 1}, o), {}, {0, 0}, {1, 1}, {1, 1}, 1);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }();
+  return ok;
+}
+
+bool use_cpu_onednn_bf16(const at::Tensor& x, const at::Tensor& weight) {
+  return cpu_onednn_enabled() && x.device().is_cpu() && weight.device().is_cpu() &&
+         weight.scalar_type() == at::kBFloat16 && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         !x.is_mkldnn() && !x.requires_grad() && at::globalContext().userEnabledMkldnn() && onednn_bf16_supported();
+}
+
 bool use_cpu_onednn(const at::Tensor& t) {
   return cpu_onednn_enabled() && t.device().is_cpu() && t.scalar_type() == at::kFloat && !t.is_mkldnn() &&
          !t.requires_grad() && at::globalContext().userEnabledMkldnn();
@@ -73,6 +95,21 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const int64_t k = x.size(-1);
   const int64_t rows = k > 0 ? x.numel() / k : 0;
+  if (x.scalar_type() != weight.scalar_type()) {
+    // bf16 weights, fp32 activations (see layers.h): the product in bf16, the result in x's dtype.
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes.back() = weight.size(0);
+    at::Tensor y;
+    if (rows >= kOnednnMinRows && use_cpu_onednn_bf16(x, weight)) {
+      const at::Tensor w = cpu_prepack_enabled() && rows <= kPrepackMaxRows
+                               ? packed_.get(weight.view({weight.size(0), k, 1, 1}), 0, 1)
+                               : weight.contiguous();
+      y = onednn_mm(x.reshape({rows, k}).to(weight.scalar_type()).contiguous(), w, bias).view(sizes);  // [..., out]
+    } else {
+      y = at::linear(x.to(weight.scalar_type()), weight, bias);
+    }
+    return y.to(x.scalar_type());
+  }
   if (rows >= kOnednnMinRows && rows * k * weight.size(0) >= kOnednnMinMacs && use_cpu_onednn(x) &&
       use_cpu_onednn(weight)) {
     std::vector<int64_t> sizes = x.sizes().vec();
@@ -93,6 +130,18 @@ Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel
 }
 
 at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
+  if (x.scalar_type() != weight.scalar_type()) {
+    // bf16 weights, fp32 activations (see layers.h): the weight prepacked once for oneDNN's bf16
+    // kernels (AMX where the CPU has it), the result in x's dtype.
+    at::Tensor y;
+    if (x.dim() == 4 && use_cpu_onednn_bf16(x, weight))
+      y = at::mkldnn_convolution(x.to(weight.scalar_type()).contiguous(),
+                                 cpu_prepack_enabled() ? packed_.get(weight, padding_, stride_) : weight.contiguous(),
+                                 bias, {padding_, padding_}, {stride_, stride_}, {1, 1}, 1);
+    else
+      y = at::conv2d(x.to(weight.scalar_type()), weight, bias, {stride_, stride_}, {padding_, padding_});
+    return y.to(x.scalar_type());
+  }
   if (x.dim() == 4 && use_cpu_onednn(x) && use_cpu_onednn(weight)) {
     // at::conv2d would pick oneDNN too, except for 1x1 kernels with one intra-op thread (im2col + BLAS).
     const auto format = x.suggest_memory_format();
@@ -115,7 +164,11 @@ GroupNormImpl::GroupNormImpl(int64_t num_groups, int64_t num_channels, double ep
   bias = register_parameter("bias", at::empty({num_channels}, options), false);
 }
 
-at::Tensor GroupNormImpl::forward(const at::Tensor& x) { return at::group_norm(x, num_groups_, weight, bias, eps_); }
+at::Tensor GroupNormImpl::forward(const at::Tensor& x) {
+  if (x.scalar_type() != weight.scalar_type())  // bf16 weights, fp32 activations: normalise in x's dtype
+    return at::group_norm(x, num_groups_, weight.to(x.scalar_type()), bias.to(x.scalar_type()), eps_);
+  return at::group_norm(x, num_groups_, weight, bias, eps_);
+}
 
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps, const at::TensorOptions& options, bool affine)
     : dim_(dim), eps_(eps) {
@@ -125,7 +178,11 @@ LayerNormImpl::LayerNormImpl(int64_t dim, double eps, const at::TensorOptions& o
   }
 }
 
-at::Tensor LayerNormImpl::forward(const at::Tensor& x) { return at::layer_norm(x, {dim_}, weight, bias, eps_); }
+at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
+  if (weight.defined() && x.scalar_type() != weight.scalar_type())
+    return at::layer_norm(x, {dim_}, weight.to(x.scalar_type()), bias.to(x.scalar_type()), eps_);
+  return at::layer_norm(x, {dim_}, weight, bias, eps_);
+}
 
 EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({num_embeddings, dim}, options), false);

@@ -22,10 +22,22 @@ namespace sdw::nn {
 // oneDNN convolutions: a matrix product [M, K] x [N, K]^T is a 1x1 convolution over a
 // channels-last [1, K, M, 1] view of the [M, K] rows, so no data moves. Results match the BLAS
 // path to float32 rounding (the parity tests stay at 1-3e-6 max |diff|, as before).
+//
+// Mixed bf16 on the CPU: a model loaded in bf16 for the CPU keeps its activations in fp32 (see
+// SdModel::activation_dtype): Linear and Conv2d then cast their input to bf16, run the product
+// through oneDNN's bf16 kernels (AMX or avx512_bf16 where the CPU has them: 4-8x the fp32 speed
+// for the UNet's convolutions; bf16 convolution weights are always prepacked) and return fp32;
+// norms use their bf16 weights cast to fp32. Everything between the products (norms, softmax,
+// GELU, residual adds) stays fp32, where libtorch 1.13's CPU kernels are fast and bf16's are not
+// (group_norm 12x, gelu and softmax several times slower in bf16).
 bool cpu_onednn_enabled();
 void set_cpu_onednn(bool enabled);
 // True when `t` can take the oneDNN path (fp32, CPU, no autograd, fast path enabled).
 bool use_cpu_onednn(const at::Tensor& t);
+// True when oneDNN runs bf16 products on this CPU (probed once).
+bool onednn_bf16_supported();
+// True when a product of `x` (fp32 or bf16) with the bf16 `weight` can take oneDNN's bf16 path.
+bool use_cpu_onednn_bf16(const at::Tensor& x, const at::Tensor& weight);
 // a [M, K] x w [N, K]^T (+ bias [N]) -> [M, N] through oneDNN; `a` and `w` contiguous (`w` may
 // also be a PackedWeight of the [N, K, 1, 1] view).
 at::Tensor onednn_mm(const at::Tensor& a, const at::Tensor& w, const at::Tensor& bias = {});

@@ -62,7 +62,7 @@ std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options) {
   m->pipeline_class = "StableDiffusionPipeline";
   m->device = options.device;
   m->dtype = options.dtype;
-  m->vae_dtype = options.dtype == at::kFloat || !options.vae_fp32 ? options.dtype : at::kFloat;
+  m->vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, /*force_upcast=*/false);
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(data_dir() + "/tokenizer/clip-vit-large-patch14"));
   // Initialise on the CPU in fp32 (so every device and dtype gets the same values), then move.
   const auto cpu = at::TensorOptions().dtype(at::kFloat);
@@ -95,7 +95,7 @@ std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLo
   const auto cpu = at::TensorOptions().dtype(at::kFloat);
   auto unet_config = UNet2DConditionConfig::from_json(read_json_file(dir + "/unet/config.json"));
   auto vae_config = AutoencoderKLConfig::from_json(read_json_file(dir + "/vae/config.json"));
-  m->vae_dtype = (options.dtype != at::kFloat && (vae_config.force_upcast || options.vae_fp32)) ? at::kFloat : options.dtype;
+  m->vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, vae_config.force_upcast);
   m->family = unet_config.use_linear_projection ? "sd2" : "sd1";
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(
       data_dir() + (m->family == "sd2" ? "/tokenizer/clip-vit-large-patch14-pad-excl" : "/tokenizer/clip-vit-large-patch14")));

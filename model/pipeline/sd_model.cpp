@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/catalog.h"
+#include "model/nn/layers.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
 
@@ -37,6 +38,11 @@ int64_t SdModel::weight_bytes() const {
     for (const auto& p : m->parameters()) total += p.numel() * p.element_size();
   }
   return total;
+}
+
+at::ScalarType SdModel::activation_dtype_for(at::ScalarType weights) const {
+  const bool mixed = device.is_cpu() && weights == at::kBFloat16 && nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
+  return mixed ? at::kFloat : weights;
 }
 
 UNetRunner& SdModel::unet_runner() {
@@ -83,7 +89,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->text_encoder = load_text_encoder(f.path("text_encoder"), opts, variant);
   m->unet = load_unet(f.path("unet"), opts, variant);
   auto vae_config = AutoencoderKLConfig::from_json(read_json_file(f.path("vae") + "/config.json"));
-  m->vae_dtype = (options.dtype != at::kFloat && (vae_config.force_upcast || options.vae_fp32)) ? at::kFloat : options.dtype;
+  m->vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, vae_config.force_upcast);
   m->vae = load_vae(f.path("vae"), at::TensorOptions().dtype(m->vae_dtype).device(options.device), variant);
   m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
   const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";

@@ -19,8 +19,8 @@ namespace sdw {
 struct ModelLoadOptions {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;  // UNet and text encoder dtype
-  // The VAE runs in fp32 when the model's config asks for it (force_upcast) or when this is set:
-  // fp16 VAEs overflow into NaN/black images.
+  // An fp16 model's VAE runs in fp32 when its config asks for it (force_upcast) or when this is
+  // set: fp16 VAEs overflow into NaN/black images (see vae_dtype_for; bf16 VAEs stay bf16).
   bool vae_fp32 = true;
   // Single-file checkpoints only (see load_single_file_model): a diffusers folder whose configs
   // (and tokenizer) to use instead of the shipped ones (--config), and a VAE file replacing the
@@ -52,6 +52,12 @@ struct SdModel {
   std::shared_ptr<UNetRunner> runner;  // made on first use
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
+  // The dtype of latents, embeddings and activations between layers: the weights' dtype, except
+  // for bf16 weights on a CPU whose oneDNN has bf16 kernels, where activations stay fp32 and only
+  // the products run in bf16 (see nn/layers.h: faster and closer to fp32 than all-bf16).
+  at::ScalarType activation_dtype() const { return activation_dtype_for(dtype); }
+  at::ScalarType vae_activation_dtype() const { return activation_dtype_for(vae_dtype); }
+  at::ScalarType activation_dtype_for(at::ScalarType weights) const;
   bool is_inpainting_unet() const { return unet->config().in_channels == 9; }
   // Approximate bytes of all weights.
   int64_t weight_bytes() const;

@@ -29,9 +29,9 @@ Image fit_image(const Image& image, int width, int height) {
 
 // Posterior sample of the VAE encoding, scaled: scaling_factor * (mean + std * eps).
 at::Tensor encode_image_latents(SdModel& model, const at::Tensor& image, at::Generator& gen) {
-  LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_dtype));
+  LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_activation_dtype()));
   at::Tensor eps = randn_like_diffusers(d.mean.sizes(), gen, d.mean.options());
-  return (d.sample(eps) * model.vae->config().scaling_factor).to(model.dtype);
+  return (d.sample(eps) * model.vae->config().scaling_factor).to(model.activation_dtype());
 }
 
 }  // namespace
@@ -129,7 +129,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
     // diffusers clip_skip = k-1: final_layer_norm(hidden_states[-(k)]), applied to the prompt only.
     cond = model.text_encoder->text_model->final_layer_norm->forward(out.hidden_states[out.hidden_states.size() - r.clip_skip]);
   }
-  cond = cond.to(model.dtype).repeat({n, 1, 1});  // [N, 77, D]
+  cond = cond.to(model.activation_dtype()).repeat({n, 1, 1});  // [N, 77, D]
   PromptEmbeddings p;
   p.cfg = req.guidance > 1.0;
   if (!p.cfg) {
@@ -137,7 +137,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
     return p;
   }
   at::Tensor uncond = model.text_encoder->forward(ids_of(r.negative_prompt.value_or(""))).last_hidden_state;
-  uncond = uncond.to(model.dtype).repeat({n, 1, 1});
+  uncond = uncond.to(model.activation_dtype()).repeat({n, 1, 1});
   p.context = at::cat({uncond, cond}, 0);  // [2N, 77, D]: [negative, positive]
   return p;
 }
@@ -157,7 +157,7 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   const int64_t n = r.num_images;
   const int64_t f = model.vae_scale_factor();
   const std::vector<int64_t> shape{n, model.unet->config().out_channels, r.height / f, r.width / f};
-  const auto opts = at::TensorOptions().dtype(model.dtype).device(model.device);
+  const auto opts = at::TensorOptions().dtype(model.activation_dtype()).device(model.device);
 
   if (r.mode == GenerationMode::txt2img) {
     s.timesteps = s.scheduler->timesteps();
@@ -228,7 +228,7 @@ void denoise_step(SdModel& model, DenoiseState& s) {
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   c10::InferenceMode guard;
   const double sf = model.vae->config().scaling_factor;
-  at::Tensor z = (latents / sf).to(model.vae_dtype);  // [N, 4, h, w]
+  at::Tensor z = (latents / sf).to(model.vae_activation_dtype());  // [N, 4, h, w]
   if (model.channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor image = model.vae->decode(z);  // [N, 3, H, W]
   image = (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();  // [N, H, W, 3]
