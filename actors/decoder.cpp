@@ -33,17 +33,8 @@ decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_sta
               env.fault("decoder");
               const auto t0 = std::chrono::steady_clock::now();
               at::Tensor latents = from_message(denoised.latents, model->device);
-              std::vector<Image> images = to_images(decode_latents(*model, latents));
-              const bool jpeg = spec.output_format == "jpeg";
-              const std::string params = jpeg ? std::string() : parameters_text(spec, denoised);
-              for (const Image& img : images) {
-                encoded_image_msg m;
-                m.bytes = jpeg ? encode_jpeg(img, spec.jpeg_quality) : encode_png(img, params);
-                m.format = jpeg ? "jpeg" : "png";
-                m.width = img.width;
-                m.height = img.height;
-                out->images.push_back(std::move(m));
-              }
+              for (const Image& img : to_images(decode_latents(*model, latents))) out->images.push_back(to_message(img));
+              out->parameters = parameters_text(spec, denoised);
               out->decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             },
             [rp, out](const caf::error& err) mutable {

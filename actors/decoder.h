@@ -1,6 +1,7 @@
-// The decoder stage: final latents -> images (VAE decode, stages.h decode_latents/to_images) ->
-// file bytes: PNG with the A1111 "parameters" chunk (the text GenerationResult::parameters_text
-// writes) or JPEG. Runs on the device thread.
+// The decoder stage: final latents -> images as 8-bit RGB pixels (VAE decode, stages.h
+// decode_latents/to_images) plus the A1111 "parameters" text (what GenerationResult::
+// parameters_text writes). Runs on the device thread; only device work: the PNG/JPEG files are
+// written afterwards by the job registry's writer (writer.h), off the device.
 #pragma once
 
 #include "actors/interfaces.h"

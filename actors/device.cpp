@@ -56,6 +56,8 @@ void start_decode(self_ptr self, denoise_result denoised) {
             auto& job = *self->state.job;
             job.result.decode_ms = decoded.decode_ms;
             job.result.images = std::move(decoded.images);
+            job.result.parameters = std::move(decoded.parameters);
+            job.result.format = image_format{job.spec.output_format, job.spec.jpeg_quality};
             job.result.seed = job.spec.seed;
             if (stop_if_cancelled(self)) return;
             job.promise.deliver(std::move(job.result));

@@ -1,8 +1,10 @@
 // The device actor: one per device in use (cpu, cuda:N, mps). It owns the device's thread
 // (device_thread.h), spawns and supervises the loader and the stage actors pinned to that thread
 // (monitor + down handler: a crashed stage is restarted and the job it held fails), and runs one
-// job at a time: encoder -> denoiser -> decoder, each a request with a timeout. A {cancel, job}
-// marks the job; the denoiser stops between steps, other stages are not started any more.
+// job at a time: encoder -> denoiser -> decoder, each a request with a timeout; the `run` reply
+// carries the images as pixels (the registry's writer makes the files), so the device is free as
+// soon as the VAE decode is done. A {cancel, job} marks the job; the denoiser stops between steps,
+// other stages are not started any more.
 #pragma once
 
 #include <caf/actor_system.hpp>

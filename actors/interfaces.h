@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "actors/device_thread.h"
 #include "actors/errors.h"
@@ -51,15 +52,22 @@ using denoiser_actor = caf::typed_actor<caf::replies_to<denoise_atom, job_spec, 
                                         caf::reacts_to<step_atom, std::string>,
                                         caf::reacts_to<cancel_atom, std::string>>;
 
-// latents -> PNG (with the A1111 parameters chunk) or JPEG bytes.
+// latents -> RGB pixels (VAE decode + to_images) and the A1111 parameters text.
 using decoder_actor = caf::typed_actor<caf::replies_to<decode_atom, job_spec, denoise_result>::with<decode_result>>;
 
 // One device (cpu, cuda:N, mps): its thread, its loader and stage actors (supervised), and one job
-// at a time through encoder -> denoiser -> decoder.
+// at a time through encoder -> denoiser -> decoder. Its `run` reply carries the images as pixels.
 using device_actor = caf::typed_actor<caf::replies_to<load_atom>::with<model_info>,
                                       caf::replies_to<validate_atom, job_spec>::with<job_spec>,
                                       caf::replies_to<run_atom, job_spec>::with<job_result>,
                                       caf::reacts_to<cancel_atom, std::string>>;
+
+// pixels -> image files, off the device: {write, job, format, images, parameters text} -> PNG
+// (with the parameters chunk) or JPEG bytes and the time that took. One per device slot of the
+// registry, a detached actor (its own thread).
+using writer_actor =
+    caf::typed_actor<caf::replies_to<write_atom, std::string, image_format, std::vector<image_msg>, std::string>::with<
+        write_result>>;
 
 // The job registry: the facade's entry point, the dispatcher and every job's event history.
 using registry_actor = caf::typed_actor<

@@ -9,12 +9,20 @@
 
 #include "actors/device.h"
 #include "actors/request_timeouts.h"
+#include "actors/writer.h"
 
 namespace sdw::actors {
 namespace {
 
 using self_ptr = registry_actor::stateful_pointer<registry_state>;
 using std::chrono::milliseconds;
+
+// A device takes the next job while its writer has fewer jobs than this (one being written, one
+// waiting): the device runs ahead of its writer by at most one job.
+constexpr size_t kMaxPendingWrites = 2;
+
+// A device that has the model, runs no job and whose writer keeps up.
+bool takes_jobs(const device_slot& d) { return d.ready && d.job.empty() && d.writing.size() < kMaxPendingWrites; }
 
 double ms_between(clock_type::time_point a, clock_type::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
@@ -25,7 +33,7 @@ std::string compute_status(const registry_state& st) {
   if (st.stopping) return "stopping";
   if (!st.ready) return st.failure.empty() ? "starting" : "failed";
   for (const auto& d : st.devices)
-    if (d.ready && d.job.empty()) return "ready";
+    if (takes_jobs(d)) return "ready";
   return "busy";
 }
 
@@ -138,7 +146,8 @@ void end_job(self_ptr self, job_record& job, JobState state, sd_errc code, const
     narrate_job(self, job, "job_completed",
                 "Generated " + std::to_string(n) + (n == 1 ? " image" : " images") + size + " in " +
                     format_ms(elapsed) + " (encode " + format_ms(terminal.encode_ms) + ", denoise " +
-                    format_ms(terminal.denoise_ms) + ", decode " + format_ms(terminal.decode_ms) + ")",
+                    format_ms(terminal.denoise_ms) + ", decode " + format_ms(terminal.decode_ms) + ", image encode " +
+                    format_ms(terminal.image_encode_ms) + ")",
                 "info", true);
   } else if (state == JobState::failed) {
     narrate_job(self, job, "job_failed", "Job failed (" + std::string(to_string(code)) + "): " + message, "error", true);
@@ -168,17 +177,121 @@ void end_job(self_ptr self, job_record& job, JobState state, sd_errc code, const
   update_status(self);
 }
 
+// While shutting down: once no job runs (none on a device, none being written), the shutdown is
+// over and its waiters are answered. Returns whether it is over.
+bool finish_shutdown_if_idle(self_ptr self) {
+  auto& st = self->state;
+  if (!st.stopping || st.table->running() != 0) return false;
+  for (auto& w : st.shutdown_waiters) w.deliver(ok_atom::value);
+  st.shutdown_waiters.clear();
+  st.stopped = true;
+  return true;
+}
+
 // A device answered a run (or the run failed): the device is free again.
 void device_done(self_ptr self, size_t slot, const std::string& id) {
   auto& st = self->state;
   if (slot < st.devices.size() && st.devices[slot].job == id) st.devices[slot].job.clear();
-  if (st.stopping && st.table->running() == 0) {
-    for (auto& w : st.shutdown_waiters) w.deliver(ok_atom::value);
-    st.shutdown_waiters.clear();
-    st.stopped = true;
-  }
+  finish_shutdown_if_idle(self);
   dispatch(self);
   update_status(self);
+}
+
+std::string writer_name(const device_slot& d) { return "the writer of " + d.name; }
+
+// Spawns (or respawns) the writer of `slot`, monitored, ended with the registry.
+void spawn_writer(self_ptr self, size_t slot) {
+  auto& st = self->state;
+  device_slot& d = st.devices[slot];
+  writer_env env;
+  env.device_name = d.name;
+  env.fault_injection = st.cfg.fault_injection;
+  d.writer = actors::spawn_writer(self->system(), env);
+  self->monitor(d.writer);
+  st.writer_handles->push_back(d.writer);
+}
+
+// The writer of `slot` went down (or answered as a crashed actor does): every job it had fails,
+// a fresh writer takes its place.
+void writer_down(self_ptr self, size_t slot, const std::string& reason) {
+  auto& st = self->state;
+  device_slot& d = st.devices[slot];
+  st.listeners->narrate("writer " + d.name, "writer_down", d.name,
+                        writer_name(d) + " went down (" + reason + "); restarting it", "error");
+  caf::anon_send_exit(d.writer, caf::exit_reason::user_shutdown);  // in case it still runs
+  spawn_writer(self, slot);
+  std::set<std::string> had;
+  had.swap(d.writing);
+  for (const std::string& id : had)
+    if (job_record* job = st.table->find(id); job && job->state == JobState::running)
+      end_job(self, *job, JobState::failed, sd_errc::internal,
+              writer_name(d) + " crashed during the job (" + reason + "); it was restarted");
+  finish_shutdown_if_idle(self);
+  dispatch(self);
+  update_status(self);
+}
+
+// A CAF error that means the writer itself failed (its handler threw, it was gone), not the
+// encoding (an sd_errc error) nor a timeout.
+bool writer_crashed(const caf::error& err) {
+  return err.category() == caf::atom("system") && static_cast<caf::sec>(err.code()) != caf::sec::request_timeout;
+}
+
+// The writer answered (or failed) job `id`: the job completes with its files, or fails.
+void write_done(self_ptr self, size_t slot, const std::string& id) {
+  auto& st = self->state;
+  st.devices[slot].writing.erase(id);
+  finish_shutdown_if_idle(self);
+  dispatch(self);
+  update_status(self);
+}
+
+// The device ran job `job`: its writer turns the pixels into files while the device goes on.
+void start_write(self_ptr self, size_t slot, job_record& job, job_result r) {
+  auto& st = self->state;
+  device_slot& d = st.devices[slot];
+  const std::string id = job.id;
+  d.writing.insert(id);
+  std::vector<image_msg> images = std::move(r.images);
+  r.images.clear();
+  const caf::actor_addr writer = d.writer.address();
+  auto handle = self->request(d.writer, st.cfg.stage_timeout, write_atom::value, id, r.format, std::move(images),
+                              r.parameters);
+  const caf::message_id rid = handle.id();
+  handle.then(
+      [self, slot, id, rid, r](write_result& written) {
+        forget_timeout(self, rid);
+        auto& st = self->state;
+        if (job_record* job = st.table->find(id); job && job->state == JobState::running) {
+          JobEvent e;
+          for (auto& img : written.images) e.images.push_back(to_encoded_image(img));
+          e.scheduler = r.scheduler;
+          e.encode_ms = r.encode_ms;
+          e.denoise_ms = r.denoise_ms;
+          e.decode_ms = r.decode_ms;
+          e.image_encode_ms = written.image_encode_ms;
+          e.step = job->step = job->total;
+          end_job(self, *job, JobState::completed, sd_errc::internal, "", std::move(e));
+        }
+        write_done(self, slot, id);
+      },
+      [self, slot, id, rid, writer](caf::error& err) {
+        forget_timeout(self, rid);
+        auto& st = self->state;
+        device_slot& d = st.devices[slot];
+        const bool crashed = writer_crashed(err);
+        if (crashed && d.writer.address() == writer) writer_down(self, slot, error_message(err));
+        if (job_record* job = st.table->find(id); job && job->state == JobState::running) {
+          const sd_errc code = error_code(err);
+          std::string message = error_message(err);
+          if (crashed)
+            message = writer_name(d) + " went down during the job (" + message + ")";
+          else if (code == sd_errc::timeout)
+            message = writer_name(d) + " did not answer in time (" + message + ")";
+          end_job(self, *job, JobState::failed, code, message);
+        }
+        write_done(self, slot, id);
+      });
 }
 
 void start_job(self_ptr self, size_t slot, job_record& job) {
@@ -195,16 +308,9 @@ void start_job(self_ptr self, size_t slot, job_record& job) {
           [self, slot, id, rid](job_result& r) {
             forget_timeout(self, rid);
             auto& st = self->state;
-            if (job_record* job = st.table->find(id); job && job->state == JobState::running) {
-              JobEvent e;
-              for (auto& img : r.images) e.images.push_back(to_encoded_image(img));
-              e.scheduler = r.scheduler;
-              e.encode_ms = r.encode_ms;
-              e.denoise_ms = r.denoise_ms;
-              e.decode_ms = r.decode_ms;
-              e.step = job->step = job->total;
-              end_job(self, *job, JobState::completed, sd_errc::internal, "", std::move(e));
-            }
+            // The device is done with the job; it stays `running` until its writer answers.
+            if (job_record* job = st.table->find(id); job && job->state == JobState::running)
+              start_write(self, slot, *job, std::move(r));
             device_done(self, slot, id);
           },
           [self, slot, id, rid](caf::error& err) {
@@ -224,7 +330,7 @@ void dispatch(self_ptr self) {
   if (st.stopping) return;
   for (size_t slot = 0; slot < st.devices.size() && st.table->queued() > 0; ++slot) {
     device_slot& d = st.devices[slot];
-    if (!d.ready || !d.job.empty()) continue;
+    if (!takes_jobs(d)) continue;
     while (auto id = st.table->pop_queued()) {
       job_record* job = st.table->find(*id);
       if (!job || job->state != JobState::queued) continue;
@@ -251,9 +357,7 @@ void sweep(self_ptr self) {
   if (!st.deadlines.empty()) schedule_sweep(self, st.deadlines.begin()->first);
 }
 
-bool has_free_device(const registry_state& st) {
-  return std::any_of(st.devices.begin(), st.devices.end(), [](const device_slot& d) { return d.ready && d.job.empty(); });
-}
+bool has_free_device(const registry_state& st) { return std::any_of(st.devices.begin(), st.devices.end(), takes_jobs); }
 
 // The queue holds jobs waiting for a device; with a device free a job does not wait.
 bool queue_full(const registry_state& st) { return st.table->queue_full() && !has_free_device(st); }
@@ -330,6 +434,8 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.loader.dtype = parse_dtype_name(cfg.dtype);
   dc.loader.config_dir = cfg.model_config_dir;
   dc.loader.vae_file = cfg.vae_file;
+  dc.loader.cuda_graphs = cfg.cuda_graphs;
+  dc.loader.channels_last = cfg.channels_last;
   dc.loader.memory_budget_bytes = cfg.memory_budget_bytes;
   dc.loader.limits = cfg.limits;
   dc.loader.load_timeout = cfg.stage_timeout;
@@ -354,8 +460,14 @@ void spawn_device(self_ptr self, size_t slot) {
   load_device(self, slot);
 }
 
-void on_device_down(self_ptr self, const caf::down_msg& dm) {
+void on_down(self_ptr self, const caf::down_msg& dm) {
   auto& st = self->state;
+  for (size_t slot = 0; slot < st.devices.size(); ++slot) {
+    if (st.devices[slot].writer && st.devices[slot].writer.address() == dm.source) {
+      writer_down(self, slot, caf::to_string(dm.reason));
+      return;
+    }
+  }
   for (size_t slot = 0; slot < st.devices.size(); ++slot) {
     device_slot& d = st.devices[slot];
     if (!d.actor || d.actor.address() != dm.source) continue;
@@ -494,13 +606,21 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
   st.cfg = cfg;
   st.listeners = std::move(listeners);
   st.table = std::make_unique<job_table>(cfg.queue_capacity, cfg.max_finished_jobs, cfg.result_ttl);
-  for (const std::string& name : cfg.devices) st.devices.push_back(device_slot{name, {}, false, "", "", {}});
+  for (const std::string& name : cfg.devices) {
+    st.devices.emplace_back();
+    st.devices.back().name = name;
+  }
   if (st.devices.empty()) st.failure = "no devices configured";
-  for (size_t slot = 0; slot < st.devices.size(); ++slot) spawn_device(self, slot);
+  for (size_t slot = 0; slot < st.devices.size(); ++slot) {
+    spawn_writer(self, slot);
+    spawn_device(self, slot);
+  }
   update_status(self);
-  self->set_down_handler([self](caf::down_msg& dm) { on_device_down(self, dm); });
-  self->attach_functor([handles = st.device_handles] {
-    for (const auto& d : *handles) caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+  self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
+  // The devices and writers end with the registry (a writer finishes the file it is writing).
+  self->attach_functor([devices = st.device_handles, writers = st.writer_handles] {
+    for (const auto& d : *devices) caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+    for (const auto& w : *writers) caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
   });
   return {
       [=](submit_atom, job_spec& spec) -> caf::result<std::string> {
@@ -610,14 +730,11 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
       [=](shutdown_atom, int64_t grace_ms) -> caf::result<ok_atom> {
         auto& st = self->state;
         begin_shutdown(self);
-        if (st.table->running() == 0) {
-          st.stopped = true;
-          update_status(self);
-          return ok_atom::value;
-        }
         auto rp = self->make_response_promise<ok_atom>();
         st.shutdown_waiters.push_back(rp);
-        self->delayed_send(self, milliseconds(std::max<int64_t>(grace_ms, 0)), grace_atom::value);
+        if (!finish_shutdown_if_idle(self))
+          self->delayed_send(self, milliseconds(std::max<int64_t>(grace_ms, 0)), grace_atom::value);
+        update_status(self);
         return rp;
       },
       [=](grace_atom) {
@@ -627,9 +744,7 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
           if (job_record* job = st.table->find(id))
             end_job(self, *job, JobState::cancelled, sd_errc::shutting_down,
                     "cancelled: the worker shut down before the job finished");
-        for (auto& w : st.shutdown_waiters) w.deliver(ok_atom::value);
-        st.shutdown_waiters.clear();
-        st.stopped = true;
+        finish_shutdown_if_idle(self);  // nothing runs any more
         update_status(self);
       },
       [=](progress_atom, const std::string& id, int32_t step, int32_t total, double) {

@@ -4,7 +4,9 @@
 // number of subscribers, joining at any time, read the whole history (long polls: {events, job,
 // from, wait}), enforces per-job deadlines (failed with "timeout"), answers status and cancel,
 // drops finished jobs after a TTL or beyond a count, and shuts down gracefully. It spawns and
-// monitors the device actors.
+// monitors the device actors and, per device, a writer (writer.h): when a device answers a run
+// with the images as pixels, the device takes the next job at once while the writer encodes the
+// files; the job completes when the writer answers (it stays `running` until then).
 #pragma once
 
 #include <deque>
@@ -47,6 +49,8 @@ struct device_slot {
   std::string failure;  // why it could not load the model
   std::string job;      // the job it runs ("" = free)
   model_info info;      // once it has loaded the model
+  writer_actor writer;  // encodes the image files of the jobs this device ran
+  std::set<std::string> writing;  // jobs sent to `writer` and not answered yet
 };
 
 // A subscriber's long poll waiting for events (or readiness).
@@ -64,6 +68,7 @@ struct registry_state {
   std::vector<device_slot> devices;
   // The device actors, shared with the exit hook that ends them with the registry.
   std::shared_ptr<std::vector<device_actor>> device_handles = std::make_shared<std::vector<device_actor>>();
+  std::shared_ptr<std::vector<writer_actor>> writer_handles = std::make_shared<std::vector<writer_actor>>();
   model_info model;
   bool ready = false, stopping = false, stopped = false;
   std::string status = "starting", failure;

@@ -111,6 +111,8 @@ void store_resolved(job_spec& j, const ResolvedRequest& resolved) {
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<tensor_msg>("sdw.tensor");
   cfg.add_message_type<image_msg>("sdw.image");
+  cfg.add_message_type<std::vector<image_msg>>("sdw.images");
+  cfg.add_message_type<image_format>("sdw.image_format");
   cfg.add_message_type<job_spec>("sdw.job_spec");
   cfg.add_message_type<embeddings_msg>("sdw.embeddings");
   cfg.add_message_type<denoise_result>("sdw.denoise_result");
@@ -118,6 +120,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<encoded_image_msg>>("sdw.encoded_images");
   cfg.add_message_type<decode_result>("sdw.decode_result");
   cfg.add_message_type<job_result>("sdw.job_result");
+  cfg.add_message_type<write_result>("sdw.write_result");
   cfg.add_message_type<model_info>("sdw.model_info");
   cfg.add_message_type<event_batch>("sdw.event_batch");
   cfg.add_message_type<EncodedImage>("sdw.EncodedImage");

@@ -1,8 +1,9 @@
 // The messages of the actor layer: atoms (at most 10 characters in CAF 0.17) and the data types
 // that travel between actors, each with an `inspect` overload so it can be serialised (registered
 // by register_message_types). Everything a stage sends another stage is plain data: requests as
-// job_spec, tensors as tensor_msg, images as encoded bytes. The facade's types (JobEvent,
-// JobStatus, WorkerHealth) are inspectable too, so the job registry could live in another process.
+// job_spec, tensors as tensor_msg, images as pixels (image_msg) or file bytes (encoded_image_msg).
+// The facade's types (JobEvent, JobStatus, WorkerHealth) are inspectable too, so the job registry
+// could live in another process.
 #pragma once
 
 #include <caf/atom.hpp>
@@ -51,11 +52,12 @@ using grace_atom = caf::atom_constant<caf::atom("grace")>;
 using finished_atom = caf::atom_constant<caf::atom("finished")>;
 using acquire_atom = caf::atom_constant<caf::atom("acquire")>;
 using ready_atom = caf::atom_constant<caf::atom("ready")>;
+using write_atom = caf::atom_constant<caf::atom("write")>;
 using ok_atom = caf::ok_atom;
 
 // -- stage data ------------------------------------------------------------------------------
 
-// 8-bit pixels (an init or mask image).
+// 8-bit pixels (an init or mask image; a decoded image before it is written as a file).
 struct image_msg {
   int32_t width = 0, height = 0, channels = 0;
   std::string pixels;
@@ -116,17 +118,36 @@ struct encoded_image_msg {
   int32_t width = 0, height = 0;
 };
 
+// How a job's images become files: PNG (with the A1111 parameters text) or JPEG at a quality.
+struct image_format {
+  std::string format = "png";  // "png" | "jpeg"
+  int32_t jpeg_quality = 90;
+};
+
+// Decoder -> device: the images as RGB pixels (VAE decode + to_images), the A1111 parameters
+// text, and the time both took.
 struct decode_result {
-  std::vector<encoded_image_msg> images;
+  std::vector<image_msg> images;
+  std::string parameters;
   double decode_ms = 0;
 };
 
-// Device -> job registry: what a finished job produced.
+// Device -> job registry: what a job produced on the device. The images are pixels still; the
+// registry has its writer turn them into files (write_result), with the device free meanwhile.
 struct job_result {
-  std::vector<encoded_image_msg> images;
+  std::vector<image_msg> images;
+  std::string parameters;  // A1111 parameters text (the PNG "parameters" chunk)
+  image_format format;
   uint64_t seed = 0;
   std::string scheduler;
   double encode_ms = 0, denoise_ms = 0, decode_ms = 0;
+  double image_encode_ms = 0;  // 0 from the device; the writer's time once the files exist
+};
+
+// Writer -> job registry: the image files and the time encoding them took.
+struct write_result {
+  std::vector<encoded_image_msg> images;
+  double image_encode_ms = 0;
 };
 
 // Loader -> device -> job registry: the loaded model.
@@ -194,14 +215,24 @@ typename Inspector::result_type inspect(Inspector& f, encoded_image_msg& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, image_format& x) {
+  return f(caf::meta::type_name("sdw.image_format"), x.format, x.jpeg_quality);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, decode_result& x) {
-  return f(caf::meta::type_name("sdw.decode_result"), x.images, x.decode_ms);
+  return f(caf::meta::type_name("sdw.decode_result"), x.images, x.parameters, x.decode_ms);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
-  return f(caf::meta::type_name("sdw.job_result"), x.images, x.seed, x.scheduler, x.encode_ms, x.denoise_ms,
-           x.decode_ms);
+  return f(caf::meta::type_name("sdw.job_result"), x.images, x.parameters, x.format, x.seed, x.scheduler,
+           x.encode_ms, x.denoise_ms, x.decode_ms, x.image_encode_ms);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, write_result& x) {
+  return f(caf::meta::type_name("sdw.write_result"), x.images, x.image_encode_ms);
 }
 
 template <class Inspector>
@@ -228,7 +259,7 @@ typename Inspector::result_type inspect(Inspector& f, EncodedImage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, JobEvent& x) {
   return f(caf::meta::type_name("sdw.JobEvent"), x.type, x.job_id, x.step, x.total, x.images, x.seed, x.message,
-           x.error_code, x.elapsed_ms, x.scheduler, x.encode_ms, x.denoise_ms, x.decode_ms, x.actor, x.action,
+           x.error_code, x.elapsed_ms, x.scheduler, x.encode_ms, x.denoise_ms, x.decode_ms, x.image_encode_ms, x.actor, x.action,
            x.target, x.correlation_id, x.emitted_at_ms);
 }
 

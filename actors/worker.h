@@ -64,9 +64,10 @@ struct JobEvent {
   std::string message;               // error / cancel reason / narration text
   std::string error_code;            // error / cancelled: to_string(WorkerErrc), e.g. "timeout"
   double elapsed_ms = 0;             // complete: job wall time; progress: time since start
-  // complete: per-stage timings (encode/denoise/decode ms) and generation facts
+  // complete: per-stage timings and generation facts. decode_ms: VAE decode + pixel conversion
+  // (on the device); image_encode_ms: PNG/JPEG encoding (the registry's writer, off the device).
   std::string scheduler;
-  double encode_ms = 0, denoise_ms = 0, decode_ms = 0;
+  double encode_ms = 0, denoise_ms = 0, decode_ms = 0, image_encode_ms = 0;
   // narration fields (rbee): actor, action, target, human (= message), correlation_id
   std::string actor, action, target;
   std::string correlation_id;        // the submitter's X-Correlation-Id (every event of the job)
@@ -144,6 +145,9 @@ struct WorkerConfig {
   // file replacing the checkpoint's (ModelLoadOptions::config_dir / vae_file). Empty: not given.
   std::string model_config_dir;
   std::string vae_file;
+  // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
+  bool cuda_graphs = true;
+  bool channels_last = false;
   size_t queue_capacity = 16;                            // queued jobs beyond running ones
   std::chrono::milliseconds job_deadline{10 * 60 * 1000};  // per job, from submission
   std::chrono::milliseconds result_ttl{10 * 60 * 1000};    // finished jobs kept this long
@@ -158,9 +162,10 @@ struct WorkerConfig {
   // Longest a single stage request (one denoising step, a decode, a model load) may take before
   // the job fails with "timeout".
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
-  // Test-only: called with the stage name ("loader", "encoder", "denoiser", "decoder") inside each
-  // stage's libtorch work (a throw fails that job), and with "<stage>/actor" in the stage actor's
-  // message handler (a throw crashes the actor, which its supervisor restarts).
+  // Test-only: called with the stage name ("loader", "encoder", "denoiser", "decoder", "writer")
+  // inside each stage's work (a throw fails that job; "writer" is the PNG/JPEG encoding), and with
+  // "<stage>/actor" in the stage actor's message handler (a throw crashes the actor, which its
+  // supervisor restarts: the device for its stages, the registry for the writers).
   std::function<void(const std::string& stage)> fault_injection;
   // Turns a model name that is neither "demo" nor an existing path (a Hugging Face repo id, a
   // catalog version) into a local folder, e.g. by downloading it; called by the loader in its

@@ -75,7 +75,10 @@ nlohmann::json event_json(const JobEvent& e) {
       j["seed"] = e.seed;
       j["steps"] = e.total;
       if (!e.scheduler.empty()) j["scheduler"] = e.scheduler;
-      j["timings"] = {{"encode_ms", e.encode_ms}, {"denoise_ms", e.denoise_ms}, {"decode_ms", e.decode_ms},
+      j["timings"] = {{"encode_ms", e.encode_ms},
+                      {"denoise_ms", e.denoise_ms},
+                      {"decode_ms", e.decode_ms},
+                      {"image_encode_ms", e.image_encode_ms},
                       {"total_ms", e.elapsed_ms}};
       j["elapsed_ms"] = e.elapsed_ms;
       break;

@@ -1,0 +1,53 @@
+// The writer actor (see writer.h).
+#include "actors/writer.h"
+
+#include <caf/spawn_options.hpp>
+
+#include <chrono>
+
+#include "actors/errors.h"
+#include "model/image/image_io.h"
+
+namespace sdw::actors {
+
+std::vector<encoded_image_msg> encode_images(const std::vector<image_msg>& images, const image_format& format,
+                                             const std::string& parameters) {
+  const bool jpeg = format.format == "jpeg";
+  std::vector<encoded_image_msg> out;
+  out.reserve(images.size());
+  for (const image_msg& pixels : images) {
+    const Image img = from_message(pixels);
+    encoded_image_msg m;
+    m.bytes = jpeg ? encode_jpeg(img, format.jpeg_quality) : encode_png(img, parameters);
+    m.format = jpeg ? "jpeg" : "png";
+    m.width = img.width;
+    m.height = img.height;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+writer_actor::behavior_type writer(writer_actor::pointer self, writer_env env) {
+  return {
+      [=](write_atom, const std::string& job, const image_format& format, const std::vector<image_msg>& images,
+          const std::string& parameters) -> caf::result<write_result> {
+        env.fault("writer/actor");
+        try {
+          env.fault("writer");
+          const auto t0 = std::chrono::steady_clock::now();
+          write_result r;
+          r.images = encode_images(images, format, parameters);
+          r.image_encode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          return r;
+        } catch (...) {
+          return classify_exception(std::current_exception(), "writer of " + env.device_name);
+        }
+      },
+  };
+}
+
+writer_actor spawn_writer(caf::actor_system& system, const writer_env& env) {
+  return system.spawn<caf::detached>(writer, env);
+}
+
+}  // namespace sdw::actors
