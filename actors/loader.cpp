@@ -130,6 +130,8 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         options.dtype = cfg.dtype;
         options.config_dir = cfg.config_dir;
         options.vae_file = cfg.vae_file;
+        options.cuda_graphs = cfg.cuda_graphs;
+        options.channels_last = cfg.channels_last;
         const std::string name = cfg.model;
         auto fault = cfg.fault_injection;
         auto resolve = cfg.resolve_model;

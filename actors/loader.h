@@ -20,6 +20,7 @@ struct loader_config {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
   std::string config_dir, vae_file;  // single-file checkpoints
+  bool cuda_graphs = true, channels_last = false;  // ModelLoadOptions' speed switches
   int64_t memory_budget_bytes = 0;  // 0: MemAvailable on CPU, unchecked elsewhere
   RequestLimits limits;
   std::chrono::milliseconds load_timeout{10 * 60 * 1000};

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/autoencoder_kl.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/safetensors.h"
 
@@ -47,8 +48,10 @@ std::string MemoryEstimate::describe() const {
 }
 
 void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype) {
-  const bool prepack = device.is_cpu() && dtype == at::kFloat && nn::cpu_onednn_enabled() && nn::cpu_prepack_enabled();
-  e.prepack_bytes = prepack ? e.prepackable_bytes : 0;
+  const bool onednn = device.is_cpu() && nn::cpu_onednn_enabled();
+  const bool mixed_bf16 = onednn && dtype == at::kBFloat16 && nn::onednn_bf16_supported();
+  e.prepack_bytes = onednn && nn::cpu_prepack_enabled() && (dtype == at::kFloat || mixed_bf16) ? e.prepackable_bytes : 0;
+  if (mixed_bf16) e.activation_bytes *= 2;
 }
 
 int64_t mem_available_bytes() {
@@ -90,7 +93,7 @@ int64_t activation_bytes(const nlohmann::json& unet, const nlohmann::json& vae, 
 
 namespace {
 
-int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32_prefix,
+int64_t header_weight_bytes(const std::string& file, int64_t elem, int64_t vae_elem, bool vae_prefix,
                             int64_t* prepackable = nullptr) {
   int64_t total = 0;
   SafetensorsFile st = SafetensorsFile::open(file);
@@ -98,10 +101,10 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32
     int64_t numel = 1;
     for (int64_t s : info.shape) numel *= s;
     const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
-    // In a single file the VAE's tensors start with "first_stage_model." and stay fp32.
+    // In a single file the VAE's tensors start with "first_stage_model."; they load as vae_dtype_for.
     if (name.rfind("model_ema.", 0) == 0) continue;  // EMA copies are not loaded
-    const bool vae = vae_fp32_prefix && name.rfind("first_stage_model.", 0) == 0;
-    const int64_t bytes = numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+    const bool vae = vae_prefix && name.rfind("first_stage_model.", 0) == 0;
+    const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
     total += bytes;
     if (prepackable && !vae && floating) *prepackable += bytes;
   }
@@ -112,8 +115,9 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, bool vae_fp32
 
 MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype) {
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
-  e.weight_bytes = header_weight_bytes(file, elem, true, &e.prepackable_bytes);
+  e.weight_bytes = header_weight_bytes(file, elem, vae_elem, true, &e.prepackable_bytes);
   nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
                       {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
                       {"attention_head_dim", 8}};
@@ -125,6 +129,7 @@ MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtyp
 MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) {
   DiffusersFolder f = DiffusersFolder::open(folder);
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
   for (const char* component : {"unet", "text_encoder", "text_encoder_2", "vae"}) {
     if (!f.has(component)) continue;
@@ -135,7 +140,7 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
         int64_t numel = 1;
         for (int64_t s : info.shape) numel *= s;
         const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
-        const int64_t bytes = numel * (floating ? (vae ? 4 : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
+        const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
         e.weight_bytes += bytes;
         if (!vae && floating) e.prepackable_bytes += bytes;
       }

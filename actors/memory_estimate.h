@@ -27,8 +27,10 @@ struct MemoryEstimate {
   std::string describe() const;
 };
 
-// Adds the prepacked copies (at most one more copy of the prepackable weights) when a model of
-// `dtype` runs on `device` with the CPU prepacking fast path on.
+// Adds what the CPU fast paths cost (nn/layers.h) when a model of `dtype` runs on `device`: the
+// prepacked copies (at most one more copy of the prepackable weights) for fp32 models with
+// prepacking on and for bf16 models on the mixed path, whose activations are fp32 (twice the
+// bf16 estimate). Call once per estimate.
 void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype);
 
 // MemAvailable of /proc/meminfo in bytes; -1 where it cannot be read.

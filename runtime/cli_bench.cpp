@@ -99,13 +99,13 @@ int run_bench(int argc, char** argv) {
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
     lo.dtype = parse_dtype(a.dtype);
+    lo.cuda_graphs = !a.no_graph;
+    lo.channels_last = a.channels_last;
     const bool sdxl = a.arch == "sdxl";
     const auto t_build = std::chrono::steady_clock::now();
     std::shared_ptr<SdModel> model =
         a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo, /*with_text_encoder=*/!sdxl);
     const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
-    model->cuda_graphs = !a.no_graph;
-    if (a.channels_last) set_channels_last(*model, true);
     UNetRunner& runner = model->unet_runner();
     const int width = a.width ? a.width : model->default_width;
     const int height = a.height ? a.height : model->default_height;
@@ -119,8 +119,10 @@ int run_bench(int argc, char** argv) {
     std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g\n",
                 a.arch.c_str(), a.device.c_str(), a.dtype.c_str(), width, height, a.batch,
                 static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance);
-    std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s\n\n",
-                build_ms, a.warmup, a.runs, a.channels_last ? "channels_last" : "contiguous (NCHW)");
+    std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
+                "activations %s, VAE %s\n\n",
+                build_ms, a.warmup, a.runs, a.channels_last ? "channels_last" : "contiguous (NCHW)",
+                c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
     std::printf("|------------------------------|--------------|------\n");
 

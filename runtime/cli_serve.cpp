@@ -81,6 +81,8 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   }
   wc.dtype = a.dtype;
   wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
+  wc.cuda_graphs = !a.no_cuda_graphs;
+  wc.channels_last = a.channels_last;
   wc.queue_capacity = a.queue_size;
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);

@@ -167,6 +167,10 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_flag("--use-flash-attn", a.use_flash_attn, "flash attention where the libtorch build has it (CUDA, libtorch 2.x)")
       ->envname("USE_FLASH_ATTN");
   flags.insert("use-flash-attn");
+  app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA (default: one CUDA graph per shape, replayed)");
+  flags.insert("no-cuda-graphs");
+  app.add_flag("--channels-last", a.channels_last, "UNet and VAE convolutions in channels_last (NHWC) memory format");
+  flags.insert("channels-last");
   // HTTP
   app.add_option("--host", a.host, "address to bind (default loopback only)");
   app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
@@ -286,6 +290,8 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"metal_device", a.metal_device},
       {"use_f16", a.use_f16},
       {"use_flash_attn", a.use_flash_attn},
+      {"no_cuda_graphs", a.no_cuda_graphs},
+      {"channels_last", a.channels_last},
       {"memory_limit_mb", a.memory_limit_mb},
       {"host", a.host},
       {"port", a.port},

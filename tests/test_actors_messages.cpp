@@ -24,6 +24,7 @@
 #include "actors/preview.h"
 #include "actors/supervisor.h"
 #include "actors/tensor_message.h"
+#include "actors/writer.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
 #include "model/nn/layers.h"
@@ -122,17 +123,40 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   CHECK(e2.cfg);
   CHECK(at::equal(from_message(e2.context), from_message(e.context)));
 
+  // Device -> registry: pixels, the parameters text and the output format; writer -> registry: files.
+  job_result jr;
+  jr.images.push_back(image_msg{2, 1, 3, "abcdef"});
+  jr.parameters = "a cat\nSteps: 4";
+  jr.format = image_format{"jpeg", 75};
+  jr.decode_ms = 1.5;
+  job_result jr2 = round_trip(sys, jr);
+  REQUIRE(jr2.images.size() == 1);
+  CHECK(jr2.images[0].pixels == "abcdef");
+  CHECK(jr2.images[0].width == 2);
+  CHECK(jr2.parameters == jr.parameters);
+  CHECK(jr2.format.format == "jpeg");
+  CHECK(jr2.format.jpeg_quality == 75);
+  CHECK(jr2.decode_ms == 1.5);
+  write_result wr;
+  wr.images.push_back(encoded_image_msg{"\x89PNG", "png", 8, 8});
+  wr.image_encode_ms = 2.5;
+  write_result wr2 = round_trip(sys, wr);
+  CHECK(wr2.images.at(0).bytes == "\x89PNG");
+  CHECK(wr2.image_encode_ms == 2.5);
+
   JobStatus s;
   s.job_id = "job-x";
   s.state = JobState::completed;
   s.result = JobEvent{};
   s.result->type = JobEvent::Type::complete;
+  s.result->image_encode_ms = 3.5;
   s.result->images.push_back(EncodedImage{"\x89PNG", "png", 8, 8});
   JobStatus s2 = round_trip(sys, s);
   CHECK(s2.state == JobState::completed);
   REQUIRE(s2.result);
   CHECK(s2.result->type == JobEvent::Type::complete);
   CHECK(s2.result->images.at(0).bytes == "\x89PNG");
+  CHECK(s2.result->image_encode_ms == 3.5);
   s.result.reset();
   CHECK_FALSE(round_trip(sys, s).result);
 
@@ -164,14 +188,19 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   env.model = model;
   auto enc = spawn_stage<encoder_actor>(node_a, env);
   auto dec = spawn_stage<decoder_actor>(node_a, env);
+  auto wri = spawn_writer(node_a, writer_env{});
   auto enc_port = node_a.middleman().publish(enc, 0, "127.0.0.1");
   auto dec_port = node_a.middleman().publish(dec, 0, "127.0.0.1");
+  auto wri_port = node_a.middleman().publish(wri, 0, "127.0.0.1");
   REQUIRE(enc_port);
   REQUIRE(dec_port);
+  REQUIRE(wri_port);
   auto remote_enc = node_b.middleman().remote_actor<encoder_actor>("127.0.0.1", *enc_port);
   auto remote_dec = node_b.middleman().remote_actor<decoder_actor>("127.0.0.1", *dec_port);
+  auto remote_wri = node_b.middleman().remote_actor<writer_actor>("127.0.0.1", *wri_port);
   REQUIRE(remote_enc);
   REQUIRE(remote_dec);
+  REQUIRE(remote_wri);
 
   job_spec spec = sample_spec();
   spec.mode = 0;
@@ -191,7 +220,8 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   CHECK(emb.cfg == local.cfg);
   CHECK(at::equal(from_message(emb.context), local.context));
 
-  // Denoise locally, decode remotely: the same PNG as decoding locally.
+  // Denoise locally, decode remotely: the same pixels and parameters text as decoding locally;
+  // written by a remote writer: the same PNG as encoding locally.
   DenoiseState st = prepare_denoise(*model, resolved, local);
   while (!st.done()) denoise_step(*model, st);
   denoise_result d;
@@ -204,7 +234,22 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   REQUIRE_FALSE(err);
   REQUIRE(decoded.images.size() == 1);
   Image img = to_images(decode_latents(*model, st.latents))[0];
-  CHECK(decoded.images[0].bytes == encode_png(img, parameters_text(spec, d)));
+  CHECK(from_message(decoded.images[0]).pixels == img.pixels);
+  CHECK(decoded.images[0].width == img.width);
+  CHECK(decoded.parameters == parameters_text(spec, d));
+  write_result written;
+  self->request(*remote_wri, 60s, write_atom::value, spec.job_id, image_format{}, decoded.images, decoded.parameters)
+      .receive([&](write_result& r) { written = std::move(r); }, [&](caf::error& e) { err = e; });
+  REQUIRE_FALSE(err);
+  REQUIRE(written.images.size() == 1);
+  CHECK(written.images[0].format == "png");
+  CHECK(written.images[0].bytes == encode_png(img, parameters_text(spec, d)));
+  self->request(*remote_wri, 60s, write_atom::value, spec.job_id, image_format{"jpeg", 80}, decoded.images,
+                decoded.parameters)
+      .receive([&](write_result& r) { written = std::move(r); }, [&](caf::error& e) { err = e; });
+  REQUIRE_FALSE(err);
+  CHECK(written.images.at(0).format == "jpeg");
+  CHECK(written.images.at(0).bytes == encode_jpeg(img, 80));
 
   // A failing request comes back as a typed error across the wire.
   denoise_result bad_latents = d;
@@ -215,8 +260,8 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   CHECK(error_code(err) == sd_errc::internal);
   CHECK(error_message(err).find("unknown tensor dtype") != std::string::npos);
 
-  for (auto& a : {caf::actor_cast<caf::actor>(enc), caf::actor_cast<caf::actor>(dec), caf::actor_cast<caf::actor>(env.thread),
-                  caf::actor_cast<caf::actor>(env.events)})
+  for (auto& a : {caf::actor_cast<caf::actor>(enc), caf::actor_cast<caf::actor>(dec), caf::actor_cast<caf::actor>(wri),
+                  caf::actor_cast<caf::actor>(env.thread), caf::actor_cast<caf::actor>(env.events)})
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
@@ -337,7 +382,8 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   CHECK(MemoryEstimate{1 << 30, 1 << 29}.describe() == "1.50 GiB (weights 1.00 GiB + activations 512.0 MiB)");
 
   // The CPU fast path's prepacked copies: at most the UNet and text encoder weights once more,
-  // counted for fp32 on the CPU while prepacking is on, never for the VAE or other devices.
+  // counted for fp32 (and bf16 on the mixed path) on the CPU while prepacking is on, never for the
+  // VAE or other devices; the mixed bf16 path's activations are fp32 (twice the bf16 estimate).
   int64_t unet_te = 0;
   for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
                                      static_cast<const torch::nn::Module*>(model->unet.get())})
@@ -351,8 +397,18 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? e.prepackable_bytes : 0));
   CHECK(cpu.total() == e.total() + cpu.prepack_bytes);
   MemoryEstimate half = e;
-  add_cpu_prepack(half, at::kCPU, at::kBFloat16);
+  add_cpu_prepack(half, at::kCPU, at::kHalf);
   CHECK(half.prepack_bytes == 0);
+  CHECK(half.activation_bytes == e.activation_bytes);
+  MemoryEstimate bf16 = e;
+  add_cpu_prepack(bf16, at::kCPU, at::kBFloat16);
+  const bool mixed = nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
+  CHECK(bf16.prepack_bytes == (mixed ? e.prepackable_bytes : 0));
+  CHECK(bf16.activation_bytes == (mixed ? 2 : 1) * e.activation_bytes);
+  MemoryEstimate gpu = e;
+  add_cpu_prepack(gpu, at::Device("cuda:0"), at::kBFloat16);
+  CHECK(gpu.prepack_bytes == 0);
+  CHECK(gpu.activation_bytes == e.activation_bytes);
   nn::set_cpu_prepack(false);
   MemoryEstimate off = e;
   add_cpu_prepack(off, at::kCPU, at::kFloat);

@@ -82,6 +82,7 @@ std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options) {
   m->default_width = m->default_height = 256;
   m->default_steps = 8;
   m->default_guidance = 7.5;
+  apply_speed_options(*m, options);
   return m;
 }
 
@@ -115,6 +116,7 @@ std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLo
   m->vae->eval();
   m->scheduler_config = read_json_file(dir + "/scheduler/scheduler_config.json");
   m->default_width = m->default_height = static_cast<int>(unet_config.sample_size * vae_config.scale_factor());
+  apply_speed_options(*m, options);
   return m;
 }
 

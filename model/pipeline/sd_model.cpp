@@ -60,6 +60,12 @@ void set_channels_last(SdModel& model, bool on) {
   if (model.runner) model.runner->clear();  // graphs captured the old layout
 }
 
+void apply_speed_options(SdModel& model, const ModelLoadOptions& options) {
+  model.cuda_graphs = options.cuda_graphs;
+  if (model.runner) model.runner->set_use_graphs(options.cuda_graphs);
+  if (options.channels_last != model.channels_last) set_channels_last(model, options.channels_last);
+}
+
 std::string data_dir() {
   if (const char* env = std::getenv("SDW_DATA_DIR")) return env;
 #ifdef SDW_INSTALL_DATA_DIR
@@ -95,6 +101,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
   apply_family_defaults(*m);
+  apply_speed_options(*m, options);
   return m;
 }
 
@@ -126,6 +133,7 @@ std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const M
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_dir));
   m->family = open_clip || m->tokenizer->pad_token() == "!" || m->unet->config().use_linear_projection ? "sd2" : "sd1";
   apply_family_defaults(*m);
+  apply_speed_options(*m, options);
   return m;
 }
 

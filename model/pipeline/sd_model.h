@@ -27,6 +27,10 @@ struct ModelLoadOptions {
   // checkpoint's VAE (--vae). Empty: not given.
   std::string config_dir;
   std::string vae_file;
+  // Speed settings (see SdModel): CUDA graph replay of the UNet step where possible, and
+  // channels_last convolution weights.
+  bool cuda_graphs = true;
+  bool channels_last = false;
 };
 
 struct SdModel {
@@ -69,6 +73,9 @@ struct SdModel {
 // the denoising loop and the VAE decode then feed them NHWC inputs. Pays on CUDA with fp16/bf16
 // (cuDNN's NHWC tensor-core kernels); measured slower on this project's CPU path.
 void set_channels_last(SdModel& model, bool on);
+
+// Applies ModelLoadOptions::cuda_graphs and ::channels_last to a built model (every loader does).
+void apply_speed_options(SdModel& model, const ModelLoadOptions& options);
 
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options);
