@@ -396,6 +396,8 @@ TEST_CASE("SSE frames and event JSON follow rbee's stream", "[http][sse]") {
   done.images = {{"A", "jpeg", 64, 64}, {"B", "jpeg", 64, 64}};
   done.seed = 42;
   done.elapsed_ms = 1234;
+  done.decode_ms = 20;
+  done.image_encode_ms = 7.5;
   const json c = event_json(done);
   CHECK(c["type"] == "complete");
   CHECK(c["image"] == encode_base64("A"));
@@ -404,6 +406,8 @@ TEST_CASE("SSE frames and event JSON follow rbee's stream", "[http][sse]") {
   CHECK(c["images"].size() == 2);
   CHECK(c["images"][1] == encode_base64("B"));
   CHECK(c["timings"]["total_ms"] == Approx(1234));
+  CHECK(c["timings"]["decode_ms"] == Approx(20));
+  CHECK(c["timings"]["image_encode_ms"] == Approx(7.5));
   done.images.pop_back();
   CHECK(event_json(done).count("images") == 0);
 
