@@ -3,6 +3,7 @@
 // clock read.
 #include "runtime/cli_bench.h"
 
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
 #include <CLI/CLI.hpp>
@@ -116,9 +117,10 @@ int run_bench(int argc, char** argv) {
     const auto& uc = model->unet->config();
     reset_peak_memory(model->device);
 
-    std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g\n",
+    std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g, "
+                "%d CPU threads\n",
                 a.arch.c_str(), a.device.c_str(), a.dtype.c_str(), width, height, a.batch,
-                static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance);
+                static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads());
     std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
                 "activations %s, VAE %s\n\n",
                 build_ms, a.warmup, a.runs, a.channels_last ? "channels_last" : "contiguous (NCHW)",

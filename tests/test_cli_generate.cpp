@@ -1,9 +1,11 @@
 // `sd-worker generate` as a user runs it: the real binary in a child process. Every seeded case of
 // tests/fixtures/seeded/cases.json gives the PNG diffusers gave (max pixel difference 1), the PNG
 // carries the A1111 parameters chunk, the demo model works with no files, and bad input gives a
-// clear message and a non-zero exit.
+// clear message and a non-zero exit. `sd-worker bench` prints its whole table (a smoke run, no
+// timing asserted) and uses the CPU thread count it says.
 #include <catch.hpp>
 
+#include <sched.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -139,4 +141,25 @@ TEST_CASE("--build-info prints release or debug", "[cli]") {
   RunResult r = run_worker({"--build-info"});
   REQUIRE(r.exit_code == 0);
   REQUIRE((r.output == "release\n" || r.output == "debug\n"));
+}
+
+TEST_CASE("bench prints its table; CPU threads come from SDW_CPU_THREADS or the affinity mask", "[cli]") {
+  const std::vector<std::string> args = {SDW_WORKER_BINARY, "bench", "--arch", "demo", "--steps", "1",
+                                         "--warmup", "0", "--runs", "1", "--dtype", "bf16"};
+  const test::ProcessResult one = test::run_process(args, {{"SDW_CPU_THREADS", "1"}}, {"OMP_NUM_THREADS"});
+  INFO(one.output());
+  REQUIRE(one.exit_code == 0);
+  CHECK_THAT(one.out, Catch::Contains(", 1 CPU threads"));
+  for (const char* row : {"| text encoder (+negative)", "| UNet step", "| denoise loop", "| VAE decode",
+                          "| PNG encode", "| end to end (to PNG bytes)", "steps/s:", "images/s:", "peak memory:"})
+    CHECK_THAT(one.out, Catch::Contains(row));
+  // bf16 on the CPU: fp32 activations where oneDNN has bf16 kernels, bf16 otherwise; never fp16.
+  CHECK_THAT(one.out, Catch::Contains("activations Float") || Catch::Contains("activations BFloat16"));
+  CHECK_THAT(one.out, Catch::Contains("UNet runner: eager (cpu)"));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(sched_getaffinity(0, sizeof(set), &set) == 0);
+  const test::ProcessResult all = test::run_process(args, {}, {"OMP_NUM_THREADS", "SDW_CPU_THREADS"});
+  REQUIRE(all.exit_code == 0);
+  CHECK_THAT(all.out, Catch::Contains(", " + std::to_string(CPU_COUNT(&set)) + " CPU threads"));
 }
