@@ -1,6 +1,8 @@
 // Device and dtype names (see device_names.h).
 #include "model/device_names.h"
 
+#include <torch/version.h>
+
 #include <ATen/Context.h>
 
 #include <stdexcept>
@@ -44,6 +46,17 @@ const char* dtype_name(at::ScalarType type) {
     case at::kBFloat16: return "bf16";
     default: return "?";
   }
+}
+
+void check_device_dtype(const at::Device& device, at::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR < 2
+  if (device.is_cpu() && dtype == at::kHalf)
+    throw std::invalid_argument(
+        "fp16 is not available on the CPU with this libtorch (it has no fp16 CPU kernels for layer_norm or "
+        "convolution); use --dtype bf16 (fast on CPUs with AMX/avx512_bf16) or fp32 on the CPU, fp16 on a GPU");
+#endif
+  (void)device;
+  (void)dtype;
 }
 
 }  // namespace sdw

@@ -200,6 +200,12 @@ int run_bench(int argc, char** argv) {
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
                 static_cast<long long>(rs.eager_calls), static_cast<long long>(rs.failed_captures));
     return 0;
+  } catch (const std::invalid_argument& e) {  // bad --device / --dtype
+    std::cerr << "sd-worker bench: " << e.what() << "\n";
+    return 2;
+  } catch (const c10::Error& e) {
+    std::cerr << "sd-worker bench: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "sd-worker bench: " << e.what() << "\n";
     return 1;

@@ -176,6 +176,9 @@ int run_generate(int argc, char** argv) {
   } catch (const ImageError& e) {
     std::cerr << "sd-worker generate: bad image: " << e.what() << "\n";
     return 2;
+  } catch (const c10::Error& e) {  // libtorch's: its message without the C++ backtrace
+    std::cerr << "sd-worker generate: error: " << e.what_without_backtrace() << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "sd-worker generate: error: " << e.what() << "\n";
     return 1;

@@ -74,7 +74,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
       wc.devices.push_back(device_name(d, logger));
       parse_device(wc.devices.back());  // fail now, not in the background loader
     }
-    parse_dtype(a.dtype);
+    for (const auto& d : wc.devices) check_device_dtype(parse_device(d), parse_dtype(a.dtype));
   } catch (const std::invalid_argument& e) {
     std::cerr << "sd-worker serve: " << e.what() << "\n";
     return 2;

@@ -1,6 +1,8 @@
 // The built-in demo model (see demo_model.h).
 #include "model/pipeline/demo_model.h"
 
+#include "model/device_names.h"
+
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
@@ -56,6 +58,7 @@ void init_demo_weights(torch::nn::Module& module, uint64_t seed) {
 }
 
 std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options) {
+  check_device_dtype(options.device, options.dtype);
   auto m = std::make_shared<SdModel>();
   m->name = "demo";
   m->family = "demo";
@@ -88,6 +91,7 @@ std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options) {
 
 std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLoadOptions& options,
                                            bool with_text_encoder) {
+  check_device_dtype(options.device, options.dtype);
   auto m = std::make_shared<SdModel>();
   m->name = dir;
   m->pipeline_class = "StableDiffusionPipeline";

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/catalog.h"
+#include "model/device_names.h"
 #include "model/nn/layers.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
@@ -79,6 +80,7 @@ std::string data_dir() {
 }
 
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options) {
+  check_device_dtype(options.device, options.dtype);
   DiffusersFolder f = DiffusersFolder::open(folder);
   if (f.pipeline_class.find("XL") != std::string::npos)
     throw LoadError("'" + folder + "' is an SDXL pipeline (" + f.pipeline_class + "); SDXL generation is not supported yet");
@@ -106,6 +108,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
 }
 
 std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const ModelLoadOptions& options) {
+  check_device_dtype(options.device, options.dtype);
   SingleFileOptions o;
   o.config_dir = options.config_dir;
   o.vae_path = options.vae_file;
