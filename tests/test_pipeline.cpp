@@ -122,6 +122,16 @@ void run_reference(const RefRun& run) {
   CHECK(d.max_abs < kImageTol);
 }
 
+// A short txt2img request on the prompt the determinism tests use.
+GenerationRequest cube_request(int steps, uint64_t seed, const std::string& scheduler = "") {
+  GenerationRequest req;
+  req.prompt = "a red cube";
+  req.steps = steps;
+  req.seed = seed;
+  req.scheduler = scheduler;
+  return req;
+}
+
 }  // namespace
 
 TEST_CASE("tiny-sd15 txt2img (PNDM, CFG 7.5) matches diffusers step by step", "[parity][pipeline]") {
@@ -199,10 +209,7 @@ TEST_CASE("every seeded case gives diffusers' image from the seed alone", "[pari
 
 TEST_CASE("channels_last and the UNet runner give the same images as the plain NCHW path", "[pipeline]") {
   auto model = load("tiny-sd15");
-  GenerationRequest req;
-  req.prompt = "a red cube";
-  req.steps = 4;
-  req.seed = 99;
+  const GenerationRequest req = cube_request(4, 99);
   const GenerationResult plain = generate(*model, req);
   // On the CPU the runner is eager and reports why; one eager UNet call per step.
   const UNetRunnerStats s = model->unet_runner().stats();
@@ -222,11 +229,7 @@ TEST_CASE("channels_last and the UNet runner give the same images as the plain N
 
 TEST_CASE("the same seed twice gives identical bytes; another seed does not", "[pipeline]") {
   auto model = load("tiny-sd15");
-  GenerationRequest req;
-  req.prompt = "a red cube";
-  req.steps = 3;
-  req.seed = 123;
-  req.scheduler = "euler_a";
+  GenerationRequest req = cube_request(3, 123, "euler_a");
   auto a = generate(*model, req);
   auto b = generate(*model, req);
   REQUIRE(a.images[0].pixels == b.images[0].pixels);
