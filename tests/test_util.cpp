@@ -54,6 +54,11 @@ std::vector<std::string> child_environment(const EnvVars& set, const std::vector
     if (!drop) out.push_back(kv);
   }
   for (const auto& [k, v] : set) out.push_back(k + "=" + v);
+  const std::string threads = "SDW_CPU_THREADS";
+  bool named = std::getenv(threads.c_str()) != nullptr;
+  for (const auto& [k, v] : set) named = named || k == threads;
+  for (const auto& k : unset) named = named || k == threads;
+  if (!named) out.push_back(threads + "=1");
   return out;
 }
 

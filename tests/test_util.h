@@ -38,6 +38,9 @@ struct ProcessResult {
 using EnvVars = std::vector<std::pair<std::string, std::string>>;
 
 // This process's environment with `set` added or replaced and `unset` removed, as NAME=value.
+// Unless `set`, `unset` or this environment name it, SDW_CPU_THREADS=1 is added: ctest -j2 runs
+// two tests at once on 2 CPUs, and a worker taking every CPU for its OpenMP threads would
+// oversubscribe them (spinning barriers turned 0.4 s jobs into 4 s ones in a timing test).
 std::vector<std::string> child_environment(const EnvVars& set, const std::vector<std::string>& unset = {});
 // fork + execve of argv[0] (a path) with stdout and stderr on the given descriptors; no shell.
 // Returns the child's pid (the caller waits for it).
