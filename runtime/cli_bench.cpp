@@ -18,6 +18,7 @@
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/rng.h"
+#include "runtime/cpu_threads.h"
 #include "runtime/device_sync.h"
 #include "runtime/model_source.h"
 
@@ -96,6 +97,7 @@ int run_bench(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    configure_cpu_threads(a.arch == "demo");
     c10::InferenceMode guard;
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);

@@ -2,6 +2,7 @@
 // pipeline, writes PNG (with the A1111 parameters chunk) or JPEG files and prints seed and timings.
 #include "runtime/cli_generate.h"
 
+#include <ATen/Parallel.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,7 @@
 #include "model/image/image_io.h"
 #include "model/pipeline/generate.h"
 #include "model/schedulers/scheduler.h"
+#include "runtime/cpu_threads.h"
 #include "runtime/model_source.h"
 
 namespace fs = std::filesystem;
@@ -135,6 +137,7 @@ int run_generate(int argc, char** argv) {
       req.mask_image = load_image(a.mask_image);
       req.mode = GenerationMode::inpaint;
     }
+    configure_cpu_threads(a.model == "demo");
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
     lo.dtype = parse_dtype(a.dtype);
@@ -162,7 +165,10 @@ int run_generate(int argc, char** argv) {
               << result.unet_calls << " UNet calls, guidance " << result.guidance << "\n"
               << "timings: load " << static_cast<int64_t>(load_ms) << " ms, encode " << t.encode_ms << " ms, denoise "
               << t.denoise_ms << " ms (" << (result.unet_calls ? t.denoise_ms / result.unet_calls : 0) << " ms/step), decode "
-              << t.decode_ms << " ms, total " << t.total_ms << " ms\n";
+              << t.decode_ms << " ms, total " << t.total_ms << " ms\n"
+              << "device: " << model->device.str() << ", " << dtype_name(model->dtype);
+    if (model->device.is_cpu()) std::cout << ", " << at::get_num_threads() << " CPU threads";
+    std::cout << "\n";
     return 0;
   } catch (const RequestError& e) {
     std::cerr << "sd-worker generate: invalid request: " << e.what() << "\n";

@@ -17,6 +17,7 @@
 #include "actors/worker.h"
 #include "net/heartbeat.h"
 #include "net/http_server.h"
+#include "runtime/cpu_threads.h"
 #include "runtime/log.h"
 #include "runtime/model_source.h"
 #include "runtime/serve_options.h"
@@ -60,6 +61,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   WorkerConfig wc;
   wc.resolve_model = make_hub_resolver(a.dtype);  // Hub repo ids and catalog versions (hub_model.h)
   wc.model = a.model;
+  configure_cpu_threads(a.model == "demo");
   wc.model_aliases = a.aliases;
   wc.model_config_dir = a.model_config_dir;
   wc.vae_file = a.vae_file;

@@ -6,7 +6,6 @@
 #include "runtime/blas_check.h"
 #include "runtime/cli_bench.h"
 #include "runtime/cli_generate.h"
-#include "runtime/cpu_threads.h"
 #ifdef SDW_HAVE_SERVE
 #include "runtime/cli_serve.h"
 #endif
@@ -29,7 +28,6 @@ void usage(std::ostream& os) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sdw::configure_cpu_threads();
 #ifdef SDW_HAVE_SERVE
   // Installed as sd-worker-rbee|cpu|cuda|metal (links to this binary): a worker that serves, with
   // the name's default device, whether started with flags only or with nothing at all.

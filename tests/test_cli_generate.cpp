@@ -149,23 +149,33 @@ TEST_CASE("--build-info prints release or debug", "[cli]") {
   REQUIRE((r.output == "release\n" || r.output == "debug\n"));
 }
 
-TEST_CASE("bench prints its table; CPU threads come from SDW_CPU_THREADS or the affinity mask", "[cli]") {
+TEST_CASE("bench prints its table; CPU threads come from SDW_CPU_THREADS, the model's size, the affinity mask", "[cli]") {
   const std::vector<std::string> args = {SDW_WORKER_BINARY, "bench", "--arch", "demo", "--steps", "1",
                                          "--warmup", "0", "--runs", "1", "--dtype", "bf16"};
-  const test::ProcessResult one = test::run_process(args, {{"SDW_CPU_THREADS", "1"}}, {"OMP_NUM_THREADS"});
-  INFO(one.output());
-  REQUIRE(one.exit_code == 0);
-  CHECK_THAT(one.out, Catch::Contains(", 1 CPU threads"));
+  const test::ProcessResult two = test::run_process(args, {{"SDW_CPU_THREADS", "2"}}, {"OMP_NUM_THREADS"});
+  INFO(two.output());
+  REQUIRE(two.exit_code == 0);
+  CHECK_THAT(two.out, Catch::Contains(", 2 CPU threads"));
   for (const char* row : {"| text encoder (+negative)", "| UNet step", "| denoise loop", "| VAE decode",
                           "| PNG encode", "| end to end (to PNG bytes)", "steps/s:", "images/s:", "peak memory:"})
-    CHECK_THAT(one.out, Catch::Contains(row));
+    CHECK_THAT(two.out, Catch::Contains(row));
   // bf16 on the CPU: fp32 activations where oneDNN has bf16 kernels, bf16 otherwise; never fp16.
-  CHECK_THAT(one.out, Catch::Contains("activations Float") || Catch::Contains("activations BFloat16"));
-  CHECK_THAT(one.out, Catch::Contains("UNet runner: eager (cpu)"));
+  CHECK_THAT(two.out, Catch::Contains("activations Float") || Catch::Contains("activations BFloat16"));
+  CHECK_THAT(two.out, Catch::Contains("UNet runner: eager (cpu)"));
+  // Unset: one thread for the tiny demo model, every CPU of the affinity mask for any other.
+  const std::vector<std::string> unset = {"OMP_NUM_THREADS", "SDW_CPU_THREADS"};
+  const test::ProcessResult demo = test::run_process(args, {}, unset);
+  REQUIRE(demo.exit_code == 0);
+  CHECK_THAT(demo.out, Catch::Contains(", 1 CPU threads"));
   cpu_set_t set;
   CPU_ZERO(&set);
   REQUIRE(sched_getaffinity(0, sizeof(set), &set) == 0);
-  const test::ProcessResult all = test::run_process(args, {}, {"OMP_NUM_THREADS", "SDW_CPU_THREADS"});
-  REQUIRE(all.exit_code == 0);
-  CHECK_THAT(all.out, Catch::Contains(", " + std::to_string(CPU_COUNT(&set)) + " CPU threads"));
+  test::TempDir tmp;
+  const test::ProcessResult folder = test::run_process(
+      {SDW_WORKER_BINARY, "generate", "--model", test::fixture("pipelines/tiny-sd15"), "--prompt", "x", "--steps", "1",
+       "--output", tmp.file("x.png")},
+      {}, unset);
+  INFO(folder.output());
+  REQUIRE(folder.exit_code == 0);
+  CHECK_THAT(folder.out, Catch::Contains("device: cpu, fp32, " + std::to_string(CPU_COUNT(&set)) + " CPU threads"));
 }
