@@ -4,6 +4,7 @@
 #include "runtime/cli_serve.h"
 
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -142,7 +143,9 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
             << wc.devices.front() << (a.api_token.empty() ? ", no auth" : ", bearer auth") << ")" << std::endl;
   logger.info("http", "listen",
               "listening on http://" + a.host + ":" + std::to_string(port) + " (model " + a.model + ", device " +
-                  wc.devices.front() + ", dtype " + wc.dtype + ")",
+                  wc.devices.front() + ", dtype " + wc.dtype + ", " + std::to_string(at::get_num_threads()) +
+                  " CPU threads, CUDA graphs " + (wc.cuda_graphs ? "on" : "off") +
+                  (wc.channels_last ? ", channels_last" : "") + ")",
               a.host + ":" + std::to_string(port));
 
   net::HeartbeatConfig hb;

@@ -287,6 +287,10 @@ TEST_CASE("structured JSON logs and per-job narration with rbee's fields", "[rbe
   CHECK(has("loader", "model_load", ""));
   CHECK(has("worker", "status", ""));
   CHECK(has("http", "listen", ""));
+  // The listen record states the speed settings in force (the harness gives workers one thread).
+  for (const auto& r : records)
+    if (r["action"] == "listen")
+      CHECK_THAT(r["human"].get<std::string>(), Catch::Contains("dtype fp32, 1 CPU threads, CUDA graphs on)"));
   CHECK(has("job_registry", "job_queued", id));
   CHECK(has("job_registry", "job_started", id));
   CHECK(has("job_registry", "job_completed", id));
