@@ -2,10 +2,13 @@
 #include "runtime/cpu_threads.h"
 
 #include <ATen/Parallel.h>
+#ifdef __linux__
 #include <sched.h>
+#endif
 
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 namespace sdw {
 
@@ -20,12 +23,13 @@ int configure_cpu_threads(bool tiny_model) {
     at::set_num_threads(1);
     return 1;
   }
+  int cpus = static_cast<int>(std::thread::hardware_concurrency());
+#ifdef __linux__
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int cpus = CPU_COUNT(&set);
-    if (cpus > at::get_num_threads()) at::set_num_threads(cpus);
-  }
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) cpus = CPU_COUNT(&set);  // what we may run on
+#endif
+  if (cpus > at::get_num_threads()) at::set_num_threads(cpus);
   return at::get_num_threads();
 }
 

@@ -9,7 +9,8 @@ namespace sdw {
 // Sets libtorch's intra-op thread count once, after the command line is read: $SDW_CPU_THREADS if
 // set (> 0), else $OMP_NUM_THREADS as libtorch reads it (left alone), else one thread for a tiny
 // model (the built-in demo: its operations are so small that OpenMP's fork/join costs more than
-// it saves; measured 2-3x slower with 2 threads), else every CPU in this process's affinity mask.
+// it saves; measured 2-3x slower with 2 threads), else every CPU in this process's affinity mask
+// (Linux; elsewhere std::thread::hardware_concurrency).
 // Returns the count in use. Threads that run libtorch work later pick it up through
 // at::init_num_threads() (the device thread does).
 int configure_cpu_threads(bool tiny_model);
