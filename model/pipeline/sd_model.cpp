@@ -6,9 +6,9 @@
 
 #include "model/catalog.h"
 #include "model/device_names.h"
-#include "model/nn/layers.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
+#include "model/nn/layers.h"
 
 namespace fs = std::filesystem;
 
