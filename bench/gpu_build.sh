@@ -42,9 +42,12 @@ command -v ninja >/dev/null && GEN=(-G Ninja)
 cmake -S . -B "$BUILD_DIR" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$TP;$R/usr;$L/cmake" \
   -DCMAKE_INCLUDE_PATH="$R/usr/include" -DCMAKE_LIBRARY_PATH="$L" "$@"
+# Keep going past a failed file, so that one build shows every compile error.
+KEEP=()
+[ ${#GEN[@]} -gt 0 ] && KEEP=(-- -k 0)
 if [ -n "${TARGETS:-}" ]; then
   # shellcheck disable=SC2086
-  cmake --build "$BUILD_DIR" -j"$(nproc)" --target $TARGETS
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target $TARGETS "${KEEP[@]}"
 else
-  cmake --build "$BUILD_DIR" -j"$(nproc)"
+  cmake --build "$BUILD_DIR" -j"$(nproc)" "${KEEP[@]}"
 fi

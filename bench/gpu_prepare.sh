@@ -10,4 +10,14 @@ cd .gpu/debs
 for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev zlib1g-dev zlib1g libbrotli-dev libbrotli1; do
   ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>&1 | grep -v '^W:' || true
 done
+# libicu-dev without its static libraries (40 MB unpacked; the build links the shared ones): the
+# device machine's working-tree copy is limited to 64 MiB.
+for d in libicu-dev_*.deb; do
+  if dpkg -c "$d" | grep -q '\.a$'; then
+    t=$(mktemp -d)
+    dpkg-deb -R "$d" "$t/x" && rm -f "$t"/x/usr/lib/x86_64-linux-gnu/*.a && dpkg-deb -Zxz -b "$t/x" "$t/new.deb" >/dev/null &&
+      mv "$t/new.deb" "$d"
+    rm -rf "$t"
+  fi
+done
 ls -1 | wc -l | xargs echo "debs in .gpu/debs:"

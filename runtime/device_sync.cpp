@@ -5,8 +5,11 @@
 #include <string>
 
 #ifdef SDW_WITH_CUDA
-#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAFunctions.h>
+#ifndef SDW_NO_CUDA_ALLOC_STATS
+#define SDW_CUDA_ALLOC_STATS 1
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 #endif
 
 namespace sdw {
@@ -27,23 +30,32 @@ int64_t current_rss_bytes() { return status_kb("VmRSS") * 1024; }
 
 void synchronize(const at::Device& device) {
 #ifdef SDW_WITH_CUDA
-  if (device.is_cuda()) c10::cuda::device_synchronize();
+  if (device.is_cuda()) {
+    c10::cuda::device_synchronize();
+    return;
+  }
 #endif
-  (void)device;
+  // Any other accelerator (mps; cuda in a build without the CUDA code): reading a value back
+  // waits for the device's queued work.
+  if (!device.is_cpu()) (void)at::zeros({1}, at::TensorOptions().device(device)).item<float>();
 }
 
 int64_t peak_memory_bytes(const at::Device& device) {
 #ifdef SDW_WITH_CUDA
   if (device.is_cuda()) {
+#ifdef SDW_CUDA_ALLOC_STATS
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
     return stats.allocated_bytes[0].peak;  // aggregate
+#else
+    return 0;  // not read in this build (-DSDW_CUDA_ALLOC_STATS=OFF)
+#endif
   }
 #endif
   return status_kb("VmHWM") * 1024;
 }
 
 void reset_peak_memory(const at::Device& device) {
-#ifdef SDW_WITH_CUDA
+#ifdef SDW_CUDA_ALLOC_STATS
   if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
 #endif
   (void)device;
