@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/interfaces.h"
@@ -20,7 +21,8 @@ struct loader_config {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
   std::string config_dir, vae_file;  // single-file checkpoints
-  bool cuda_graphs = true, channels_last = false;  // ModelLoadOptions' speed switches
+  bool cuda_graphs = true;                // ModelLoadOptions' speed switches
+  std::optional<bool> channels_last;      // unset: on for CUDA (resolve_channels_last)
   int64_t memory_budget_bytes = 0;  // 0: MemAvailable on CPU, unchecked elsewhere
   RequestLimits limits;
   std::chrono::milliseconds load_timeout{10 * 60 * 1000};

@@ -147,7 +147,7 @@ struct WorkerConfig {
   std::string vae_file;
   // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   bool cuda_graphs = true;
-  bool channels_last = false;
+  std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere
   size_t queue_capacity = 16;                            // queued jobs beyond running ones
   std::chrono::milliseconds job_deadline{10 * 60 * 1000};  // per job, from submission
   std::chrono::milliseconds result_ttl{10 * 60 * 1000};    // finished jobs kept this long

@@ -37,7 +37,7 @@ struct BenchArgs {
   int warmup = 1;
   int runs = 3;
   bool no_graph = false;
-  bool channels_last = false;
+  bool channels_last = false, no_channels_last = false;
 };
 
 double median(std::vector<double> v) {
@@ -90,7 +90,8 @@ int run_bench(int argc, char** argv) {
   app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::Range(0, 100));
   app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
-  app.add_flag("--channels-last", a.channels_last, "UNet and VAE convolutions in channels_last (NHWC)");
+  app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
+      ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,7 +104,7 @@ int run_bench(int argc, char** argv) {
     lo.device = parse_device(a.device);
     lo.dtype = parse_dtype(a.dtype);
     lo.cuda_graphs = !a.no_graph;
-    lo.channels_last = a.channels_last;
+    if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     const bool sdxl = a.arch == "sdxl";
     const auto t_build = std::chrono::steady_clock::now();
     std::shared_ptr<SdModel> model =
@@ -125,7 +126,7 @@ int run_bench(int argc, char** argv) {
                 static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads());
     std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
                 "activations %s, VAE %s\n\n",
-                build_ms, a.warmup, a.runs, a.channels_last ? "channels_last" : "contiguous (NCHW)",
+                build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
     std::printf("|------------------------------|--------------|------\n");
@@ -157,7 +158,7 @@ int run_bench(int argc, char** argv) {
     } else {
       context = at::randn({unet_batch, 77, uc.cross_attention_dim[0]}, opts);
       added.text_embeds = at::randn({unet_batch, 1280}, opts);
-      added.time_ids = at::tensor({double(height), double(width), 0.0, 0.0, double(height), double(width)}, opts)
+      added.time_ids = at::tensor({double(height), double(width), 0.0, 0.0, double(height), double(width)}).to(opts)
                            .unsqueeze(0)
                            .repeat({unet_batch, 1});
     }
@@ -165,14 +166,26 @@ int run_bench(int argc, char** argv) {
 
     // 2. one UNet step (CFG batch)
     at::Tensor x = at::randn({unet_batch, uc.in_channels, height / f, width / f}, opts);
-    if (a.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    const double unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] { runner.forward(x, 500.0, context, added); });
+    if (model->channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    // Peak memory per stage: each reset leaves the resident weights counted, so a stage's peak is
+    // weights + that stage's working memory.
+    const double gib = 1024.0 * 1024 * 1024;
+    auto stage_peak = [&](const std::function<void()>& fn) {
+      synchronize(model->device);
+      reset_peak_memory(model->device);
+      fn();
+      synchronize(model->device);
+      return peak_memory_bytes(model->device) / gib;
+    };
+    double unet_ms = -1;
+    const double unet_peak = stage_peak(
+        [&] { unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] { runner.forward(x, 500.0, context, added); }); });
     row("UNet step", unet_ms, "batch " + std::to_string(unet_batch) + ", " + runner.stats().mode);
 
     // 3. the denoising loop, 4. VAE decode, 5. image encode, 6. end to end
-    double loop_ms = -1, decode_ms = -1, png_ms = -1, e2e_ms = -1;
+    double loop_ms = -1, decode_ms = -1, png_ms = -1, e2e_ms = -1, e2e_peak = -1;
     at::Tensor latents = at::randn({a.batch, 4, height / f, width / f}, opts);
-    decode_ms = time_ms(model->device, a.warmup, a.runs, [&] { decode_latents(*model, latents); });
+    const double vae_peak = stage_peak([&] { decode_ms = time_ms(model->device, a.warmup, a.runs, [&] { decode_latents(*model, latents); }); });
     std::vector<Image> images = to_images(decode_latents(*model, latents));
     png_ms = time_ms(model->device, a.warmup, a.runs, [&] {
       for (const auto& img : images) encode_png(img);
@@ -182,9 +195,11 @@ int run_bench(int argc, char** argv) {
         DenoiseState s = prepare_denoise(*model, resolved, prompt);
         while (!s.done()) denoise_step(*model, s);
       });
-      e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
-        GenerationResult r = generate(*model, req, {}, limits);
-        for (const auto& img : r.images) encode_png(img);
+      e2e_peak = stage_peak([&] {
+        e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
+          GenerationResult r = generate(*model, req, {}, limits);
+          for (const auto& img : r.images) encode_png(img);
+        });
       });
     }
     row("denoise loop", loop_ms, std::to_string(a.steps) + " steps");
@@ -195,8 +210,13 @@ int run_bench(int argc, char** argv) {
     if (loop_ms > 0) std::printf("steps/s: %.3f\n", a.steps / (loop_ms / 1000.0));
     else std::printf("steps/s (UNet only): %.3f\n", 1000.0 / unet_ms);
     if (e2e_ms > 0) std::printf("images/s: %.4f\n", a.batch / (e2e_ms / 1000.0));
-    std::printf("peak memory: %.2f GiB (%s)\n", peak_memory_bytes(model->device) / (1024.0 * 1024 * 1024),
+    double unet_bytes = 0;
+    for (const auto& p : model->unet->parameters()) unet_bytes += static_cast<double>(p.numel() * p.element_size());
+    std::printf("peak memory: %.2f GiB (%s)\n", std::max({unet_peak, vae_peak, e2e_peak}),
                 model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
+    std::printf("peak memory by stage: UNet step %.2f, VAE decode %.2f, end to end %s GiB; weights %.2f GiB (UNet %.2f)\n",
+                unet_peak, vae_peak, e2e_peak < 0 ? "n/a" : std::to_string(e2e_peak).substr(0, 4).c_str(),
+                model->weight_bytes() / gib, unet_bytes / gib);
     const UNetRunnerStats rs = runner.stats();
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),

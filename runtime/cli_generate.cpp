@@ -41,7 +41,7 @@ struct GenerateArgs {
   int num_images = 1;
   std::string device = "cpu";
   std::string dtype = "fp32";
-  bool no_cuda_graphs = false, channels_last = false;
+  bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
   std::string output = "output.png";
   int jpeg_quality = 90;
 };
@@ -97,7 +97,8 @@ int run_generate(int argc, char** argv) {
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
   app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16 (bf16 on a CPU: bf16 products, fp32 activations)");
   app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA");
-  app.add_flag("--channels-last", a.channels_last, "UNet and VAE convolutions in channels_last (NHWC)");
+  app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
+      ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
   app.add_option("--output", a.output, "output file (.png or .jpg); several images: out-0.png, out-1.png, ...");
   app.add_option("--jpeg-quality", a.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   try {
@@ -144,7 +145,7 @@ int run_generate(int argc, char** argv) {
     lo.config_dir = a.config_dir;
     lo.vae_file = a.vae_file;
     lo.cuda_graphs = !a.no_cuda_graphs;
-    lo.channels_last = a.channels_last;
+    if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "actors/worker.h"
+#include "model/device_names.h"
+#include "model/pipeline/sd_model.h"
 #include "net/heartbeat.h"
 #include "net/http_server.h"
 #include "runtime/cpu_threads.h"
@@ -85,7 +87,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.dtype = a.dtype;
   wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
   wc.cuda_graphs = !a.no_cuda_graphs;
-  wc.channels_last = a.channels_last;
+  if (a.channels_last || a.no_channels_last) wc.channels_last = a.channels_last;  // else: on for CUDA
   wc.queue_capacity = a.queue_size;
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);
@@ -145,7 +147,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
               "listening on http://" + a.host + ":" + std::to_string(port) + " (model " + a.model + ", device " +
                   wc.devices.front() + ", dtype " + wc.dtype + ", " + std::to_string(at::get_num_threads()) +
                   " CPU threads, CUDA graphs " + (wc.cuda_graphs ? "on" : "off") +
-                  (wc.channels_last ? ", channels_last" : "") + ")",
+                  (resolve_channels_last(wc.channels_last, parse_device(wc.devices.front())) ? ", channels_last UNet" : "") + ")",
               a.host + ":" + std::to_string(port));
 
   net::HeartbeatConfig hb;

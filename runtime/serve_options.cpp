@@ -169,8 +169,11 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   flags.insert("use-flash-attn");
   app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA (default: one CUDA graph per shape, replayed)");
   flags.insert("no-cuda-graphs");
-  app.add_flag("--channels-last", a.channels_last, "UNet and VAE convolutions in channels_last (NHWC) memory format");
+  app.add_flag("--channels-last", a.channels_last,
+               "UNet convolutions in channels_last (NHWC) memory format (default: on for CUDA, off elsewhere)");
   flags.insert("channels-last");
+  app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA");
+  flags.insert("no-channels-last");
   // HTTP
   app.add_option("--host", a.host, "address to bind (default loopback only)");
   app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
@@ -261,6 +264,7 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   } else {
     a.dtype = a.use_f16 ? "fp16" : "fp32";
   }
+  if (a.channels_last && a.no_channels_last) return fail("--channels-last contradicts --no-channels-last");
   if (a.use_flash_attn) {
 #if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
     a.notes.push_back("flash attention: used by scaled_dot_product_attention where the device supports it");
@@ -291,7 +295,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"use_f16", a.use_f16},
       {"use_flash_attn", a.use_flash_attn},
       {"no_cuda_graphs", a.no_cuda_graphs},
-      {"channels_last", a.channels_last},
+      {"channels_last", a.channels_last ? nlohmann::json(true) : a.no_channels_last ? nlohmann::json(false) : nlohmann::json("auto")},
       {"memory_limit_mb", a.memory_limit_mb},
       {"host", a.host},
       {"port", a.port},

@@ -32,7 +32,8 @@ struct ServeOptions {
   std::string dtype = "fp32";
   int cuda_device = 0, metal_device = 0;
   bool use_f16 = false, use_flash_attn = false;
-  bool no_cuda_graphs = false, channels_last = false;  // speed switches (SdModel)
+  // Speed switches (SdModel). channels_last: neither flag means on for CUDA, off elsewhere.
+  bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
   int64_t memory_limit_mb = 0;  // memory the model may plan with (0: MemAvailable on CPU)
   // HTTP
   std::string host = "127.0.0.1";

@@ -29,7 +29,8 @@ const std::vector<std::string> kRbeeEnv = {"PORT",           "WORKER_ID",      "
                                            "CUDA_DEVICE",    "METAL_DEVICE",   "USE_F16",    "USE_FLASH_ATTN",
                                            "QUEEN_URL",      "CALLBACK_URL",   "LLORCH_API_TOKEN",
                                            "HEARTBEAT_INTERVAL_SECS", "SD_WORKER_CONFIG", "SD_WORKER_QUEUE_SIZE",
-                                           "SD_WORKER_CHANNELS_LAST", "SD_WORKER_NO_CUDA_GRAPHS", "LLORCH_LOG_FORMAT"};
+                                           "SD_WORKER_CHANNELS_LAST", "SD_WORKER_NO_CHANNELS_LAST", "SD_WORKER_NO_CUDA_GRAPHS",
+                                           "LLORCH_LOG_FORMAT"};
 
 using Env = std::vector<std::pair<std::string, std::string>>;
 
@@ -179,12 +180,19 @@ TEST_CASE("the Rust SD worker's flags, their environment variables and the insta
   }
   CHECK(effective({"--use-flash-attn"})["use_flash_attn"] == true);
   CHECK(effective({}, {{"USE_FLASH_ATTN", "true"}})["use_flash_attn"] == true);
-  // Speed switches: off by default, from a flag or SD_WORKER_<FLAG>.
+  // Speed switches, from a flag or SD_WORKER_<FLAG>: CUDA graphs on unless turned off;
+  // channels_last "auto" (on for CUDA) unless forced either way.
   const json speed = effective({});
   CHECK(speed["no_cuda_graphs"] == false);
-  CHECK(speed["channels_last"] == false);
+  CHECK(speed["channels_last"] == "auto");
   CHECK(effective({"--no-cuda-graphs"})["no_cuda_graphs"] == true);
   CHECK(effective({}, {{"SD_WORKER_CHANNELS_LAST", "true"}})["channels_last"] == true);
+  CHECK(effective({"--no-channels-last"})["channels_last"] == false);
+  {
+    const ProcessResult r = refused({"--channels-last", "--no-channels-last"});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--channels-last contradicts --no-channels-last"));
+  }
 
   // Model: --sd-version names a catalog version, served unless --model / --model-path says otherwise.
   const json v = effective({"--sd-version", "v2-1"});

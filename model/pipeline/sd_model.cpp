@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "model/catalog.h"
 #include "model/device_names.h"
@@ -32,12 +33,13 @@ void apply_family_defaults(SdModel& m) {
 }  // namespace
 
 int64_t SdModel::weight_bytes() const {
+  std::vector<const torch::nn::Module*> parts;  // the components built (the bench's SDXL has no text encoder)
+  if (!text_encoder.is_empty()) parts.push_back(text_encoder.get());
+  if (!unet.is_empty()) parts.push_back(unet.get());
+  if (!vae.is_empty()) parts.push_back(vae.get());
   int64_t total = 0;
-  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(text_encoder.get()),
-                                     static_cast<const torch::nn::Module*>(unet.get()),
-                                     static_cast<const torch::nn::Module*>(vae.get())}) {
+  for (const torch::nn::Module* m : parts)
     for (const auto& p : m->parameters()) total += p.numel() * p.element_size();
-  }
   return total;
 }
 
@@ -54,9 +56,8 @@ UNetRunner& SdModel::unet_runner() {
 void set_channels_last(SdModel& model, bool on) {
   at::NoGradGuard no_grad;
   const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  for (torch::nn::Module* m : {static_cast<torch::nn::Module*>(model.unet.get()), static_cast<torch::nn::Module*>(model.vae.get())})
-    for (auto& p : m->parameters())
-      if (p.dim() == 4) p.set_data(p.contiguous(format));
+  for (auto& p : model.unet->parameters())
+    if (p.dim() == 4) p.set_data(p.contiguous(format));
   model.channels_last = on;
   if (model.runner) model.runner->clear();  // graphs captured the old layout
 }
@@ -64,7 +65,12 @@ void set_channels_last(SdModel& model, bool on) {
 void apply_speed_options(SdModel& model, const ModelLoadOptions& options) {
   model.cuda_graphs = options.cuda_graphs;
   if (model.runner) model.runner->set_use_graphs(options.cuda_graphs);
-  if (options.channels_last != model.channels_last) set_channels_last(model, options.channels_last);
+  const bool nhwc = resolve_channels_last(options.channels_last, model.device);
+  if (nhwc != model.channels_last) set_channels_last(model, nhwc);
+}
+
+bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device) {
+  return requested.value_or(device.is_cuda());
 }
 
 std::string data_dir() {

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -28,9 +29,10 @@ struct ModelLoadOptions {
   std::string config_dir;
   std::string vae_file;
   // Speed settings (see SdModel): CUDA graph replay of the UNet step where possible, and
-  // channels_last convolution weights.
+  // channels_last UNet convolution weights (unset: on for CUDA, off elsewhere; see
+  // resolve_channels_last).
   bool cuda_graphs = true;
-  bool channels_last = false;
+  std::optional<bool> channels_last;
 };
 
 struct SdModel {
@@ -69,10 +71,13 @@ struct SdModel {
   UNetRunner& unet_runner();
 };
 
-// Puts the UNet's and VAE's convolution weights in channels_last (NHWC) memory format, or back;
-// the denoising loop and the VAE decode then feed them NHWC inputs. Pays on CUDA with fp16/bf16
-// (cuDNN's NHWC tensor-core kernels); measured slower on this project's CPU path.
+// Puts the UNet's convolution weights in channels_last (NHWC) memory format, or back; the
+// denoising loop then feeds it NHWC inputs. Pays on CUDA with fp16/bf16 (cuDNN's NHWC tensor-core
+// kernels: SD1.5 512 UNet step 11.8 -> 10.2 ms on an H200); measured slower on this project's CPU
+// path. The VAE stays NCHW: its fp32 decode (the fp16 upcast) was slower in NHWC (26.7 -> 31.8 ms).
 void set_channels_last(SdModel& model, bool on);
+// The channels_last setting in force for a device: the explicit choice, else on for CUDA only.
+bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device);
 
 // Applies ModelLoadOptions::cuda_graphs and ::channels_last to a built model (every loader does).
 void apply_speed_options(SdModel& model, const ModelLoadOptions& options);

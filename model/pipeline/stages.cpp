@@ -229,7 +229,6 @@ at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   c10::InferenceMode guard;
   const double sf = model.vae->config().scaling_factor;
   at::Tensor z = (latents / sf).to(model.vae_activation_dtype());  // [N, 4, h, w]
-  if (model.channels_last) z = z.contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor image = model.vae->decode(z);  // [N, 3, H, W]
   image = (image / 2 + 0.5).clamp(0, 1).permute({0, 2, 3, 1}).to(at::kFloat).contiguous();  // [N, H, W, 3]
   if (image.is_cpu()) return image;
