@@ -110,6 +110,8 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
               PromptEmbeddings prompt;
               prompt.context = from_message(emb.context, model->device);
               prompt.cfg = emb.cfg;
+              prompt.added.text_embeds = from_message(emb.text_embeds, model->device);
+              prompt.added.time_ids = from_message(emb.time_ids, model->device);
               *state = prepare_denoise(*model, to_resolved(spec), std::move(prompt));
               names->first = state->scheduler->class_name();
               names->second = sampler_display_name(*state->scheduler);

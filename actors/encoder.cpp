@@ -21,6 +21,8 @@ encoder_actor::behavior_type encoder(encoder_actor::stateful_pointer<encoder_sta
               const auto t0 = std::chrono::steady_clock::now();
               PromptEmbeddings p = encode_prompt(*model, to_resolved(spec));
               out->context = to_message(p.context);
+              out->text_embeds = to_message(p.added.text_embeds);
+              out->time_ids = to_message(p.added.time_ids);
               out->cfg = p.cfg;
               out->encode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             },

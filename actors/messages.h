@@ -100,6 +100,7 @@ struct job_spec {
 struct embeddings_msg {
   tensor_msg context;
   bool cfg = false;
+  tensor_msg text_embeds, time_ids;  // SDXL's added conditioning (empty for SD1.x/2.x)
   double encode_ms = 0;
 };
 
@@ -200,7 +201,7 @@ typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embeddings_msg& x) {
-  return f(caf::meta::type_name("sdw.embeddings"), x.context, x.cfg, x.encode_ms);
+  return f(caf::meta::type_name("sdw.embeddings"), x.context, x.cfg, x.text_embeds, x.time_ids, x.encode_ms);
 }
 
 template <class Inspector>

@@ -105,10 +105,9 @@ int run_bench(int argc, char** argv) {
     lo.dtype = parse_dtype(a.dtype);
     lo.cuda_graphs = !a.no_graph;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
-    const bool sdxl = a.arch == "sdxl";
     const auto t_build = std::chrono::steady_clock::now();
     std::shared_ptr<SdModel> model =
-        a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo, /*with_text_encoder=*/!sdxl);
+        a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo);
     const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
     UNetRunner& runner = model->unet_runner();
     const int width = a.width ? a.width : model->default_width;
@@ -146,23 +145,12 @@ int run_bench(int argc, char** argv) {
     limits.max_side = 4096;
     limits.max_pixels = 4096ll * 4096;
     limits.max_images = 64;
-    double encode_ms = -1;
     PromptEmbeddings prompt;
-    ResolvedRequest resolved;
-    at::Tensor context;
-    UNetAddedCond added;
-    if (!sdxl) {
-      resolved = resolve_request(*model, req, limits);
-      encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); });
-      context = prompt.context;
-    } else {
-      context = at::randn({unet_batch, 77, uc.cross_attention_dim[0]}, opts);
-      added.text_embeds = at::randn({unet_batch, 1280}, opts);
-      added.time_ids = at::tensor({double(height), double(width), 0.0, 0.0, double(height), double(width)}).to(opts)
-                           .unsqueeze(0)
-                           .repeat({unet_batch, 1});
-    }
-    row("text encoder (+negative)", encode_ms, sdxl ? "sdxl: pipeline not implemented" : "");
+    const ResolvedRequest resolved = resolve_request(*model, req, limits);
+    const double encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); });
+    const at::Tensor& context = prompt.context;
+    const UNetAddedCond& added = prompt.added;  // SDXL's pooled embeddings and time ids
+    row("text encoder (+negative)", encode_ms, model->is_sdxl() ? "two encoders" : "");
 
     // 2. one UNet step (CFG batch)
     at::Tensor x = at::randn({unet_batch, uc.in_channels, height / f, width / f}, opts);
@@ -190,18 +178,16 @@ int run_bench(int argc, char** argv) {
     png_ms = time_ms(model->device, a.warmup, a.runs, [&] {
       for (const auto& img : images) encode_png(img);
     });
-    if (!sdxl) {
-      loop_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
-        DenoiseState s = prepare_denoise(*model, resolved, prompt);
-        while (!s.done()) denoise_step(*model, s);
+    loop_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
+      DenoiseState s = prepare_denoise(*model, resolved, prompt);
+      while (!s.done()) denoise_step(*model, s);
+    });
+    e2e_peak = stage_peak([&] {
+      e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
+        GenerationResult r = generate(*model, req, {}, limits);
+        for (const auto& img : r.images) encode_png(img);
       });
-      e2e_peak = stage_peak([&] {
-        e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
-          GenerationResult r = generate(*model, req, {}, limits);
-          for (const auto& img : r.images) encode_png(img);
-        });
-      });
-    }
+    });
     row("denoise loop", loop_ms, std::to_string(a.steps) + " steps");
     row("VAE decode", decode_ms, "batch " + std::to_string(a.batch));
     row("PNG encode", png_ms, std::to_string(a.batch) + " image(s)");
@@ -214,8 +200,8 @@ int run_bench(int argc, char** argv) {
     for (const auto& p : model->unet->parameters()) unet_bytes += static_cast<double>(p.numel() * p.element_size());
     std::printf("peak memory: %.2f GiB (%s)\n", std::max({unet_peak, vae_peak, e2e_peak}),
                 model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
-    std::printf("peak memory by stage: UNet step %.2f, VAE decode %.2f, end to end %s GiB; weights %.2f GiB (UNet %.2f)\n",
-                unet_peak, vae_peak, e2e_peak < 0 ? "n/a" : std::to_string(e2e_peak).substr(0, 4).c_str(),
+    std::printf("peak memory by stage: UNet step %.2f, VAE decode %.2f, end to end %.2f GiB; weights %.2f GiB (UNet %.2f)\n",
+                unet_peak, vae_peak, e2e_peak,
                 model->weight_bytes() / gib, unet_bytes / gib);
     const UNetRunnerStats rs = runner.stats();
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",

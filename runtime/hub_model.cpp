@@ -46,13 +46,13 @@ std::string resolve_hub_model(const std::string& reference, at::ScalarType dtype
     throw net::HubError(
         net::HubErrc::invalid_reference,
         "'" + reference + "' is neither a Hugging Face repo (org/name[@revision]) nor a catalog version with one");
-  // The catalog's SDXL versions (xl, xl-inpaint, turbo) name pipelines this worker cannot run
-  // yet: refused before gigabytes are downloaded.
+  // The catalog's SDXL inpainting version names a pipeline this worker cannot run yet: refused
+  // before gigabytes are downloaded (SDXL txt2img, xl and turbo, is supported).
   const auto entry = find_catalog_entry(ref->repo_id);
-  if (entry && entry->family == "sdxl")
+  if (entry && entry->family == "sdxl" && entry->inpainting)
     throw net::HubError(net::HubErrc::unsupported,
-                        "'" + reference + "' (" + ref->repo_id + ") is an SDXL pipeline; SDXL generation is not "
-                        "supported yet, so nothing was downloaded");
+                        "'" + reference + "' (" + ref->repo_id + ") is an SDXL inpainting pipeline; SDXL inpainting "
+                        "is not supported yet, so nothing was downloaded");
   if (note && !net::parse_hub_reference(reference))
     note("'" + reference + "' is " + ref->to_string() + " on the Hugging Face Hub");
   net::HubDownloadOptions options;

@@ -19,6 +19,8 @@ set(SDW_LABELS_test_loading unit)
 set(SDW_LIBS_test_loading sdw_nets)
 set(SDW_LABELS_test_pipeline parity)
 set(SDW_LIBS_test_pipeline sdw_model)
+set(SDW_LABELS_test_sdxl_pipeline parity)
+set(SDW_LIBS_test_sdxl_pipeline sdw_model)
 set(SDW_LABELS_test_cli_generate parity cli)
 set(SDW_LIBS_test_cli_generate sdw_model)
 # actors/ (CAF): built only where libcaf-dev is installed.

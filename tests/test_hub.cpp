@@ -800,19 +800,37 @@ TEST_CASE("`sd-worker generate --model org/name` downloads and gives the folder'
   CHECK_THAT(r.output, Catch::Matchers::Contains("not in the cache"));
 }
 
-TEST_CASE("the catalog's SDXL versions are refused before any download", "[hub][cli]") {
+TEST_CASE("the catalog's SDXL inpainting version is refused before any download", "[hub][cli]") {
   FakeHub hub;
-  hub.add("stabilityai/stable-diffusion-xl-base-1.0", make_repo("xl", fixture_with_extras()));
+  hub.add("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", make_repo("xl", fixture_with_extras()));
   test::TempDir tmp;
-  for (const std::string model : {"xl", "stabilityai/stable-diffusion-xl-base-1.0", "turbo"}) {
+  for (const std::string model : {"xl-inpaint", "diffusers/stable-diffusion-xl-1.0-inpainting-0.1"}) {
     const RunResult r = run_worker({"HF_HOME=" + tmp.file("hf"), "HF_ENDPOINT=" + hub.endpoint()},
                                    {"generate", "--model", model, "--prompt", "x", "--output", tmp.file("x.png")});
     INFO(r.output);
     CHECK(r.exit_code == 2);
-    CHECK_THAT(r.output, Catch::Matchers::Contains("SDXL generation is not supported yet, so nothing was downloaded"));
+    CHECK_THAT(r.output, Catch::Matchers::Contains("SDXL inpainting is not supported yet, so nothing was downloaded"));
   }
   CHECK(hub.log().empty());
   CHECK_FALSE(fs::exists(tmp.file("hf/hub")));
+}
+
+TEST_CASE("`--model xl` downloads an SDXL pipeline (both text encoders and tokenizers) and generates", "[hub][cli]") {
+  FakeHub hub;
+  hub.add("stabilityai/stable-diffusion-xl-base-1.0", make_repo("xl", folder_files(test::fixture("pipelines/tiny-sdxl"))));
+  test::TempDir tmp;
+  const RunResult r = run_worker({"HF_HOME=" + tmp.file("hf"), "HF_ENDPOINT=" + hub.endpoint()},
+                                 {"generate", "--model", "xl", "--prompt", "a red cube", "--steps", "2", "--seed", "5",
+                                  "--output", tmp.file("xl.png")});
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const Image img = load_image(tmp.file("xl.png"));
+  CHECK(img.width == 64);  // the tiny UNet's sample_size (32) x its VAE's scale factor (2)
+  std::set<std::string> downloaded;  // the components whose files came down
+  for (const auto& e : fs::recursive_directory_iterator(tmp.file("hf/hub")))
+    if (e.is_regular_file() || e.is_symlink()) downloaded.insert(e.path().parent_path().filename().string());
+  for (const char* component : {"text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae"})
+    CHECK(downloaded.count(component) == 1);
 }
 
 TEST_CASE("`sd-worker serve --model org/name` downloads in the loader, narrates it, and serves", "[hub][http]") {

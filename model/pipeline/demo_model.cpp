@@ -6,11 +6,14 @@
 #include <ATen/core/grad_mode.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "model/loading/diffusers_folder.h"
 #include "model/pipeline/rng.h"
 
 namespace sdw {
+
+namespace fs = std::filesystem;
 namespace {
 
 // SD1.x layout (conv projections, cross-attention, 4-channel latents, 8x VAE) at toy width. The
@@ -101,7 +104,9 @@ std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLo
   auto unet_config = UNet2DConditionConfig::from_json(read_json_file(dir + "/unet/config.json"));
   auto vae_config = AutoencoderKLConfig::from_json(read_json_file(dir + "/vae/config.json"));
   m->vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, vae_config.force_upcast);
-  m->family = unet_config.use_linear_projection ? "sd2" : "sd1";
+  const bool sdxl = fs::exists(dir + "/text_encoder_2/config.json");
+  m->family = sdxl ? "sdxl" : unet_config.use_linear_projection ? "sd2" : "sd1";
+  if (sdxl) m->pipeline_class = "StableDiffusionXLPipeline";
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(
       data_dir() + (m->family == "sd2" ? "/tokenizer/clip-vit-large-patch14-pad-excl" : "/tokenizer/clip-vit-large-patch14")));
   if (with_text_encoder) {
@@ -109,6 +114,15 @@ std::shared_ptr<SdModel> make_random_model(const std::string& dir, const ModelLo
     init_demo_weights(*m->text_encoder, 1);
     m->text_encoder->to(options.device, options.dtype);
     m->text_encoder->eval();
+    if (sdxl) {
+      m->tokenizer_2 = std::make_shared<ClipTokenizer>(
+          ClipTokenizer::from_folder(data_dir() + "/tokenizer/clip-vit-large-patch14-pad-excl"));
+      m->text_encoder_2 = CLIPTextModel(CLIPTextConfig::from_json(read_json_file(dir + "/text_encoder_2/config.json")), cpu);
+      init_demo_weights(*m->text_encoder_2, 4);
+      m->text_encoder_2->to(options.device, options.dtype);
+      m->text_encoder_2->eval();
+      m->force_zeros_for_empty_prompt = true;
+    }
   }
   m->unet = UNet2DConditionModel(unet_config, cpu);
   init_demo_weights(*m->unet, 2);

@@ -18,6 +18,7 @@ std::shared_ptr<SdModel> make_demo_model(const ModelLoadOptions& options);
 // A full-size architecture with seeded random weights, from a folder of diffusers configs
 // (`<dir>/{unet,vae,text_encoder}/config.json`, `<dir>/scheduler/scheduler_config.json`): for
 // benchmarks, where weight values do not change the cost. `with_text_encoder = false` skips it.
+// A `text_encoder_2/config.json` makes it SDXL (second tokenizer and CLIPTextModelWithProjection).
 std::shared_ptr<SdModel> make_random_model(const std::string& config_dir, const ModelLoadOptions& options,
                                            bool with_text_encoder = true);
 

@@ -23,9 +23,15 @@ namespace {
 void apply_family_defaults(SdModel& m) {
   const int64_t size = m.unet->config().sample_size * m.vae_scale_factor();
   m.default_width = m.default_height = static_cast<int>(size);
-  const bool turbo_like = m.scheduler_config.value("_class_name", "") == "EulerDiscreteScheduler" &&
+  // sd-turbo ships EulerDiscreteScheduler, sdxl-turbo EulerAncestralDiscreteScheduler, both trailing.
+  const std::string cls = m.scheduler_config.value("_class_name", "");
+  const bool turbo_like = (cls == "EulerDiscreteScheduler" || cls == "EulerAncestralDiscreteScheduler") &&
                           m.scheduler_config.value("timestep_spacing", "") == "trailing";
-  const auto entry = find_catalog_entry(turbo_like ? "sd-turbo" : m.family == "sd2" ? "v2-1" : "v1-5");
+  const char* version = m.family == "sdxl" ? (turbo_like ? "turbo" : "xl")
+                        : turbo_like        ? "sd-turbo"
+                        : m.family == "sd2" ? "v2-1"
+                                            : "v1-5";
+  const auto entry = find_catalog_entry(version);
   m.default_steps = entry->steps;
   m.default_guidance = entry->guidance;
 }
@@ -35,6 +41,7 @@ void apply_family_defaults(SdModel& m) {
 int64_t SdModel::weight_bytes() const {
   std::vector<const torch::nn::Module*> parts;  // the components built (the bench's SDXL has no text encoder)
   if (!text_encoder.is_empty()) parts.push_back(text_encoder.get());
+  if (!text_encoder_2.is_empty()) parts.push_back(text_encoder_2.get());
   if (!unet.is_empty()) parts.push_back(unet.get());
   if (!vae.is_empty()) parts.push_back(vae.get());
   int64_t total = 0;
@@ -88,9 +95,13 @@ std::string data_dir() {
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options) {
   check_device_dtype(options.device, options.dtype);
   DiffusersFolder f = DiffusersFolder::open(folder);
-  if (f.pipeline_class.find("XL") != std::string::npos)
-    throw LoadError("'" + folder + "' is an SDXL pipeline (" + f.pipeline_class + "); SDXL generation is not supported yet");
-  for (const char* c : {"unet", "vae", "text_encoder", "tokenizer", "scheduler"})
+  const bool sdxl = f.pipeline_class.find("XL") != std::string::npos;
+  if (sdxl && f.pipeline_class != "StableDiffusionXLPipeline")
+    throw LoadError("'" + folder + "' is a " + f.pipeline_class +
+                    "; of the SDXL pipelines only StableDiffusionXLPipeline (txt2img) is supported");
+  std::vector<const char*> needed{"unet", "vae", "text_encoder", "tokenizer", "scheduler"};
+  if (sdxl) needed.insert(needed.end(), {"text_encoder_2", "tokenizer_2"});
+  for (const char* c : needed)
     if (!f.has(c)) throw LoadError("'" + folder + "' has no '" + c + "' component");
   auto m = std::make_shared<SdModel>();
   m->name = folder;
@@ -108,6 +119,14 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
   const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
+  if (sdxl) {
+    m->family = "sdxl";
+    m->tokenizer_2 = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(f.path("tokenizer_2")));
+    m->text_encoder_2 = load_text_encoder(f.path("text_encoder_2"), opts, variant);
+    if (!m->text_encoder_2->config().with_projection)
+      throw LoadError("'" + folder + "/text_encoder_2' is not a CLIPTextModelWithProjection (SDXL pools its projection)");
+    m->force_zeros_for_empty_prompt = f.model_index.value("force_zeros_for_empty_prompt", true);  // diffusers' default
+  }
   apply_family_defaults(*m);
   apply_speed_options(*m, options);
   return m;

@@ -41,6 +41,11 @@ struct SdModel {
   std::string pipeline_class;
   std::shared_ptr<ClipTokenizer> tokenizer;
   CLIPTextModel text_encoder{nullptr};
+  // SDXL: the second tokenizer and text encoder (CLIPTextModelWithProjection: OpenCLIP bigG), and
+  // model_index.json's force_zeros_for_empty_prompt (no negative prompt -> zero negative embeddings).
+  std::shared_ptr<ClipTokenizer> tokenizer_2;
+  CLIPTextModel text_encoder_2{nullptr};
+  bool force_zeros_for_empty_prompt = false;
   UNet2DConditionModel unet{nullptr};
   AutoencoderKL vae{nullptr};
   nlohmann::json scheduler_config;
@@ -65,6 +70,7 @@ struct SdModel {
   at::ScalarType vae_activation_dtype() const { return activation_dtype_for(vae_dtype); }
   at::ScalarType activation_dtype_for(at::ScalarType weights) const;
   bool is_inpainting_unet() const { return unet->config().in_channels == 9; }
+  bool is_sdxl() const { return family == "sdxl"; }
   // Approximate bytes of all weights.
   int64_t weight_bytes() const;
   // The denoising loop's UNet: eager, or CUDA graph replays (made on first use with `cuda_graphs`).

@@ -1,11 +1,15 @@
 // Pipeline stages (see stages.h). Follows diffusers 0.30's StableDiffusionPipeline,
-// StableDiffusionImg2ImgPipeline and StableDiffusionInpaintPipeline, including the order of
-// random draws, so a seed gives the image diffusers gives.
+// StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline and (txt2img)
+// StableDiffusionXLPipeline, including the order of random draws, so a seed gives the image
+// diffusers gives.
 #include "model/pipeline/stages.h"
 
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "model/pipeline/rng.h"
 
@@ -64,6 +68,8 @@ ResolvedRequest resolve_request(const SdModel& model, const GenerationRequest& i
   const int layers = static_cast<int>(model.text_encoder->config().num_hidden_layers);
   if (r.clip_skip < 1 || r.clip_skip > layers)
     throw RequestError("clip_skip must be between 1 and " + std::to_string(layers) + " for this model");
+  if (r.mode != GenerationMode::txt2img && model.is_sdxl())
+    throw RequestError(std::string(mode_name(r.mode)) + " is not supported for SDXL models yet (txt2img only)");
   if (r.mode != GenerationMode::txt2img) {
     if (r.init_image.pixels.empty()) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
     if (!std::isfinite(r.strength) || r.strength <= 0 || r.strength > 1)
@@ -115,8 +121,61 @@ at::Tensor mask_to_tensor(const Image& mask) {
   return (t >= 0.5).to(at::kFloat);  // [1, 1, H, W], 1 = repaint
 }
 
+namespace {
+
+// diffusers' StableDiffusionXLPipeline.encode_prompt (prompt_2 = prompt, negative_prompt_2 =
+// negative_prompt) and _get_add_time_ids (original = target = the request's size, crop (0, 0)).
+PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req) {
+  const auto& r = req.request;
+  const int64_t n = r.num_images;
+  // Hidden states [1, 77, 768 + 1280] and the pooled projection [1, 1280] of one text. `layer`:
+  // how far from the end (2 = penultimate, diffusers' default; clip_skip k -> k + 1).
+  auto encode = [&](const std::string& text, size_t layer) {
+    std::vector<at::Tensor> states;
+    at::Tensor pooled;
+    for (int i = 0; i < 2; ++i) {
+      const ClipTokenizer& tok = i == 0 ? *model.tokenizer : *model.tokenizer_2;
+      CLIPTextModel& te = i == 0 ? model.text_encoder : model.text_encoder_2;
+      at::Tensor ids = at::tensor(tok.encode_padded(text), at::kLong).unsqueeze(0).to(model.device);  // [1, 77]
+      CLIPTextOutput out = te->forward(ids);
+      states.push_back(out.hidden_states[out.hidden_states.size() - layer]);  // no final_layer_norm
+      if (i == 1) pooled = out.text_embeds;
+    }
+    return std::make_pair(at::cat(states, -1), pooled);
+  };
+  auto [cond, pooled] = encode(r.prompt, static_cast<size_t>(r.clip_skip) + 1);
+  PromptEmbeddings p;
+  p.cfg = req.guidance > 1.0;
+  const auto dt = model.activation_dtype();
+  const at::Tensor ids_row = at::tensor({double(r.height), double(r.width), 0.0, 0.0, double(r.height), double(r.width)})
+                                 .to(model.device, dt)
+                                 .unsqueeze(0);  // [1, 6]
+  cond = cond.to(dt).repeat({n, 1, 1});          // [N, 77, 2048]
+  pooled = pooled.to(dt).repeat({n, 1});         // [N, 1280]
+  if (!p.cfg) {
+    p.context = cond;
+    p.added = {pooled, ids_row.repeat({n, 1})};
+    return p;
+  }
+  at::Tensor uncond, uncond_pooled;
+  if (!r.negative_prompt && model.force_zeros_for_empty_prompt) {
+    uncond = at::zeros_like(cond);
+    uncond_pooled = at::zeros_like(pooled);
+  } else {
+    auto [u, up] = encode(r.negative_prompt.value_or(""), 2);  // the negative ignores clip_skip, as diffusers
+    uncond = u.to(dt).repeat({n, 1, 1});
+    uncond_pooled = up.to(dt).repeat({n, 1});
+  }
+  p.context = at::cat({uncond, cond}, 0);                         // [2N, 77, 2048]: [negative, positive]
+  p.added = {at::cat({uncond_pooled, pooled}, 0), ids_row.repeat({2 * n, 1})};  // [2N, 1280], [2N, 6]
+  return p;
+}
+
+}  // namespace
+
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
   c10::InferenceMode guard;
+  if (model.is_sdxl()) return encode_prompt_sdxl(model, req);
   const auto& r = req.request;
   const int64_t n = r.num_images;
   auto ids_of = [&](const std::string& text) {
@@ -211,7 +270,7 @@ void denoise_step(SdModel& model, DenoiseState& s) {
     x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
   }
   if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context);  // [B, 4, h, w]
+  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added);  // [B, 4, h, w]
   if (cfg) {
     auto parts = noise_pred.chunk(2, 0);
     noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);

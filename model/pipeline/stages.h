@@ -20,12 +20,16 @@ namespace sdw {
 struct PromptEmbeddings {
   at::Tensor context;  // [B, 77, cross_dim]
   bool cfg = false;
+  UNetAddedCond added;  // SDXL: pooled text embeddings [B, 1280] and size/crop time ids [B, 6]
 };
 
 // Applies model defaults and checks every value; throws RequestError naming the field.
 ResolvedRequest resolve_request(const SdModel& model, const GenerationRequest& request,
                                 const RequestLimits& limits = {});
 
+// SD1.x/2.x: CLIP last hidden state (clip_skip: an earlier layer + final_layer_norm). SDXL
+// (diffusers' StableDiffusionXLPipeline.encode_prompt): both encoders' penultimate hidden states
+// concatenated, text_encoder_2's projected pooled output, and the time ids of the request's size.
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& request);
 
 // Everything the denoising loop needs; built by prepare_denoise, advanced by denoise_step.
