@@ -39,7 +39,7 @@ void apply_family_defaults(SdModel& m) {
 }  // namespace
 
 int64_t SdModel::weight_bytes() const {
-  std::vector<const torch::nn::Module*> parts;  // the components built (the bench's SDXL has no text encoder)
+  std::vector<const torch::nn::Module*> parts;  // the components built (a bench model may lack its text encoder)
   if (!text_encoder.is_empty()) parts.push_back(text_encoder.get());
   if (!text_encoder_2.is_empty()) parts.push_back(text_encoder_2.get());
   if (!unet.is_empty()) parts.push_back(unet.get());
