@@ -1,7 +1,7 @@
 // Pre-decode checks for stb_image 2.27 (see stb_guards.h): a JPEG marker walk that follows stb's
 // (header markers, SOF, SOS + entropy-coded data, markers between scans) to refuse oversized
-// Huffman tables and scan floods, and a PNG chunk walk with a bounded trial inflate of the IDAT
-// data.
+// Huffman tables, scan floods and scans that use undefined Huffman tables, and a PNG chunk walk
+// with a bounded trial inflate of the IDAT data.
 #include "model/image/stb_guards.h"
 
 #include <stb_image.h>
@@ -55,8 +55,14 @@ int get_marker(Reader& r, int& cached) {
   return x;
 }
 
+// The Huffman tables defined so far ([0] DC, [1] AC; ids 0-3). stb keeps its tables in memory it
+// does not initialise, so a scan that uses a table no DHT defined decodes whatever was there.
+struct HuffmanTables {
+  bool defined[2][4] = {};
+};
+
 // DHT segment as stbi__process_marker reads it. Returns false where stb stops with an error.
-bool check_dht(Reader& r, size_t segment_offset) {
+bool check_dht(Reader& r, size_t segment_offset, HuffmanTables& tables) {
   long length = long(r.get16()) - 2;
   while (length > 0) {
     int q = r.get8();
@@ -68,6 +74,7 @@ bool check_dht(Reader& r, size_t segment_offset) {
                        std::to_string(segment_offset));
     }
     r.skip(n);
+    tables.defined[q >> 4][q & 15] = true;
     length -= 17 + n;
   }
   return length == 0;
@@ -103,10 +110,10 @@ bool skip_marker(Reader& r, int m) {
   return false;  // unknown marker (also STBI__MARKER_none)
 }
 
-bool process_marker(Reader& r, int m) {
+bool process_marker(Reader& r, int m, HuffmanTables& tables) {
   if (m == 0xc4) {
     size_t at = r.pos() >= 2 ? r.pos() - 2 : 0;
-    return check_dht(r, at);
+    return check_dht(r, at, tables);
   }
   return skip_marker(r, m);
 }
@@ -126,22 +133,25 @@ int skip_entropy_data(Reader& r) {
   return 0;
 }
 
-}  // namespace
-
-void check_jpeg_before_decode(const std::string& jpeg) {
+// The walk of check_jpeg_before_decode. Oversized Huffman tables and scan floods throw at once; the
+// first scan that uses an undefined Huffman table is only noted in `undefined_table` (a message),
+// so that a flood of such scans is still reported as a flood.
+void walk_jpeg(const std::string& jpeg, std::string& undefined_table) {
   Reader r(jpeg);
   int cached = kMarkerNone;
+  HuffmanTables tables;
   // stbi__decode_jpeg_header
   if (get_marker(r, cached) != 0xd8) return;
   int m = get_marker(r, cached);
   while (!is_sof(m)) {
-    if (!process_marker(r, m)) return;
+    if (!process_marker(r, m, tables)) return;
     m = get_marker(r, cached);
     while (m == kMarkerNone) {
       if (r.at_eof()) return;
       m = get_marker(r, cached);
     }
   }
+  const bool progressive = m == 0xc2;
   // stbi__process_frame_header: Lf = 8 + 3 * components, else stb fails.
   long lf = r.get16();
   if (lf < 11) return;
@@ -154,19 +164,51 @@ void check_jpeg_before_decode(const std::string& jpeg) {
       if (++scans > kMaxJpegScans) {
         throw ImageError("JPEG has more than " + std::to_string(kMaxJpegScans) + " scans");
       }
-      long ls = r.get16();
-      if (ls < 8) return;
-      r.skip(ls - 2);
+      const size_t at = r.pos() - 2;
+      // stbi__process_scan_header: Ls = 6 + 2 * components, 1-4 components, table ids 0-3.
+      const long ls = r.get16();
+      const int components = r.get8();
+      if (components < 1 || components > 4 || ls != 6 + 2 * components) return;
+      int selectors[4];
+      for (int i = 0; i < components; ++i) {
+        r.get8();  // component id
+        selectors[i] = r.get8();
+      }
+      const int spectral_start = r.get8();
+      r.get8();  // spectral end
+      const int successive_high = r.get8() >> 4;
+      // The tables stb's block decoders read: baseline both; progressive DC first scans the DC
+      // table, DC refinement none, AC scans (first and refinement) the AC table.
+      const bool uses_dc = !progressive || (spectral_start == 0 && successive_high == 0);
+      const bool uses_ac = !progressive || spectral_start > 0;
+      for (int i = 0; i < components; ++i) {
+        const int dc = selectors[i] >> 4, ac = selectors[i] & 15;
+        if (dc > 3 || ac > 3) return;
+        const bool dc_missing = uses_dc && !tables.defined[0][dc];
+        if ((dc_missing || (uses_ac && !tables.defined[1][ac])) && undefined_table.empty()) {
+          undefined_table = std::string("corrupt JPEG: the scan at offset ") + std::to_string(at) + " uses " +
+                            (dc_missing ? "DC" : "AC") + " Huffman table " + std::to_string(dc_missing ? dc : ac) +
+                            ", which no DHT defines";
+        }
+      }
       cached = skip_entropy_data(r);
       if (cached == 0) return;
     } else if (m == 0xdc) {  // DNL
       if (r.get16() != 4) return;
       r.skip(2);
-    } else if (!process_marker(r, m)) {
+    } else if (!process_marker(r, m, tables)) {
       return;
     }
     m = get_marker(r, cached);
   }
+}
+
+}  // namespace
+
+void check_jpeg_before_decode(const std::string& jpeg) {
+  std::string undefined_table;
+  walk_jpeg(jpeg, undefined_table);
+  if (!undefined_table.empty()) throw ImageError(undefined_table);
 }
 
 namespace {

@@ -1,7 +1,8 @@
 // Checks run before bytes reach stb_image 2.27 (Debian's libstb 0.0~git20220908), covering its
 // known weaknesses on hostile input (internal to sdw_image):
 // - JPEG: DHT tables with more than 256 codes write out of bounds (nothings/stb#1289, fixed
-//   upstream in 2.28); progressive JPEGs with very many scans cost CPU per scan x whole image.
+//   upstream in 2.28); progressive JPEGs with very many scans cost CPU per scan x whole image; a
+//   scan that uses a Huffman table no DHT defined is decoded with stb's uninitialised memory.
 // - PNG: IDAT data is inflated without an output bound (a 300 KB file can take 300 MB), chunk
 //   lengths are trusted for allocation (2 GB for a 100-byte file), and the message for unknown
 //   critical chunks is written to a shared static buffer (a data race between threads).
@@ -16,8 +17,10 @@ namespace sdw {
 constexpr int kMaxJpegScans = 100;
 
 // Walks the JPEG marker structure the way stb's decoder does. Throws ImageError for a DHT table
-// that declares more than 256 codes or for more than kMaxJpegScans scans; returns normally for
-// anything else (including data stb itself will reject).
+// that declares more than 256 codes, for more than kMaxJpegScans scans, or for a scan that uses a
+// Huffman table no earlier DHT defined (abbreviated files, e.g. Motion-JPEG frames, which rely on
+// default tables stb does not have); returns normally for anything else (including data stb itself
+// will reject).
 void check_jpeg_before_decode(const std::string& jpeg);
 
 // Walks the PNG chunks (the signature is already checked): IHDR first (after CgBI, if any) and
