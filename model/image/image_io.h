@@ -1,6 +1,6 @@
-// Image I/O with stb: decode PNG/JPEG/GIF/BMP (files, bytes, base64 with or without a data: URL
-// prefix), encode PNG (with an A1111-style `parameters` tEXt/iTXt chunk) and JPEG, conversions
-// and resizing. Rules and formats: docs/images.md.
+// Image I/O: decode PNG/JPEG/GIF/BMP with stb (files, bytes, base64 with or without a data: URL
+// prefix), encode PNG with libpng (with an A1111-style `parameters` tEXt/iTXt chunk) and JPEG with
+// libjpeg-turbo, conversions and resizing (stb). Rules and formats: docs/images.md.
 #pragma once
 
 #include <cstdint>

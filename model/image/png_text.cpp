@@ -1,9 +1,9 @@
-// PNG text chunks: CRC-32, inserting a tEXt/iTXt chunk after IHDR and reading tEXt/iTXt chunks
-// back with full validation of the chunk structure (lengths, CRCs, IEND).
+// PNG text chunks: choosing tEXt or iTXt for a UTF-8 text (png_text.h) and reading tEXt/iTXt
+// chunks back with full validation of the chunk structure (lengths, CRCs, IEND); the CRC-32 is
+// zlib's.
 #include "model/image/png_text.h"
 
-#include <array>
-#include <cstring>
+#include <zlib.h>
 
 #include "model/image/image_io.h"
 
@@ -14,29 +14,9 @@ constexpr char kPngSignature[] = "\x89PNG\r\n\x1a\n";
 constexpr size_t kSignatureSize = 8;
 constexpr uint32_t kMaxChunkLength = 0x7fffffffu;  // PNG spec: lengths are at most 2^31-1
 
-const std::array<uint32_t, 256>& crc_table() {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t n = 0; n < 256; ++n) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t[n] = c;
-    }
-    return t;
-  }();
-  return table;
-}
-
 uint32_t read_be32(const std::string& s, size_t pos) {
   return (uint32_t(uint8_t(s[pos])) << 24) | (uint32_t(uint8_t(s[pos + 1])) << 16) |
          (uint32_t(uint8_t(s[pos + 2])) << 8) | uint32_t(uint8_t(s[pos + 3]));
-}
-
-void append_be32(std::string& out, uint32_t v) {
-  out.push_back(char((v >> 24) & 0xff));
-  out.push_back(char((v >> 16) & 0xff));
-  out.push_back(char((v >> 8) & 0xff));
-  out.push_back(char(v & 0xff));
 }
 
 // Decodes UTF-8 strictly (no overlong forms, surrogates or code points above U+10FFFF).
@@ -94,71 +74,24 @@ std::string latin1_to_utf8(const std::string& s) {
   return out;
 }
 
-std::string chunk(const char type[4], const std::string& data) {
-  if (data.size() > kMaxChunkLength) throw ImageError("PNG text chunk too large: " + std::to_string(data.size()) + " bytes");
-  std::string out;
-  out.reserve(data.size() + 12);
-  append_be32(out, uint32_t(data.size()));
-  out.append(type, 4);
-  out += data;
-  uint32_t crc = png_crc32(reinterpret_cast<const uint8_t*>(out.data() + 4), out.size() - 4);
-  append_be32(out, crc);
-  return out;
-}
-
-bool valid_keyword(const std::string& k) {
-  if (k.empty() || k.size() > 79 || k.front() == ' ' || k.back() == ' ') return false;
-  for (char c : k) {
-    if (uint8_t(c) < 32 || uint8_t(c) > 126) return false;
-  }
-  return true;
-}
-
 std::string offset_text(size_t pos) { return "at offset " + std::to_string(pos); }
 
 }  // namespace
 
-uint32_t png_crc32(const uint8_t* data, size_t size, uint32_t crc) {
-  const auto& table = crc_table();
-  uint32_t c = crc ^ 0xffffffffu;
-  for (size_t i = 0; i < size; ++i) c = table[(c ^ data[i]) & 0xff] ^ (c >> 8);
-  return c ^ 0xffffffffu;
-}
-
-std::string insert_png_text_chunk(const std::string& png, const std::string& keyword,
-                                  const std::string& utf8_text) {
-  if (!valid_keyword(keyword)) throw ImageError("invalid PNG text keyword '" + keyword + "'");
-  constexpr size_t kIhdrEnd = kSignatureSize + 12 + 13;
-  if (png.size() < kIhdrEnd || png.compare(0, kSignatureSize, kPngSignature, kSignatureSize) != 0 ||
-      read_be32(png, kSignatureSize) != 13 || png.compare(kSignatureSize + 4, 4, "IHDR") != 0) {
-    throw ImageError("cannot add a text chunk: not a PNG starting with IHDR");
-  }
+PngText png_text_for(const std::string& keyword, const std::string& utf8_text) {
   std::u32string cps;
   if (!utf8_code_points(utf8_text, cps)) throw ImageError("PNG text for '" + keyword + "' is not valid UTF-8");
-  bool latin1 = true;
+  PngText out;
   for (char32_t cp : cps) {
     if (cp == 0) throw ImageError("PNG text for '" + keyword + "' contains a NUL character");
-    if (cp > 0xff) latin1 = false;
+    if (cp > 0xff) out.latin1 = false;
   }
-  std::string text_chunk;
-  if (latin1) {
-    std::string data = keyword;
-    data.push_back('\0');
-    for (char32_t cp : cps) data.push_back(char(uint8_t(cp)));
-    text_chunk = chunk("tEXt", data);
+  if (out.latin1) {
+    out.text.reserve(cps.size());
+    for (char32_t cp : cps) out.text.push_back(char(uint8_t(cp)));
   } else {
-    // keyword NUL, compression flag 0, compression method 0, language tag "" NUL,
-    // translated keyword "" NUL, UTF-8 text.
-    std::string data = keyword;
-    data.append(std::string("\0\0\0\0\0", 5));
-    data += utf8_text;
-    text_chunk = chunk("iTXt", data);
+    out.text = utf8_text;
   }
-  std::string out;
-  out.reserve(png.size() + text_chunk.size());
-  out.append(png, 0, kIhdrEnd);
-  out += text_chunk;
-  out.append(png, kIhdrEnd, std::string::npos);
   return out;
 }
 
@@ -179,7 +112,7 @@ std::vector<std::pair<std::string, std::string>> png_text_chunks(const std::stri
     if (length > kMaxChunkLength) throw ImageError("PNG chunk " + type + " " + offset_text(pos) + " has invalid length " + std::to_string(length));
     if (png.size() - pos - 12 < length) throw ImageError("truncated PNG: chunk " + type + " " + offset_text(pos) + " claims " + std::to_string(length) + " bytes");
     uint32_t stored_crc = read_be32(png, pos + 8 + length);
-    uint32_t crc = png_crc32(reinterpret_cast<const uint8_t*>(png.data() + pos + 4), size_t(length) + 4);
+    const uint32_t crc = uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(png.data() + pos + 4), uInt(length) + 4));
     if (crc != stored_crc) throw ImageError("PNG chunk " + type + " " + offset_text(pos) + " has a bad CRC");
     if (first && type != "IHDR") throw ImageError("PNG does not start with IHDR");
     first = false;

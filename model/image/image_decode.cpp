@@ -1,18 +1,16 @@
-// Decoding (stb_image) and encoding of images: format sniffing, the pixel limit checked from the
-// header before any pixel is decoded, PNG (png_encode.h, zlib) with a "parameters" text chunk,
-// JPEG (stb_image_write).
+// Decoding of images with stb_image (decode_image, load_image, decode_image_base64 of
+// image_io.h): format sniffing, the pixel limit checked from the header before any pixel is
+// decoded, the guards of stb_guards.h; and the Image checks every function of image_io.h uses.
+// Encoding is png_encode.cpp (libpng) and jpeg_encode.cpp (libjpeg-turbo).
 #include "model/image/image_io.h"
 
 #include <stb_image.h>
-#include <stb_image_write.h>
 
 #include <algorithm>
 #include <climits>
 #include <fstream>
 #include <memory>
 
-#include "model/image/png_encode.h"
-#include "model/image/png_text.h"
 #include "model/image/stb_guards.h"
 
 namespace sdw {
@@ -51,10 +49,6 @@ std::string stb_reason() {
 struct StbFree {
   void operator()(stbi_uc* p) const { stbi_image_free(p); }
 };
-
-void append_to_string(void* context, void* data, int size) {
-  if (size > 0) static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
-}
 
 std::string dims(int64_t w, int64_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
@@ -145,27 +139,6 @@ Image decode_image_base64(const std::string& text, int64_t max_pixels) {
   std::string bytes = decode_base64(text);
   if (bytes.empty()) throw ImageError("empty image data (no base64 payload)");
   return decode_image(bytes, max_pixels);
-}
-
-std::string encode_png(const Image& image, const std::string& parameters) {
-  check_image(image);
-  const int64_t row = int64_t(image.width) * image.channels;
-  if ((row + 1) * image.height > INT_MAX) throw ImageError("image too large to encode as PNG: " + dims(image.width, image.height));
-  std::string out = encode_png_pixels(image.pixels.data(), image.width, image.height, image.channels);
-  if (!parameters.empty()) out = insert_png_text_chunk(out, "parameters", parameters);
-  return out;
-}
-
-std::string encode_jpeg(const Image& image, int quality) {
-  check_image(image);
-  if (quality < 1 || quality > 100) throw ImageError("JPEG quality must be 1-100, got " + std::to_string(quality));
-  if (image.width > 65535 || image.height > 65535) throw ImageError("image too large for JPEG: " + dims(image.width, image.height));
-  std::string out;
-  if (!stbi_write_jpg_to_func(append_to_string, &out, image.width, image.height, image.channels,
-                              image.pixels.data(), quality)) {
-    throw ImageError("JPEG encoding failed");
-  }
-  return out;
 }
 
 }  // namespace sdw
