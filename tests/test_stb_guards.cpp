@@ -1,0 +1,128 @@
+// The checks in front of stb_image (model/image/stb_guards.cpp): PNG chunk structure and
+// decompression bombs, JPEG Huffman tables with more than 256 codes and scan floods.
+#include <catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "image_test_util.h"
+
+using sdw::Image;
+using sdw::ImageError;
+using namespace sdw::image_test;
+
+TEST_CASE("PNG structure is checked before stb sees it", "[image][png][fuzz]") {
+  Image small = random_image(8, 8, 1, 24);
+  std::vector<Chunk> chunks = walk_chunks(stb_png(small));
+  SECTION("image data that inflates far beyond what IHDR needs (a decompression bomb)") {
+    // A 2048x2048 black image compresses to a few KB; under a 64x64 header it inflates to 64x
+    // the data such an image has. stb alone would inflate all of it and decode the image.
+    std::vector<Chunk> big = walk_chunks(stb_png(make_image(2048, 2048, 1)));
+    std::string idat;
+    for (const Chunk& c : big) {
+      if (c.type == "IDAT") idat += c.data;
+    }
+    REQUIRE(idat.size() < 100000);
+    std::string ihdr = be32(64) + be32(64) + bin("\x08\x00\x00\x00\x00");
+    std::string bomb = kPngSignature + png_chunk("IHDR", ihdr) + png_chunk("IDAT", idat) + png_chunk("IEND", "");
+    CHECK(contains(error_of([&] { sdw::decode_image(bomb); }), "inflates to more than"));
+    // The same data under its real header is fine.
+    CHECK(sdw::decode_image(kPngSignature + png_chunk("IHDR", big[0].data) + png_chunk("IDAT", idat) + png_chunk("IEND", "")).width == 2048);
+  }
+  SECTION("a chunk longer than the file") {
+    std::string png = kPngSignature + png_chunk("IHDR", chunks[0].data) + be32(0x7fff0000u) + "IDAT" + std::string(64, 'x');
+    CHECK(contains(error_of([&] { sdw::decode_image(png); }), "claims 2147418112 bytes"));
+  }
+  SECTION("unknown critical chunk, IHDR not first, IHDR twice") {
+    std::string rest;
+    for (size_t i = 1; i < chunks.size(); ++i) rest += png_chunk(chunks[i].type, chunks[i].data);
+    std::string ihdr = png_chunk("IHDR", chunks[0].data);
+    CHECK(contains(error_of([&] { sdw::decode_image(kPngSignature + ihdr + png_chunk("ABCD", "x") + rest); }), "critical"));
+    CHECK(sdw::decode_image(kPngSignature + ihdr + png_chunk("abCD", "x") + rest).pixels == small.pixels);  // ancillary: skipped
+    CHECK(contains(error_of([&] { sdw::decode_image(kPngSignature + png_chunk("tEXt", bin("a\0b")) + ihdr + rest); }), "IHDR"));
+    CHECK(contains(error_of([&] { sdw::decode_image(kPngSignature + ihdr + ihdr + rest); }), "IHDR"));
+  }
+}
+
+TEST_CASE("JPEG Huffman tables with more than 256 codes are refused before stb reads them", "[image][jpeg][fuzz]") {
+  // stb_image 2.27 writes past its tables for these (nothings/stb#1289); the guard must stop them
+  // wherever stb would read them: before SOF (stbi_info reads those) and between scans.
+  auto dht = [](int table, const std::vector<int>& counts) {
+    std::string body(1, char(table));
+    int n = 0;
+    for (int c : counts) {
+      body += char(c);
+      n += c;
+    }
+    body += std::string(size_t(n), '\x01');
+    size_t length = body.size() + 2;
+    return bin("\xff\xc4") + std::string{char(length >> 8), char(length & 0xff)} + body;
+  };
+  const std::string bad = dht(0x00, std::vector<int>(16, 255));  // 4080 codes
+  CHECK(contains(error_of([&] { sdw::decode_image(bin("\xff\xd8") + bad + bin("\xff\xd9")); }), "Huffman table with 4080 codes"));
+
+  std::string valid = sdw::encode_jpeg(gradient_image(16, 16), 80);
+  REQUIRE(valid.substr(valid.size() - 2) == bin("\xff\xd9"));
+  std::string late = valid.substr(0, valid.size() - 2) + bad + bin("\xff\xd9");
+  CHECK(contains(error_of([&] { sdw::decode_image(late); }), "Huffman table with 4080 codes"));
+  std::vector<int> just_over(16, 0);
+  just_over[14] = 2;
+  just_over[15] = 255;  // 257 codes
+  std::string early = bin("\xff\xd8") + dht(0x13, just_over) + valid.substr(2);
+  CHECK(contains(error_of([&] { sdw::decode_image(early); }), "257 codes"));
+
+  // Exactly 256 codes (an unused AC table 3) is legal: the image decodes as before.
+  std::vector<int> full(16, 0);
+  full[14] = 1;
+  full[15] = 255;
+  std::string ok = bin("\xff\xd8") + dht(0x13, full) + valid.substr(2);
+  CHECK(sdw::decode_image(ok).pixels == sdw::decode_image(valid).pixels);
+}
+
+TEST_CASE("JPEGs with more than 100 scans are refused", "[image][jpeg][fuzz]") {
+  // SOI, progressive SOF2 (8x8, one component), then N minimal scans: every scan costs stb a pass
+  // over the whole image, so a flood of them is a cheap CPU attack.
+  auto jpeg = [](int scans) {
+    std::string j = bin("\xff\xd8\xff\xc2\x00\x0b\x08\x00\x08\x00\x08\x01\x01\x11\x00");
+    for (int i = 0; i < scans; ++i) j += bin("\xff\xda\x00\x08\x01\x01\x00\x00\x00\x00") + char(0);
+    return j + bin("\xff\xd9");
+  };
+  CHECK(contains(error_of([&] { sdw::decode_image(jpeg(101)); }), "more than 100 scans"));
+  std::string msg = error_of([&] { sdw::decode_image(jpeg(100)); });  // an error (no tables), not the limit's
+  CHECK(!msg.empty());
+  CHECK(!contains(msg, "scans"));
+}
+
+TEST_CASE("JPEG scans that use a Huffman table no DHT defined are refused", "[image][jpeg][fuzz]") {
+  // stb_image 2.27 keeps its Huffman tables in uninitialised memory: such a scan decodes whatever
+  // was there (the result changed with what earlier code had freed).
+  const std::string valid = sdw::encode_jpeg(gradient_image(16, 16), 80);
+  // The segments before the scan data, split into the DHT segments and the others.
+  std::string head, dht, rest;
+  size_t pos = 2;
+  while (true) {
+    REQUIRE(uint8_t(valid[pos]) == 0xff);
+    const int marker = uint8_t(valid[pos + 1]);
+    const size_t length = size_t(uint8_t(valid[pos + 2])) << 8 | uint8_t(valid[pos + 3]);
+    const std::string segment = valid.substr(pos, 2 + length);
+    if (marker == 0xda) {
+      rest = valid.substr(pos);
+      break;
+    }
+    (marker == 0xc4 ? dht : head) += segment;
+    pos += 2 + length;
+  }
+  REQUIRE(!dht.empty());
+  CHECK(sdw::decode_image(bin("\xff\xd8") + head + dht + rest).pixels == sdw::decode_image(valid).pixels);
+  std::string msg = error_of([&] { sdw::decode_image(bin("\xff\xd8") + head + rest); });
+  CHECK(contains(msg, "uses DC Huffman table 0, which no DHT defines"));
+  // DC tables 0 and 1 only (the standard luminance DC table twice): the AC table is missing.
+  const std::string dc_table = bin("\x00\x01\x05\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00") +
+                               bin("\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b");
+  const std::string dc_only = bin("\xff\xc4\x00\x3c") + '\x00' + dc_table + '\x01' + dc_table;
+  msg = error_of([&] { sdw::decode_image(bin("\xff\xd8") + head + dc_only + rest); });
+  CHECK(contains(msg, "uses AC Huffman table 0, which no DHT defines"));
+  // A table defined after the scan that needs it does not count.
+  msg = error_of([&] { sdw::decode_image(bin("\xff\xd8") + head + rest.substr(0, rest.size() - 2) + dht + bin("\xff\xd9")); });
+  CHECK(contains(msg, "which no DHT defines"));
+}
