@@ -35,7 +35,7 @@ void write_bytes(png_structp png, png_bytep data, size_t size) {
   bool appended = true;
   try {
     // Room for the chunk trailers too (the CRC and IEND after the IDAT data): the file grows to its
-    // final size in one step and holds no spare capacity.
+    // final size in one step and keeps at most 64 spare bytes.
     if (out.capacity() - out.size() < size) out.reserve(out.size() + size + 64);
     out.append(reinterpret_cast<const char*>(data), size);
   } catch (const std::bad_alloc&) {
