@@ -8,33 +8,34 @@
 
 namespace sdw::actors {
 
-std::string parameters_text(const job_spec& spec, const denoise_result& denoised) {
+std::string parameters_text(const std::string& model_label, const ResolvedRequest& request,
+                            const denoise_result& denoised) {
   GenerationResult r;
-  r.seed = spec.seed;
-  r.width = spec.width;
-  r.height = spec.height;
+  r.seed = request.seed;
+  r.width = request.request.width;
+  r.height = request.request.height;
   r.steps = denoised.steps;
-  r.guidance = spec.guidance;
+  r.guidance = request.guidance;
   r.scheduler = denoised.scheduler;
   r.sampler_name = denoised.sampler_name;
-  return r.parameters_text(spec.model, to_request(spec));
+  return r.parameters_text(model_label, request.request);
 }
 
 decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_state> self, stage_env env) {
   return {
-      [=](decode_atom, job_spec& spec, denoise_result& denoised) -> caf::result<decode_result> {
+      [=](decode_atom, const ResolvedRequest& request, const denoise_result& denoised) -> caf::result<decode_result> {
         env.fault("decoder/actor");
         auto rp = self->make_response_promise<decode_result>();
         auto out = std::make_shared<decode_result>();
         auto model = env.model;
         run_on_device(
             self, env.thread, env.stage_timeout, "decoder",
-            [env, model, spec, denoised, out] {
+            [env, model, request, denoised, out] {
               env.fault("decoder");
               const auto t0 = std::chrono::steady_clock::now();
               at::Tensor latents = from_message(denoised.latents, model->device);
-              for (const Image& img : to_images(decode_latents(*model, latents))) out->images.push_back(to_message(img));
-              out->parameters = parameters_text(spec, denoised);
+              out->images = to_images(decode_latents(*model, latents));
+              out->parameters = parameters_text(env.model_label, request, denoised);
               out->decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
             },
             [rp, out](const caf::error& err) mutable {

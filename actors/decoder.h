@@ -15,6 +15,7 @@ struct decoder_state {
 decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_state> self, stage_env env);
 
 // The A1111 parameters text of a job run by the actors (the same text generate()'s callers write).
-std::string parameters_text(const job_spec& spec, const denoise_result& denoised);
+std::string parameters_text(const std::string& model_label, const ResolvedRequest& request,
+                            const denoise_result& denoised);
 
 }  // namespace sdw::actors

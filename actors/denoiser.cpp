@@ -28,14 +28,14 @@ void finish(self_ptr self, const std::string& id, const caf::error& err, denoise
 }
 
 void finish_cancelled(self_ptr self, const std::string& id) {
-  finish(self, id, make_sd_error(sd_errc::cancelled, "cancelled between denoising steps"));
+  finish(self, id, make_sd_error(WorkerErrc::cancelled, "cancelled between denoising steps"));
 }
 
 // What one step's device task hands back.
 struct step_output {
   int step = 0;
   bool done = false;
-  std::optional<encoded_image_msg> preview;
+  std::optional<EncodedImage> preview;
   tensor_msg final_latents;
 };
 
@@ -49,8 +49,8 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
   auto out = std::make_shared<step_output>();
   auto state = job.state;
   auto model = env.model;
-  const int every = job.spec.preview_every;
-  const bool full_vae = job.spec.full_vae_previews || env.full_vae_previews;
+  const int every = job.preview_every;
+  const bool full_vae = env.full_vae_previews;
   run_on_device(
       self, env.thread, env.stage_timeout, "denoiser",
       [env, model, state, out, every, full_vae] {
@@ -60,7 +60,7 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
         out->done = state->done();
         if (every > 0 && out->step % every == 0 && !out->done) {
           Image img = full_vae ? vae_preview(*model, state->latents) : latent_preview(state->latents, model->family);
-          out->preview = encoded_image_msg{encode_png(img), "png", img.width, img.height};
+          out->preview = OutputFormat{}.encode(img, "");
         }
         if (out->done) out->final_latents = to_message(state->latents);
       },
@@ -77,7 +77,7 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
           r.latents = std::move(out->final_latents);
           r.scheduler = job.scheduler;
           r.sampler_name = job.sampler_name;
-          r.steps = job.spec.steps;
+          r.steps = job.steps;
           r.unet_calls = out->step;
           r.denoise_ms = ms_since(job.started);
           return finish(self, id, caf::error{}, &r);
@@ -91,12 +91,13 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
 
 denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser_state> self, stage_env env) {
   return {
-      [=](denoise_atom, job_spec& spec, embeddings_msg& emb) -> caf::result<denoise_result> {
-        const std::string id = spec.job_id;
-        if (self->state.jobs.count(id)) return make_sd_error(sd_errc::internal, "job " + id + " is already denoising");
+      [=](denoise_atom, const std::string& id, ResolvedRequest& request, int32_t preview_every,
+          const embeddings_msg& emb) -> caf::result<denoise_result> {
+        if (self->state.jobs.count(id)) return make_sd_error(WorkerErrc::internal, "job " + id + " is already denoising");
         auto rp = self->make_response_promise<denoise_result>();
         denoise_job& job = self->state.jobs[id];
-        job.spec = spec;
+        job.preview_every = preview_every;
+        job.steps = request.request.steps;
         job.promise = rp;
         job.started = std::chrono::steady_clock::now();
         job.in_flight = true;
@@ -104,15 +105,16 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
         job.state = state;
         auto model = env.model;
         auto names = std::make_shared<std::pair<std::string, std::string>>();
+        auto req = std::make_shared<ResolvedRequest>(std::move(request));  // the pixels are moved, not copied
         run_on_device(
             self, env.thread, env.stage_timeout, "denoiser",
-            [model, spec, emb, state, names] {
+            [model, req, emb, state, names] {
               PromptEmbeddings prompt;
               prompt.context = from_message(emb.context, model->device);
               prompt.cfg = emb.cfg;
               prompt.added.text_embeds = from_message(emb.text_embeds, model->device);
               prompt.added.time_ids = from_message(emb.time_ids, model->device);
-              *state = prepare_denoise(*model, to_resolved(spec), std::move(prompt));
+              *state = prepare_denoise(*model, *req, std::move(prompt));
               names->first = state->scheduler->class_name();
               names->second = sampler_display_name(*state->scheduler);
             },

@@ -1,5 +1,5 @@
-// The denoiser stage: embeddings -> final latents, one message per step. {denoise, spec,
-// embeddings} prepares the job's DenoiseState (kept here, local to this actor) and sends the
+// The denoiser stage: embeddings -> final latents, one message per step. {denoise, job, request,
+// preview every, embeddings} prepares the job's DenoiseState (kept here, local to this actor) and sends the
 // actor {step, job}; each step runs one UNet evaluation + scheduler step on the device thread,
 // reports {progress, job, step, total} (and every `preview_every` steps a preview) to the event
 // sink, and sends the next {step, job}. A {cancel, job} that arrives meanwhile is handled between
@@ -17,7 +17,8 @@
 namespace sdw::actors {
 
 struct denoise_job {
-  job_spec spec;
+  int preview_every = 0;
+  int steps = 0;  // as requested (the scheduler may run fewer, e.g. img2img)
   std::shared_ptr<DenoiseState> state;  // touched only by the device thread while a step runs
   caf::typed_response_promise<denoise_result> promise;
   bool cancelled = false;

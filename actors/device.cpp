@@ -13,18 +13,14 @@ namespace {
 
 using self_ptr = device_actor::stateful_pointer<device_state>;
 
-std::chrono::milliseconds denoise_timeout(const device_state& st, const job_spec& spec) {
-  return st.cfg.stage_timeout * (spec.steps + 1);
-}
-
 // The job's error as its requester should see it: a stage that went down is named.
 caf::error explain(const caf::error& err, stage_kind stage) {
   if (err.category() == caf::atom("system") && static_cast<caf::sec>(err.code()) == caf::sec::request_receiver_down)
-    return make_sd_error(sd_errc::internal, std::string("the ") + to_string(stage) + " stage went down during the job");
+    return make_sd_error(WorkerErrc::internal, std::string("the ") + to_string(stage) + " stage went down during the job");
   return err;
 }
 
-bool current(self_ptr self, const std::string& id) { return self->state.job && self->state.job->spec.job_id == id; }
+bool current(self_ptr self, const std::string& id) { return self->state.job && self->state.job->id == id; }
 
 void fail(self_ptr self, const caf::error& err) {
   auto& st = self->state;
@@ -36,76 +32,60 @@ void fail(self_ptr self, const caf::error& err) {
 bool stop_if_cancelled(self_ptr self) {
   auto& job = *self->state.job;
   if (!job.cancelled) return false;
-  fail(self, make_sd_error(sd_errc::cancelled, "cancelled before the " + std::string(to_string(job.stage)) + " stage"));
+  fail(self, make_sd_error(WorkerErrc::cancelled, "cancelled before the " + std::string(to_string(job.stage)) + " stage"));
   return true;
 }
 
-void start_decode(self_ptr self, denoise_result denoised) {
-  auto& st = self->state;
-  auto& job = *st.job;
-  job.stage = stage_kind::decoder;
-  job.result.denoise_ms = denoised.denoise_ms;
-  job.result.scheduler = denoised.scheduler;
-  const std::string id = job.spec.job_id;
-  auto handle = self->request(st.kids->stages.decoder, st.cfg.stage_timeout, decode_atom::value, job.spec, std::move(denoised));
+// Asks stage `stage` of the current job for a `Reply`; `next(job, reply)` runs once it answers, unless the
+// job was cancelled meanwhile. An error (or the stage going down) fails the job.
+template <class Reply, class Handle, class Next, class... Ts>
+void ask_stage(self_ptr self, stage_kind stage, const Handle& actor, std::chrono::milliseconds timeout, Next next,
+               Ts&&... xs) {
+  self->state.job->stage = stage;
+  const std::string id = self->state.job->id;
+  auto handle = self->request(actor, timeout, std::forward<Ts>(xs)...);
   const caf::message_id rid = handle.id();
   handle.then(
-          [self, id, rid](decode_result& decoded) {
-            forget_timeout(self, rid);
-            if (!current(self, id)) return;
-            auto& job = *self->state.job;
-            job.result.decode_ms = decoded.decode_ms;
-            job.result.images = std::move(decoded.images);
-            job.result.parameters = std::move(decoded.parameters);
-            job.result.format = image_format{job.spec.output_format, job.spec.jpeg_quality};
-            job.result.seed = job.spec.seed;
-            if (stop_if_cancelled(self)) return;
-            job.promise.deliver(std::move(job.result));
-            self->state.job.reset();
-          },
-          [self, id, rid](caf::error& err) {
-            forget_timeout(self, rid);
-            if (current(self, id)) fail(self, explain(err, stage_kind::decoder));
-          });
+      [self, id, rid, next](Reply& reply) mutable {
+        forget_timeout(self, rid);
+        if (!current(self, id) || stop_if_cancelled(self)) return;
+        next(*self->state.job, std::move(reply));
+      },
+      [self, id, rid, stage](caf::error& err) {
+        forget_timeout(self, rid);
+        if (current(self, id)) fail(self, explain(err, stage));
+      });
 }
 
-void start_denoise(self_ptr self, embeddings_msg emb) {
-  auto& st = self->state;
-  auto& job = *st.job;
-  job.stage = stage_kind::denoiser;
-  job.result.encode_ms = emb.encode_ms;
-  const std::string id = job.spec.job_id;
-  auto handle = self->request(st.kids->stages.denoiser, denoise_timeout(st, job.spec), denoise_atom::value, job.spec, std::move(emb));
-  const caf::message_id rid = handle.id();
-  handle.then(
-          [self, id, rid](denoise_result& denoised) {
-            forget_timeout(self, rid);
-            if (!current(self, id) || stop_if_cancelled(self)) return;
-            start_decode(self, std::move(denoised));
-          },
-          [self, id, rid](caf::error& err) {
-            forget_timeout(self, rid);
-            if (current(self, id)) fail(self, explain(err, stage_kind::denoiser));
-          });
+// The job's request with its images, for the denoiser (the one stage that reads them); the job
+// keeps it without them for the decoder. Pixels are moved, not copied.
+ResolvedRequest take_images(device_job& job) {
+  ResolvedRequest with_images = std::move(job.request);
+  job.request = without_images(with_images);
+  return with_images;
 }
 
-void start_encode(self_ptr self) {
-  auto& st = self->state;
-  auto& job = *st.job;
-  job.stage = stage_kind::encoder;
-  const std::string id = job.spec.job_id;
-  auto handle = self->request(st.kids->stages.encoder, st.cfg.stage_timeout, encode_atom::value, job.spec);
-  const caf::message_id rid = handle.id();
-  handle.then(
-          [self, id, rid](embeddings_msg& emb) {
-            forget_timeout(self, rid);
-            if (!current(self, id) || stop_if_cancelled(self)) return;
-            start_denoise(self, std::move(emb));
-          },
-          [self, id, rid](caf::error& err) {
-            forget_timeout(self, rid);
-            if (current(self, id)) fail(self, explain(err, stage_kind::encoder));
-          });
+// The current job through its stages: encode -> denoise -> decode -> the reply with the pixels.
+void run_stages(self_ptr self) {
+  const stage_set& stages = self->state.kids->stages;
+  const auto timeout = self->state.cfg.stage_timeout;
+  device_job& job = *self->state.job;
+  ask_stage<embeddings_msg>(self, stage_kind::encoder, stages.encoder, timeout, [self, timeout](device_job& job, embeddings_msg emb) {
+    job.result.encode_ms = emb.encode_ms;
+    const auto denoise_timeout = timeout * (job.request.request.steps + 1);
+    ask_stage<denoise_result>(self, stage_kind::denoiser, self->state.kids->stages.denoiser, denoise_timeout, [self, timeout](device_job& job, denoise_result denoised) {
+      job.result.denoise_ms = denoised.denoise_ms;
+      job.result.scheduler = denoised.scheduler;
+      ask_stage<decode_result>(self, stage_kind::decoder, self->state.kids->stages.decoder, timeout, [self](device_job& job, decode_result decoded) {
+        job.result.decode_ms = decoded.decode_ms;
+        job.result.images = std::move(decoded.images);
+        job.result.parameters = std::move(decoded.parameters);
+        job.result.seed = job.request.seed;
+        job.promise.deliver(std::move(job.result));
+        self->state.job.reset();
+      }, decode_atom::value, job.request, std::move(denoised));
+    }, denoise_atom::value, job.id, take_images(job), job.preview_every, std::move(emb));
+  }, encode_atom::value, without_images(job.request));
 }
 
 loader_actor spawn_loader(self_ptr self, std::shared_ptr<SdModel> preloaded) {
@@ -134,7 +114,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     ++st.restarts;
     narrate(self, std::string("the ") + to_string(k) + " stage went down (" + reason + "); restarting it");
     if (st.job && st.job->stage == k)
-      fail(self, make_sd_error(sd_errc::internal, std::string("the ") + to_string(k) + " stage crashed during the job (" +
+      fail(self, make_sd_error(WorkerErrc::internal, std::string("the ") + to_string(k) + " stage crashed during the job (" +
                                                       reason + "); it was restarted"));
     self->monitor(respawn_stage(self->system(), st.kids->stages, k, st.env));
     return;
@@ -148,7 +128,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   if (st.kids->thread && dm.source == st.kids->thread.address()) {
     // The device thread catches every task's exception; it goes down only with the device.
     narrate(self, "the device thread went down (" + reason + ")");
-    fail(self, make_sd_error(sd_errc::internal, "the device thread of " + st.cfg.name + " went down"));
+    fail(self, make_sd_error(WorkerErrc::internal, "the device thread of " + st.cfg.name + " went down"));
     self->quit(dm.reason);
   }
 }
@@ -159,7 +139,7 @@ at::Device parse_device_name(const std::string& text) {
   try {
     return parse_device(text);
   } catch (const std::invalid_argument& e) {
-    throw StageError(sd_errc::invalid_request, e.what());
+    throw WorkerError(WorkerErrc::invalid_request, e.what());
   }
 }
 
@@ -167,7 +147,7 @@ at::ScalarType parse_dtype_name(const std::string& text) {
   try {
     return parse_dtype(text);
   } catch (const std::invalid_argument& e) {
-    throw StageError(sd_errc::invalid_request, e.what());
+    throw WorkerError(WorkerErrc::invalid_request, e.what());
   }
 }
 
@@ -212,6 +192,7 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
                             auto& st = self->state;
                             if (!st.kids->stages.up()) {
                               st.env.model = h.model;
+                              st.env.model_label = h.label;
                               st.kids->stages = spawn_stages(self->system(), st.env);
                               self->monitor(st.kids->stages.encoder);
                               self->monitor(st.kids->stages.denoiser);
@@ -224,18 +205,20 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
                 [rp](caf::error& err) mutable { rp.deliver(err); });
         return rp;
       },
-      [=](validate_atom, job_spec& spec) -> caf::result<job_spec> {
-        return self->delegate(self->state.kids->loader, validate_atom::value, std::move(spec));
+      [=](validate_atom, GenerationRequest& request) -> caf::result<ResolvedRequest> {
+        return self->delegate(self->state.kids->loader, validate_atom::value, std::move(request));
       },
-      [=](run_atom, job_spec& spec) -> caf::result<job_result> {
+      [=](run_atom, std::string& id, ResolvedRequest& request, int32_t preview_every) -> caf::result<job_result> {
         auto& st = self->state;
-        if (st.job) return make_sd_error(sd_errc::internal, "device " + st.cfg.name + " is busy with " + st.job->spec.job_id);
-        if (!st.kids->stages.up()) return make_sd_error(sd_errc::not_ready, "the model is not loaded on " + st.cfg.name);
+        if (st.job) return make_sd_error(WorkerErrc::internal, "device " + st.cfg.name + " is busy with " + st.job->id);
+        if (!st.kids->stages.up()) return make_sd_error(WorkerErrc::not_ready, "the model is not loaded on " + st.cfg.name);
         st.job.emplace();
-        st.job->spec = std::move(spec);
+        st.job->id = std::move(id);
+        st.job->request = std::move(request);
+        st.job->preview_every = preview_every;
         st.job->promise = self->make_response_promise<job_result>();
         auto rp = st.job->promise;
-        start_encode(self);
+        run_stages(self);
         return rp;
       },
       [=](cancel_atom, const std::string& id) {

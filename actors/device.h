@@ -17,7 +17,7 @@
 
 #include "actors/interfaces.h"
 #include "actors/loader.h"
-#include "actors/supervisor.h"
+#include "actors/stage_factory.h"
 
 namespace sdw::actors {
 
@@ -31,7 +31,9 @@ struct device_config {
 };
 
 struct device_job {
-  job_spec spec;
+  std::string id;
+  ResolvedRequest request;  // without its images once the denoiser has them
+  int32_t preview_every = 0;
   caf::typed_response_promise<job_result> promise;
   stage_kind stage = stage_kind::encoder;
   bool cancelled = false;
@@ -57,10 +59,10 @@ struct device_state {
 device_actor::behavior_type device(device_actor::stateful_pointer<device_state> self, device_config cfg,
                                    event_sink_actor events);
 
-// "cpu", "cuda", "cuda:N", "mps" -> a device of this libtorch build; throws StageError
+// "cpu", "cuda", "cuda:N", "mps" -> a device of this libtorch build; throws WorkerError
 // (invalid_request) for unknown or unavailable devices.
 at::Device parse_device_name(const std::string& text);
-// "fp32", "fp16", "bf16" (and long names); throws StageError (invalid_request).
+// "fp32", "fp16", "bf16" (and long names); throws WorkerError (invalid_request).
 at::ScalarType parse_dtype_name(const std::string& text);
 
 }  // namespace sdw::actors

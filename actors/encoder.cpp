@@ -9,17 +9,17 @@ namespace sdw::actors {
 
 encoder_actor::behavior_type encoder(encoder_actor::stateful_pointer<encoder_state> self, stage_env env) {
   return {
-      [=](encode_atom, job_spec& spec) -> caf::result<embeddings_msg> {
+      [=](encode_atom, const ResolvedRequest& request) -> caf::result<embeddings_msg> {
         env.fault("encoder/actor");
         auto rp = self->make_response_promise<embeddings_msg>();
         auto out = std::make_shared<embeddings_msg>();
         auto model = env.model;
         run_on_device(
             self, env.thread, env.stage_timeout, "encoder",
-            [env, model, spec, out] {
+            [env, model, request, out] {
               env.fault("encoder");
               const auto t0 = std::chrono::steady_clock::now();
-              PromptEmbeddings p = encode_prompt(*model, to_resolved(spec));
+              PromptEmbeddings p = encode_prompt(*model, request);
               out->context = to_message(p.context);
               out->text_embeds = to_message(p.added.text_embeds);
               out->time_ids = to_message(p.added.time_ids);

@@ -1,4 +1,4 @@
-// Typed errors (see errors.h).
+// Errors of the actor layer (see errors.h).
 #include "actors/errors.h"
 
 #include <caf/message.hpp>
@@ -12,24 +12,7 @@
 
 namespace sdw::actors {
 
-const char* to_string(sd_errc code) {
-  switch (code) {
-    case sd_errc::invalid_request: return "invalid_request";
-    case sd_errc::model_not_found: return "model_not_found";
-    case sd_errc::out_of_memory: return "out_of_memory";
-    case sd_errc::queue_full: return "queue_full";
-    case sd_errc::cancelled: return "cancelled";
-    case sd_errc::timeout: return "timeout";
-    case sd_errc::not_found: return "not_found";
-    case sd_errc::already_finished: return "already_finished";
-    case sd_errc::shutting_down: return "shutting_down";
-    case sd_errc::not_ready: return "not_ready";
-    case sd_errc::internal: return "internal";
-  }
-  return "internal";
-}
-
-caf::error make_sd_error(sd_errc code, const std::string& message) { return caf::error{code, message}; }
+caf::error make_sd_error(WorkerErrc code, const std::string& message) { return caf::error{code, message}; }
 
 std::string error_message(const caf::error& err) {
   if (!err) return "";
@@ -45,21 +28,19 @@ std::string error_message(const caf::error& err) {
   return caf::to_string(err);
 }
 
-sd_errc error_code(const caf::error& err) {
-  if (!err) return sd_errc::internal;
-  if (err.category() == caf::atom("sd_errc")) return static_cast<sd_errc>(err.code());
+WorkerErrc error_code(const caf::error& err) {
+  if (!err) return WorkerErrc::internal;
+  if (err.category() == caf::atom("sd_errc")) return static_cast<WorkerErrc>(err.code());
   if (err.category() == caf::atom("system") && static_cast<caf::sec>(err.code()) == caf::sec::request_timeout)
-    return sd_errc::timeout;
-  return sd_errc::internal;
+    return WorkerErrc::timeout;
+  return WorkerErrc::internal;
 }
 
-WorkerErrc to_worker_errc(sd_errc code) { return static_cast<WorkerErrc>(static_cast<uint8_t>(code)); }
-
 WorkerError to_worker_error(const caf::error& err) {
-  const sd_errc code = error_code(err);
+  const WorkerErrc code = error_code(err);
   std::string msg = error_message(err);
   if (msg.empty()) msg = to_string(code);
-  return WorkerError(to_worker_errc(code), msg);
+  return WorkerError(code, msg);
 }
 
 namespace {
@@ -74,23 +55,23 @@ bool mentions_oom(const std::string& what) {
 caf::error classify_exception(std::exception_ptr ex, const std::string& stage) {
   try {
     std::rethrow_exception(ex);
-  } catch (const StageError& e) {
+  } catch (const WorkerError& e) {
     return make_sd_error(e.code(), e.what());
   } catch (const RequestError& e) {
-    return make_sd_error(sd_errc::invalid_request, e.what());
+    return make_sd_error(WorkerErrc::invalid_request, e.what());
   } catch (const CancelledError&) {
-    return make_sd_error(sd_errc::cancelled, "cancelled");
+    return make_sd_error(WorkerErrc::cancelled, "cancelled");
   } catch (const std::bad_alloc&) {
-    return make_sd_error(sd_errc::out_of_memory, stage + ": out of memory (allocation failed)");
+    return make_sd_error(WorkerErrc::out_of_memory, stage + ": out of memory (allocation failed)");
   } catch (const std::exception& e) {
     std::string what = e.what();
     // libtorch's messages carry a C++ backtrace after the first line: keep the first line.
     const auto nl = what.find('\n');
     if (nl != std::string::npos) what.resize(nl);
-    if (mentions_oom(what)) return make_sd_error(sd_errc::out_of_memory, stage + ": out of memory: " + what);
-    return make_sd_error(sd_errc::internal, stage + " failed: " + what);
+    if (mentions_oom(what)) return make_sd_error(WorkerErrc::out_of_memory, stage + ": out of memory: " + what);
+    return make_sd_error(WorkerErrc::internal, stage + " failed: " + what);
   } catch (...) {
-    return make_sd_error(sd_errc::internal, stage + " failed with an unknown exception");
+    return make_sd_error(WorkerErrc::internal, stage + " failed with an unknown exception");
   }
 }
 

@@ -1,5 +1,5 @@
 // The typed interfaces of the actors (what each accepts and answers), and what a stage actor is
-// given when it is spawned. Replies that fail carry an sd_errc error (errors.h).
+// given when it is spawned. Replies that fail carry a WorkerErrc error (errors.h).
 #pragma once
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -22,6 +22,7 @@ namespace sdw::actors {
 // inference). Local to the process: a remote stage uses its own node's loader.
 struct model_handle {
   std::shared_ptr<SdModel> model;
+  std::string label;  // the short name written into the PNG parameters ("demo", the folder's name)
 };
 
 }  // namespace sdw::actors
@@ -34,44 +35,51 @@ namespace sdw::actors {
 // {preview, job, step, total, image} and narration lines {narrate, actor, text}.
 using event_sink_actor =
     caf::typed_actor<caf::reacts_to<progress_atom, std::string, int32_t, int32_t, double>,
-                     caf::reacts_to<preview_atom, std::string, int32_t, int32_t, encoded_image_msg>,
+                     caf::reacts_to<preview_atom, std::string, int32_t, int32_t, EncodedImage>,
                      caf::reacts_to<narrate_atom, std::string, std::string>>;
 
 // Loads the model once (reporting progress as narration), refuses one that does not fit the
-// memory budget (out_of_memory), validates requests against it, hands it to the device's stages.
+// memory budget (out_of_memory), validates requests against it (the model's defaults applied,
+// every value checked), hands it to the device's stages.
 using loader_actor = caf::typed_actor<caf::replies_to<load_atom>::with<model_info>,
-                                      caf::replies_to<validate_atom, job_spec>::with<job_spec>,
+                                      caf::replies_to<validate_atom, GenerationRequest>::with<ResolvedRequest>,
                                       caf::replies_to<acquire_atom>::with<model_handle>>;
 
-// prompt -> embeddings (negative and positive).
-using encoder_actor = caf::typed_actor<caf::replies_to<encode_atom, job_spec>::with<embeddings_msg>>;
+// prompt -> embeddings (negative and positive). The request comes without its images.
+using encoder_actor = caf::typed_actor<caf::replies_to<encode_atom, ResolvedRequest>::with<embeddings_msg>>;
 
-// embeddings -> final latents, one {step, job} message per step; {cancel, job} stops it between
-// steps (the reply is then a `cancelled` error).
-using denoiser_actor = caf::typed_actor<caf::replies_to<denoise_atom, job_spec, embeddings_msg>::with<denoise_result>,
+// {denoise, job, request, preview every, embeddings} -> final latents, one {step, job} message per
+// step; {cancel, job} stops it between steps (the reply is then a `cancelled` error). The only
+// stage that reads the request's images (img2img / inpaint).
+using denoiser_actor =
+    caf::typed_actor<caf::replies_to<denoise_atom, std::string, ResolvedRequest, int32_t, embeddings_msg>::with<
+                         denoise_result>,
                                         caf::reacts_to<step_atom, std::string>,
                                         caf::reacts_to<cancel_atom, std::string>>;
 
-// latents -> RGB pixels (VAE decode + to_images) and the A1111 parameters text.
-using decoder_actor = caf::typed_actor<caf::replies_to<decode_atom, job_spec, denoise_result>::with<decode_result>>;
+// latents -> RGB pixels (VAE decode + to_images) and the A1111 parameters text. The request comes
+// without its images.
+using decoder_actor =
+    caf::typed_actor<caf::replies_to<decode_atom, ResolvedRequest, denoise_result>::with<decode_result>>;
 
 // One device (cpu, cuda:N, mps): its thread, its loader and stage actors (supervised), and one job
-// at a time through encoder -> denoiser -> decoder. Its `run` reply carries the images as pixels.
+// at a time through encoder -> denoiser -> decoder: {run, job, request, preview every}. Its `run`
+// reply carries the images as pixels.
 using device_actor = caf::typed_actor<caf::replies_to<load_atom>::with<model_info>,
-                                      caf::replies_to<validate_atom, job_spec>::with<job_spec>,
-                                      caf::replies_to<run_atom, job_spec>::with<job_result>,
+                                      caf::replies_to<validate_atom, GenerationRequest>::with<ResolvedRequest>,
+                                      caf::replies_to<run_atom, std::string, ResolvedRequest, int32_t>::with<job_result>,
                                       caf::reacts_to<cancel_atom, std::string>>;
 
 // pixels -> image files, off the device: {write, job, format, images, parameters text} -> PNG
 // (with the parameters chunk) or JPEG bytes and the time that took. One per device slot of the
 // registry, a detached actor (its own thread).
 using writer_actor =
-    caf::typed_actor<caf::replies_to<write_atom, std::string, image_format, std::vector<image_msg>, std::string>::with<
+    caf::typed_actor<caf::replies_to<write_atom, std::string, OutputFormat, std::vector<Image>, std::string>::with<
         write_result>>;
 
 // The job registry: the facade's entry point, the dispatcher and every job's event history.
 using registry_actor = caf::typed_actor<
-    caf::replies_to<submit_atom, job_spec>::with<std::string>,
+    caf::replies_to<submit_atom, JobSubmission>::with<std::string>,
     caf::replies_to<subscribe_atom, std::string>::with<ok_atom>,
     caf::replies_to<events_atom, std::string, uint64_t, int64_t>::with<event_batch>,  // job, from, wait ms
     caf::reacts_to<detach_atom, std::string>,
@@ -81,7 +89,7 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<shutdown_atom, int64_t>::with<ok_atom>,  // grace ms
     caf::replies_to<ready_atom, int64_t>::with<bool>,        // wait ms: true once loaded
     caf::reacts_to<progress_atom, std::string, int32_t, int32_t, double>,
-    caf::reacts_to<preview_atom, std::string, int32_t, int32_t, encoded_image_msg>,
+    caf::reacts_to<preview_atom, std::string, int32_t, int32_t, EncodedImage>,
     caf::reacts_to<narrate_atom, std::string, std::string>,
     caf::reacts_to<sweep_atom>,
     caf::reacts_to<expire_atom, uint64_t>,
@@ -94,6 +102,7 @@ struct stage_env {
   device_thread_actor thread;
   event_sink_actor events;
   std::shared_ptr<SdModel> model;
+  std::string model_label;  // model_handle::label
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
   bool full_vae_previews = false;
   std::function<void(const std::string&)> fault_injection;

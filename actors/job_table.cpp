@@ -2,29 +2,45 @@
 #include "actors/job_table.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "actors/errors.h"
+#include "actors/lifecycle.h"
 
 namespace sdw::actors {
 
-int64_t epoch_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+std::string new_job_id(std::mt19937_64& rng) {
+  uint8_t b[16];
+  for (int i = 0; i < 16; i += 8) {
+    const uint64_t v = rng();
+    for (int k = 0; k < 8; ++k) b[i + k] = static_cast<uint8_t>(v >> (8 * k));
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<uint8_t>((b[8] & 0x3f) | 0x80);  // variant 10xx
+  char out[37];
+  std::snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  return std::string("job-") + out;
 }
 
 job_table::job_table(size_t queue_capacity, size_t max_finished, std::chrono::milliseconds ttl)
     : queue_capacity_(queue_capacity), max_finished_(max_finished), ttl_(ttl) {}
 
-job_record& job_table::add(const std::string& id, job_spec spec, clock_type::time_point now,
-                           clock_type::time_point deadline) {
+job_record& job_table::add(const std::string& id, JobSubmission submission, ResolvedRequest request,
+                           clock_type::time_point now, clock_type::time_point deadline) {
   job_record& job = jobs_[id];
   job.id = id;
-  job.spec = std::move(spec);
-  job.total = job.spec.steps;
+  job.submission = std::move(submission);
+  job.request = std::move(request);
+  job.seed = job.request.seed;
+  job.total = job.request.request.steps;
   job.submitted = now;
   job.deadline = deadline;
   queue_.push_back(id);
   JobEvent e;
   e.type = JobEvent::Type::queued;
   e.total = job.total;
-  e.seed = job.spec.seed;
+  e.seed = job.seed;
   append(job, std::move(e));
   return job;
 }
@@ -60,7 +76,7 @@ std::vector<std::string> job_table::running_ids() const {
 
 JobEvent& job_table::append(job_record& job, JobEvent event) {
   event.job_id = job.id;
-  event.correlation_id = job.spec.correlation_id;
+  event.correlation_id = job.submission.correlation_id;
   event.emitted_at_ms = epoch_ms_now();
   job.events.push_back(std::move(event));
   return job.events.back();
@@ -74,7 +90,7 @@ void job_table::start(job_record& job, int device, clock_type::time_point now) {
   JobEvent e;
   e.type = JobEvent::Type::started;
   e.total = job.total;
-  e.seed = job.spec.seed;
+  e.seed = job.seed;
   append(job, std::move(e));
 }
 
@@ -88,8 +104,7 @@ void job_table::finish(job_record& job, JobState state, clock_type::time_point n
   }
   job.state = state;
   job.finished = now;
-  job.spec.init_image = image_msg{};
-  job.spec.mask_image = image_msg{};
+  job.request = ResolvedRequest{};
   switch (state) {
     case JobState::completed: ++counts_.completed; break;
     case JobState::failed: ++counts_.failed; break;
@@ -111,6 +126,14 @@ std::vector<std::string> job_table::evict(clock_type::time_point now) {
     }
     finished_.pop_front();
   }
+  for (auto it = polls_.begin(); it != polls_.end();) {
+    if (std::find(dropped.begin(), dropped.end(), it->second.job) != dropped.end()) {
+      it->second.events.deliver(make_sd_error(WorkerErrc::not_found, "job " + it->second.job + " was dropped"));
+      it = polls_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   return dropped;
 }
 
@@ -119,6 +142,42 @@ std::optional<clock_type::time_point> job_table::next_expiry() const {
   auto it = jobs_.find(finished_.front());
   if (it == jobs_.end()) return clock_type::now();
   return it->second.finished + ttl_;
+}
+
+event_batch job_table::batch_from(const job_record& job, uint64_t from) {
+  event_batch b;
+  if (from < job.events.size()) b.events.assign(job.events.begin() + static_cast<std::ptrdiff_t>(from), job.events.end());
+  b.finished = is_terminal(job.state);
+  return b;
+}
+
+uint64_t job_table::park(const std::string& job, uint64_t from, caf::typed_response_promise<event_batch> promise) {
+  const uint64_t token = new_token();
+  polls_[token] = parked_poll{job, from, std::move(promise)};
+  return token;
+}
+
+void job_table::deliver_polls(const job_record& job) {
+  for (auto it = polls_.begin(); it != polls_.end();) {
+    parked_poll& p = it->second;
+    if (p.job == job.id && (p.from < job.events.size() || is_terminal(job.state))) {
+      p.events.deliver(batch_from(job, p.from));
+      it = polls_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool job_table::expire(uint64_t token) {
+  auto it = polls_.find(token);
+  if (it == polls_.end()) return false;
+  if (const job_record* job = find(it->second.job))
+    it->second.events.deliver(batch_from(*job, it->second.from));
+  else
+    it->second.events.deliver(make_sd_error(WorkerErrc::not_found, "no job " + it->second.job));
+  polls_.erase(it);
+  return true;
 }
 
 }  // namespace sdw::actors

@@ -19,7 +19,7 @@ namespace {
 
 void check_fits(const MemoryEstimate& e, int64_t budget, const std::string& name) {
   if (budget > 0 && e.total() > budget)
-    throw StageError(sd_errc::out_of_memory, "model '" + name + "' needs about " + e.describe() + ", but only " +
+    throw WorkerError(WorkerErrc::out_of_memory, "model '" + name + "' needs about " + e.describe() + ", but only " +
                                                  format_bytes(budget) + " is available on this device; refused");
 }
 
@@ -56,7 +56,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
   const fs::path p(name);
   if (fs::is_directory(p)) {
     if (!fs::exists(p / "model_index.json"))
-      throw StageError(sd_errc::model_not_found, "'" + name + "' is a folder but not a diffusers pipeline (no model_index.json)");
+      throw WorkerError(WorkerErrc::model_not_found, "'" + name + "' is a folder but not a diffusers pipeline (no model_index.json)");
     try {
       MemoryEstimate e = estimate_folder(name, options.dtype);
       add_cpu_prepack(e, options.device, options.dtype);
@@ -66,9 +66,9 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       say("reading the weights");
       return load_diffusers_model(name, options);
     } catch (const LoadError& e) {
-      throw StageError(sd_errc::model_not_found, e.what());
+      throw WorkerError(WorkerErrc::model_not_found, e.what());
     } catch (const SafetensorsError& e) {
-      throw StageError(sd_errc::model_not_found, e.what());
+      throw WorkerError(WorkerErrc::model_not_found, e.what());
     }
   }
   if (fs::is_regular_file(p) && p.extension() == ".safetensors") {
@@ -83,15 +83,15 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       say("reading the weights");
       return load_single_file_model(name, options);
     } catch (const LoadError& e) {
-      throw StageError(sd_errc::model_not_found, e.what());
+      throw WorkerError(WorkerErrc::model_not_found, e.what());
     } catch (const SafetensorsError& e) {
-      throw StageError(sd_errc::model_not_found, e.what());
+      throw WorkerError(WorkerErrc::model_not_found, e.what());
     }
   }
   if (fs::is_regular_file(p))
-    throw StageError(sd_errc::model_not_found, "'" + name + "' is neither a diffusers folder nor a .safetensors checkpoint "
+    throw WorkerError(WorkerErrc::model_not_found, "'" + name + "' is neither a diffusers folder nor a .safetensors checkpoint "
                                                "(pickle checkpoints are refused: they can run code)");
-  throw StageError(sd_errc::model_not_found,
+  throw WorkerError(WorkerErrc::model_not_found,
                    "model '" + name + "' not found (expected 'demo', a diffusers folder or a .safetensors checkpoint)");
 }
 
@@ -162,10 +162,10 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                 // A Hub repo id or catalog version: downloaded (or found in the cache) first.
                 try {
                   source = resolve(name, progress);
-                } catch (const StageError&) {
+                } catch (const WorkerError&) {
                   throw;
                 } catch (const std::exception& e) {
-                  throw StageError(sd_errc::model_not_found, "model '" + name + "': " + e.what());
+                  throw WorkerError(WorkerErrc::model_not_found, "model '" + name + "': " + e.what());
                 }
               }
               *result = load_served_model(source, options, budget, estimate.get(), progress);
@@ -206,30 +206,22 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
             });
         return rp;
       },
-      [=](validate_atom, job_spec& spec) -> caf::result<job_spec> {
+      [=](validate_atom, GenerationRequest& request) -> caf::result<ResolvedRequest> {
         auto& st = self->state;
-        if (!st.model) return make_sd_error(sd_errc::not_ready, st.failure ? "model failed to load: " + error_message(st.failure)
+        if (!st.model) return make_sd_error(WorkerErrc::not_ready, st.failure ? "model failed to load: " + error_message(st.failure)
                                                                            : std::string("model is still loading"));
-        if (spec.output_format != "png" && spec.output_format != "jpeg")
-          return make_sd_error(sd_errc::invalid_request, "output_format must be 'png' or 'jpeg', got '" + spec.output_format + "'");
-        if (spec.output_format == "jpeg" && (spec.jpeg_quality < 1 || spec.jpeg_quality > 100))
-          return make_sd_error(sd_errc::invalid_request, "jpeg_quality must be between 1 and 100");
-        if (spec.preview_every < 0) return make_sd_error(sd_errc::invalid_request, "preview_every must be >= 0");
         try {
-          ResolvedRequest r = resolve_request(*st.model, to_request(spec), cfg.limits);
-          store_resolved(spec, r);
+          return resolve_request(*st.model, std::move(request), cfg.limits);
         } catch (const ImageError& e) {
-          return make_sd_error(sd_errc::invalid_request, e.what());
+          return make_sd_error(WorkerErrc::invalid_request, e.what());
         } catch (...) {
           return classify_exception(std::current_exception(), "validation");
         }
-        spec.model = st.info.label;
-        return spec;
       },
       [=](acquire_atom) -> caf::result<model_handle> {
         auto& st = self->state;
-        if (!st.model) return make_sd_error(sd_errc::not_ready, "model is not loaded");
-        return model_handle{st.model};
+        if (!st.model) return make_sd_error(WorkerErrc::not_ready, "model is not loaded");
+        return model_handle{st.model, st.info.label};
       },
   };
 }

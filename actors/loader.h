@@ -46,7 +46,7 @@ struct loader_state {
 loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> self, loader_config cfg);
 
 // "demo" -> the built-in model; a folder with model_index.json -> load_diffusers_model; a
-// .safetensors file -> load_single_file_model. Throws StageError: model_not_found (no such model,
+// .safetensors file -> load_single_file_model. Throws WorkerError: model_not_found (no such model,
 // or it cannot be loaded), out_of_memory (estimate above `budget` bytes when budget > 0).
 // `progress` (optional) gets a line per phase (estimate, loading, done).
 std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,

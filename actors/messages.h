@@ -1,9 +1,8 @@
-// The messages of the actor layer: atoms (at most 10 characters in CAF 0.17) and the data types
-// that travel between actors, each with an `inspect` overload so it can be serialised (registered
-// by register_message_types). Everything a stage sends another stage is plain data: requests as
-// job_spec, tensors as tensor_msg, images as pixels (image_msg) or file bytes (encoded_image_msg).
-// The facade's types (JobEvent, JobStatus, WorkerHealth) are inspectable too, so the job registry
-// could live in another process.
+// The messages of the actor layer: atoms (at most 10 characters in CAF 0.17), the stages' result
+// types, and the `inspect` overloads that make the shared vocabulary travel as messages itself
+// (registered by register_message_types): requests as GenerationRequest / ResolvedRequest, pixels
+// as Image, files as EncodedImage, tensors as tensor_msg, and the facade's types (JobSubmission,
+// JobEvent, JobStatus, WorkerHealth), so a stage or the registry could live in another process.
 #pragma once
 
 #include <caf/atom.hpp>
@@ -11,6 +10,8 @@
 #include <caf/none.hpp>
 #include <caf/meta/load_callback.hpp>
 #include <caf/meta/type_name.hpp>
+
+#include <optional>
 
 #include <cstdint>
 #include <string>
@@ -56,45 +57,8 @@ using write_atom = caf::atom_constant<caf::atom("write")>;
 using ok_atom = caf::ok_atom;
 
 // -- stage data ------------------------------------------------------------------------------
-
-// 8-bit pixels (an init or mask image; a decoded image before it is written as a file).
-struct image_msg {
-  int32_t width = 0, height = 0, channels = 0;
-  std::string pixels;
-};
-
-// One job as every stage sees it: the request (flattened GenerationRequest), after validation
-// the resolved values, and the output settings.
-struct job_spec {
-  std::string job_id;
-  std::string model;  // requested model ("" = the served one); after validation the PNG label
-  // GenerationRequest
-  uint8_t mode = 0;  // GenerationMode
-  std::string prompt;
-  bool has_negative = false;
-  std::string negative_prompt;
-  int32_t width = 0, height = 0, steps = 0;
-  bool has_guidance = false;
-  double guidance = 0;
-  bool has_seed = false;
-  uint64_t seed = 0;
-  std::string scheduler;
-  int32_t clip_skip = 1;
-  double strength = 0.8;
-  int32_t num_images = 1;
-  image_msg init_image, mask_image;
-  // set by validation (resolve_request)
-  bool resolved = false;
-  std::string scheduler_name;
-  // output
-  std::string output_format = "png";
-  int32_t jpeg_quality = 90;
-  int32_t preview_every = 0;
-  bool full_vae_previews = false;
-  int64_t deadline_ms = 0;
-  bool cancel_on_disconnect = false;
-  std::string correlation_id;
-};
+// Requests travel as GenerationRequest / ResolvedRequest, pixels as Image, files as EncodedImage
+// (their inspect overloads are below); these are the stages' own results.
 
 // Encoder -> denoiser: [uncond x N, cond x N] with CFG, [cond x N] without.
 struct embeddings_msg {
@@ -113,22 +77,10 @@ struct denoise_result {
   double denoise_ms = 0;
 };
 
-struct encoded_image_msg {
-  std::string bytes;
-  std::string format;  // "png" | "jpeg"
-  int32_t width = 0, height = 0;
-};
-
-// How a job's images become files: PNG (with the A1111 parameters text) or JPEG at a quality.
-struct image_format {
-  std::string format = "png";  // "png" | "jpeg"
-  int32_t jpeg_quality = 90;
-};
-
 // Decoder -> device: the images as RGB pixels (VAE decode + to_images), the A1111 parameters
 // text, and the time both took.
 struct decode_result {
-  std::vector<image_msg> images;
+  std::vector<Image> images;
   std::string parameters;
   double decode_ms = 0;
 };
@@ -136,9 +88,8 @@ struct decode_result {
 // Device -> job registry: what a job produced on the device. The images are pixels still; the
 // registry has its writer turn them into files (write_result), with the device free meanwhile.
 struct job_result {
-  std::vector<image_msg> images;
+  std::vector<Image> images;
   std::string parameters;  // A1111 parameters text (the PNG "parameters" chunk)
-  image_format format;
   uint64_t seed = 0;
   std::string scheduler;
   double encode_ms = 0, denoise_ms = 0, decode_ms = 0;
@@ -147,7 +98,7 @@ struct job_result {
 
 // Writer -> job registry: the image files and the time encoding them took.
 struct write_result {
-  std::vector<encoded_image_msg> images;
+  std::vector<EncodedImage> images;
   double image_encode_ms = 0;
 };
 
@@ -171,33 +122,11 @@ struct event_batch {
   bool finished = false;
 };
 
-// Conversions between the facade's request and job_spec.
-job_spec make_job_spec(const JobSubmission& submission);
-GenerationRequest to_request(const job_spec& spec);
-ResolvedRequest to_resolved(const job_spec& spec);
-void store_resolved(job_spec& spec, const ResolvedRequest& resolved);
-image_msg to_message(const Image& image);
-Image from_message(const image_msg& m);
-EncodedImage to_encoded_image(const encoded_image_msg& m);
-
-// Registers every type above (and tensor_msg, sd_errc) with the actor system.
+// Registers every type above (and tensor_msg, the request and image types, the error category)
+// with the actor system.
 void register_message_types(caf::actor_system_config& cfg);
 
 // -- inspect ---------------------------------------------------------------------------------
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, image_msg& x) {
-  return f(caf::meta::type_name("sdw.image"), x.width, x.height, x.channels, x.pixels);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, job_spec& x) {
-  return f(caf::meta::type_name("sdw.job_spec"), x.job_id, x.model, x.mode, x.prompt, x.has_negative,
-           x.negative_prompt, x.width, x.height, x.steps, x.has_guidance, x.guidance, x.has_seed, x.seed,
-           x.scheduler, x.clip_skip, x.strength, x.num_images, x.init_image, x.mask_image, x.resolved,
-           x.scheduler_name, x.output_format, x.jpeg_quality, x.preview_every, x.full_vae_previews, x.deadline_ms,
-           x.cancel_on_disconnect, x.correlation_id);
-}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, embeddings_msg& x) {
@@ -211,23 +140,13 @@ typename Inspector::result_type inspect(Inspector& f, denoise_result& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, encoded_image_msg& x) {
-  return f(caf::meta::type_name("sdw.encoded_image"), x.bytes, x.format, x.width, x.height);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, image_format& x) {
-  return f(caf::meta::type_name("sdw.image_format"), x.format, x.jpeg_quality);
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, decode_result& x) {
   return f(caf::meta::type_name("sdw.decode_result"), x.images, x.parameters, x.decode_ms);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, job_result& x) {
-  return f(caf::meta::type_name("sdw.job_result"), x.images, x.parameters, x.format, x.seed, x.scheduler,
+  return f(caf::meta::type_name("sdw.job_result"), x.images, x.parameters, x.seed, x.scheduler,
            x.encode_ms, x.denoise_ms, x.decode_ms, x.image_encode_ms);
 }
 
@@ -249,8 +168,74 @@ typename Inspector::result_type inspect(Inspector& f, event_batch& x) {
 
 }  // namespace sdw::actors
 
-// The facade's types (found by argument-dependent lookup in namespace sdw).
+// The shared vocabulary (found by argument-dependent lookup in namespace sdw): requests, images,
+// files, and the facade's types.
 namespace sdw {
+
+namespace detail {
+
+// A std::optional field (CAF 0.17 has no inspect for it): a presence flag and the value.
+template <class T>
+struct optional_field {
+  std::optional<T>& ref;
+};
+
+template <class Inspector, class T>
+typename Inspector::result_type inspect(Inspector& f, optional_field<T>& x) {
+  bool has = x.ref.has_value();
+  T value = has ? *x.ref : T{};
+  auto restore = caf::meta::load_callback([&]() -> caf::error {
+    if (has)
+      x.ref = std::move(value);
+    else
+      x.ref.reset();
+    return caf::none;
+  });
+  return f(has, value, restore);
+}
+
+template <class T>
+T& field(T& x) {
+  return x;
+}
+template <class T>
+optional_field<T> field(std::optional<T>& x) {
+  return {x};
+}
+
+// Inspects the fields a struct lists (request_fields), optional ones as flag + value.
+template <class Inspector, class... Ts>
+typename Inspector::result_type inspect_listed(Inspector& f, const char* name, Ts&... xs) {
+  return [&](auto&&... fs) { return f(caf::meta::type_name(name), fs...); }(field(xs)...);
+}
+
+}  // namespace detail
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, Image& x) {
+  return f(caf::meta::type_name("sdw.Image"), x.width, x.height, x.channels, x.pixels);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, GenerationRequest& x) {
+  return request_fields(x, [&](auto&... xs) { return detail::inspect_listed(f, "sdw.GenerationRequest", xs...); });
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ResolvedRequest& x) {
+  return request_fields(x, [&](auto&... xs) { return detail::inspect_listed(f, "sdw.ResolvedRequest", xs...); });
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, OutputFormat& x) {
+  return f(caf::meta::type_name("sdw.OutputFormat"), x.format, x.jpeg_quality);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, JobSubmission& x) {
+  return detail::inspect_listed(f, "sdw.JobSubmission", x.request, x.output, x.preview_every, x.deadline,
+                                x.cancel_on_disconnect, x.model, x.correlation_id);
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, EncodedImage& x) {

@@ -13,36 +13,10 @@
 
 #include "actors/errors.h"
 #include "actors/job_registry.h"
+#include "actors/registry_state.h"
 #include "actors/request_timeouts.h"
 
 namespace sdw {
-
-const char* to_string(WorkerErrc code) { return actors::to_string(static_cast<actors::sd_errc>(code)); }
-
-const char* to_string(JobState state) {
-  switch (state) {
-    case JobState::queued: return "queued";
-    case JobState::running: return "running";
-    case JobState::completed: return "completed";
-    case JobState::failed: return "failed";
-    case JobState::cancelled: return "cancelled";
-  }
-  return "?";
-}
-
-const char* to_string(JobEvent::Type type) {
-  switch (type) {
-    case JobEvent::Type::queued: return "queued";
-    case JobEvent::Type::started: return "started";
-    case JobEvent::Type::progress: return "progress";
-    case JobEvent::Type::preview: return "preview";
-    case JobEvent::Type::narration: return "narration";
-    case JobEvent::Type::complete: return "complete";
-    case JobEvent::Type::error: return "error";
-    case JobEvent::Type::cancelled: return "cancelled";
-  }
-  return "?";
-}
 
 namespace actors {
 namespace {
@@ -146,8 +120,8 @@ class actor_worker : public Worker {
     core_->stopped = true;
   }
 
-  std::string submit(const JobSubmission& job) override {
-    return core_->ask<std::string>(timeout(), submit_atom::value, make_job_spec(job));
+  std::string submit(JobSubmission job) override {
+    return core_->ask<std::string>(timeout(), submit_atom::value, std::move(job));
   }
 
   std::shared_ptr<EventStream> subscribe(const std::string& job_id) override {

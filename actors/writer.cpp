@@ -10,26 +10,18 @@
 
 namespace sdw::actors {
 
-std::vector<encoded_image_msg> encode_images(const std::vector<image_msg>& images, const image_format& format,
-                                             const std::string& parameters) {
-  const bool jpeg = format.format == "jpeg";
-  std::vector<encoded_image_msg> out;
+std::vector<EncodedImage> encode_images(const std::vector<Image>& images, const OutputFormat& format,
+                                        const std::string& parameters) {
+  format.check();
+  std::vector<EncodedImage> out;
   out.reserve(images.size());
-  for (const image_msg& pixels : images) {
-    const Image img = from_message(pixels);
-    encoded_image_msg m;
-    m.bytes = jpeg ? encode_jpeg(img, format.jpeg_quality) : encode_png(img, parameters);
-    m.format = jpeg ? "jpeg" : "png";
-    m.width = img.width;
-    m.height = img.height;
-    out.push_back(std::move(m));
-  }
+  for (const Image& image : images) out.push_back(format.encode(image, parameters));
   return out;
 }
 
 writer_actor::behavior_type writer(writer_actor::pointer self, writer_env env) {
   return {
-      [=](write_atom, const std::string& job, const image_format& format, const std::vector<image_msg>& images,
+      [=](write_atom, const std::string& job, const OutputFormat& format, const std::vector<Image>& images,
           const std::string& parameters) -> caf::result<write_result> {
         env.fault("writer/actor");
         try {

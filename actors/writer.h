@@ -32,7 +32,7 @@ writer_actor::behavior_type writer(writer_actor::pointer self, writer_env env);
 writer_actor spawn_writer(caf::actor_system& system, const writer_env& env);
 
 // The files of `images`: PNG with `parameters` as its "parameters" chunk, or JPEG at the quality.
-std::vector<encoded_image_msg> encode_images(const std::vector<image_msg>& images, const image_format& format,
-                                             const std::string& parameters);
+std::vector<EncodedImage> encode_images(const std::vector<Image>& images, const OutputFormat& format,
+                                        const std::string& parameters);
 
 }  // namespace sdw::actors

@@ -63,16 +63,17 @@ void handle_submit_job(ServerContext& ctx, const httplib::Request& req, httplib:
   const std::string correlation = req.get_header_value("X-Correlation-Id");
   job.submission.correlation_id =
       is_valid_request_id(correlation) ? correlation : res.get_header_value("X-Request-Id");
+  const bool follow = !job.submission.cancel_on_disconnect;
   std::string job_id;
   try {
-    job_id = ctx.worker.submit(job.submission);
+    job_id = ctx.worker.submit(std::move(job.submission));  // the images move on, not copied
   } catch (const WorkerError& e) {
     const ApiError mapped = from_worker_error(e);
     ctx.metrics.job_rejected(mapped.code());
     throw mapped;
   }
   ctx.metrics.job_submitted(job.operation);
-  if (!job.submission.cancel_on_disconnect) ctx.observer.follow(job_id);
+  if (follow) ctx.observer.follow(job_id);
   res.set_header("Location", "/v1/jobs/" + job_id);
   send_json(res, 200, job_accepted_json(job_id));
 }

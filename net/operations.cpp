@@ -69,16 +69,6 @@ void parse_size(const FieldReader& fields, GenerationRequest& r, int fallback, c
 
 }  // namespace
 
-bool ServedModel::accepts(const std::string& model) const {
-  return model == name || std::find(aliases.begin(), aliases.end(), model) != aliases.end();
-}
-
-std::string ServedModel::describe() const {
-  std::string out = "'" + name + "'";
-  if (!aliases.empty()) out += " (aliases: " + join_quoted(aliases) + ")";
-  return out;
-}
-
 const std::vector<std::string>& operation_names() {
   static const std::vector<std::string> names = {"image_generation", "image_transform", "image_inpaint"};
   return names;
@@ -169,14 +159,13 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   // 5. delivery extras
   JobSubmission& s = job.submission;
   if (auto format = fields.optional_string("output_format")) {
-    std::string f = *format;
-    std::transform(f.begin(), f.end(), f.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (f == "jpg") f = "jpeg";
-    if (f != "png" && f != "jpeg")
-      throw invalid_field("output_format", "output_format must be 'png' or 'jpeg', got '" + *format + "'");
-    s.output_format = f;
+    try {
+      s.output.format = OutputFormat::canonical_name(*format);
+    } catch (const ImageError& e) {
+      throw invalid_field("output_format", e.what());
+    }
   }
-  s.jpeg_quality = fields.integer("jpeg_quality", 90, 1, 100);
+  s.output.jpeg_quality = fields.integer("jpeg_quality", 90, 1, 100);
   s.preview_every = fields.integer("preview_every", options.default_preview_every, 0, limits.max_steps);
   s.cancel_on_disconnect = fields.boolean("cancel_on_disconnect", false);
   return job;
@@ -199,20 +188,9 @@ nlohmann::json job_accepted_json(const std::string& job_id) {
   return {{"job_id", job_id}, {"sse_url", stream_path(job_id)}};
 }
 
-const char* state_name(JobState state) {
-  switch (state) {
-    case JobState::queued: return "queued";
-    case JobState::running: return "running";
-    case JobState::completed: return "completed";
-    case JobState::failed: return "failed";
-    case JobState::cancelled: return "cancelled";
-  }
-  return "unknown";
-}
-
 nlohmann::json job_status_json(const JobStatus& status) {
   nlohmann::json j = {{"job_id", status.job_id},
-                      {"state", state_name(status.state)},
+                      {"state", to_string(status.state)},
                       {"step", status.step},
                       {"total", status.total},
                       {"percent", status.total > 0 ? 100.0 * status.step / status.total : 0.0},

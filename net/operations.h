@@ -12,14 +12,6 @@
 
 namespace sdw::net {
 
-// The model this process serves and the other names a request may use for it.
-struct ServedModel {
-  std::string name = "demo";
-  std::vector<std::string> aliases;
-  bool accepts(const std::string& model) const;
-  std::string describe() const;  // "'demo'" or "'sd15' (aliases: 'a', 'b')"
-};
-
 struct ParseOptions {
   ServedModel model;
   ValidationLimits limits;
@@ -53,8 +45,6 @@ bool is_valid_job_id(const std::string& job_id);
 std::string stream_path(const std::string& job_id);  // /v1/jobs/<id>/stream
 // {"job_id":...,"sse_url":"/v1/jobs/<id>/stream"}
 nlohmann::json job_accepted_json(const std::string& job_id);
-// queued | running | completed | failed | cancelled
-const char* state_name(JobState state);
 // {"job_id","state","step","total","percent","queue_position"[,"error"][,"result"]}
 nlohmann::json job_status_json(const JobStatus& status);
 

@@ -13,6 +13,7 @@
 #include <iostream>
 
 #include "model/image/image_io.h"
+#include "model/image/output_format.h"
 #include "model/pipeline/generate.h"
 #include "model/schedulers/scheduler.h"
 #include "runtime/cpu_threads.h"
@@ -155,9 +156,10 @@ int run_generate(int argc, char** argv) {
     GenerationResult result = generate(*model, req, hooks);
 
     const std::string params = result.parameters_text(model->name == "demo" ? "demo" : fs::path(model->name).filename().string(), req);
+    const OutputFormat format{jpeg ? "jpeg" : "png", a.jpeg_quality};
     for (size_t i = 0; i < result.images.size(); ++i) {
       const std::string path = output_path(a.output, static_cast<int>(i), static_cast<int>(result.images.size()));
-      write_file(path, jpeg ? encode_jpeg(result.images[i], a.jpeg_quality) : encode_png(result.images[i], params));
+      write_file(path, format.encode(result.images[i], params).bytes);
       std::cout << "wrote " << path << " (" << result.width << "x" << result.height << ")\n";
     }
     const auto& t = result.timings;

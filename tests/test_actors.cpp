@@ -246,7 +246,7 @@ TEST_CASE("previews every N steps and JPEG output", "[actors]") {
     CHECK(p.height == 8);
   }
   JobSubmission jpeg = small_job(2);
-  jpeg.output_format = "jpeg";
+  jpeg.output.format = "jpeg";
   jpeg.request.num_images = 2;
   events = run_job(*w, jpeg);
   REQUIRE(events.back().type == JobEvent::Type::complete);
@@ -465,7 +465,7 @@ TEST_CASE("requests are validated: invalid values and unknown models", "[actors]
   j.request.prompt.clear();
   CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
   j = small_job(2);
-  j.output_format = "gif";
+  j.output.format = "gif";
   CHECK(submit_error(*w, j) == WorkerErrc::invalid_request);
   j = small_job(2);
   j.model = "sdxl-turbo";

@@ -22,7 +22,7 @@
 #include "actors/memory_estimate.h"
 #include "actors/messages.h"
 #include "actors/preview.h"
-#include "actors/supervisor.h"
+#include "actors/stage_factory.h"
 #include "actors/tensor_message.h"
 #include "actors/writer.h"
 #include "model/pipeline/demo_model.h"
@@ -56,7 +56,7 @@ T round_trip(caf::actor_system& sys, const T& value) {
   return out;
 }
 
-job_spec sample_spec() {
+JobSubmission sample_submission() {
   JobSubmission s;
   s.request.prompt = "a cat";
   s.request.negative_prompt = "dog";
@@ -68,12 +68,10 @@ job_spec sample_spec() {
   s.request.init_image.height = 1;
   s.request.init_image.channels = 3;
   s.request.init_image.pixels = {1, 2, 3, 4, 5, 6};
-  s.output_format = "jpeg";
+  s.output.format = "jpeg";
   s.preview_every = 2;
   s.deadline = 1500ms;
-  job_spec j = make_job_spec(s);
-  j.job_id = "job-1";
-  return j;
+  return s;
 }
 
 }  // namespace
@@ -105,16 +103,30 @@ TEST_CASE("tensors travel as dtype, shape and bytes", "[actors]") {
 TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   config cfg;
   caf::actor_system sys{cfg};
-  job_spec j = round_trip(sys, sample_spec());
-  GenerationRequest r = to_request(j);
+  JobSubmission j = round_trip(sys, sample_submission());
+  const GenerationRequest& r = j.request;
   CHECK(r.prompt == "a cat");
   CHECK(r.negative_prompt.value() == "dog");
   CHECK(r.mode == GenerationMode::img2img);
   CHECK(r.seed.value() == 77);
   CHECK_FALSE(r.guidance.has_value());
   CHECK(r.init_image.pixels == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
-  CHECK(j.output_format == "jpeg");
-  CHECK(j.deadline_ms == 1500);
+  CHECK(j.output.format == "jpeg");
+  CHECK(j.deadline.value() == 1500ms);
+  JobSubmission no_options = round_trip(sys, JobSubmission{});
+  CHECK_FALSE(no_options.deadline.has_value());
+  CHECK_FALSE(no_options.request.negative_prompt.has_value());
+  ResolvedRequest resolved;
+  resolved.request = j.request;
+  resolved.guidance = 6.5;
+  resolved.seed = 99;
+  resolved.scheduler_name = "euler_a";
+  ResolvedRequest resolved2 = round_trip(sys, resolved);
+  CHECK(resolved2.request.prompt == "a cat");
+  CHECK(resolved2.request.init_image.pixels == resolved.request.init_image.pixels);
+  CHECK(resolved2.guidance == 6.5);
+  CHECK(resolved2.seed == 99);
+  CHECK(resolved2.scheduler_name == "euler_a");
 
   embeddings_msg e;
   e.context = to_message(at::randn({2, 77, 8}));
@@ -123,22 +135,23 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   CHECK(e2.cfg);
   CHECK(at::equal(from_message(e2.context), from_message(e.context)));
 
-  // Device -> registry: pixels, the parameters text and the output format; writer -> registry: files.
+  // Device -> registry: pixels and the parameters text; registry -> writer: the output format;
+  // writer -> registry: files.
   job_result jr;
-  jr.images.push_back(image_msg{2, 1, 3, "abcdef"});
+  jr.images.push_back(Image{2, 1, 3, {'a', 'b', 'c', 'd', 'e', 'f'}});
   jr.parameters = "a cat\nSteps: 4";
-  jr.format = image_format{"jpeg", 75};
   jr.decode_ms = 1.5;
   job_result jr2 = round_trip(sys, jr);
   REQUIRE(jr2.images.size() == 1);
-  CHECK(jr2.images[0].pixels == "abcdef");
+  CHECK(jr2.images[0].pixels == std::vector<uint8_t>{'a', 'b', 'c', 'd', 'e', 'f'});
   CHECK(jr2.images[0].width == 2);
   CHECK(jr2.parameters == jr.parameters);
-  CHECK(jr2.format.format == "jpeg");
-  CHECK(jr2.format.jpeg_quality == 75);
+  OutputFormat format2 = round_trip(sys, OutputFormat{"jpeg", 75});
+  CHECK(format2.format == "jpeg");
+  CHECK(format2.jpeg_quality == 75);
   CHECK(jr2.decode_ms == 1.5);
   write_result wr;
-  wr.images.push_back(encoded_image_msg{"\x89PNG", "png", 8, 8});
+  wr.images.push_back(EncodedImage{"\x89PNG", "png", 8, 8});
   wr.image_encode_ms = 2.5;
   write_result wr2 = round_trip(sys, wr);
   CHECK(wr2.images.at(0).bytes == "\x89PNG");
@@ -161,15 +174,15 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   CHECK_FALSE(round_trip(sys, s).result);
 
   // A whole message with registered types, as the middleman writes it.
-  caf::message msg = caf::make_message(encode_atom::value, sample_spec());
+  caf::message msg = caf::make_message(encode_atom::value, resolved);
   std::vector<char> buf;
   caf::binary_serializer sink{sys, buf};
   REQUIRE_FALSE(sink(msg));
   caf::message back;
   caf::binary_deserializer source{sys, buf};
   REQUIRE_FALSE(source(back));
-  REQUIRE(back.match_elements<encode_atom, job_spec>());
-  CHECK(back.get_as<job_spec>(1).prompt == "a cat");
+  REQUIRE(back.match_elements<encode_atom, ResolvedRequest>());
+  CHECK(back.get_as<ResolvedRequest>(1).request.prompt == "a cat");
 }
 
 TEST_CASE("a stage on another actor system, reached through the middleman, answers like a local one", "[actors]") {
@@ -182,10 +195,11 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   env.thread = spawn_device_thread(node_a, "cpu");
   env.events = node_a.spawn([]() -> event_sink_actor::behavior_type {
     return {[](progress_atom, const std::string&, int32_t, int32_t, double) {},
-            [](preview_atom, const std::string&, int32_t, int32_t, const encoded_image_msg&) {},
+            [](preview_atom, const std::string&, int32_t, int32_t, const EncodedImage&) {},
             [](narrate_atom, const std::string&, const std::string&) {}};
   });
   env.model = model;
+  env.model_label = "demo";
   auto enc = spawn_stage<encoder_actor>(node_a, env);
   auto dec = spawn_stage<decoder_actor>(node_a, env);
   auto wri = spawn_writer(node_a, writer_env{});
@@ -202,18 +216,15 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   REQUIRE(remote_dec);
   REQUIRE(remote_wri);
 
-  job_spec spec = sample_spec();
-  spec.mode = 0;
-  spec.output_format = "png";
-  spec.init_image = {};
-  spec.model = "demo";
-  ResolvedRequest resolved = resolve_request(*model, to_request(spec));
-  store_resolved(spec, resolved);
+  GenerationRequest request = sample_submission().request;
+  request.mode = GenerationMode::txt2img;
+  request.init_image = {};
+  const ResolvedRequest resolved = resolve_request(*model, request);
 
   caf::scoped_actor self{node_b};
   embeddings_msg emb;
   caf::error err;
-  self->request(*remote_enc, 60s, encode_atom::value, spec)
+  self->request(*remote_enc, 60s, encode_atom::value, resolved)
       .receive([&](embeddings_msg& e) { emb = std::move(e); }, [&](caf::error& e) { err = e; });
   REQUIRE_FALSE(err);
   PromptEmbeddings local = encode_prompt(*model, resolved);
@@ -226,25 +237,25 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   while (!st.done()) denoise_step(*model, st);
   denoise_result d;
   d.latents = to_message(st.latents);
-  d.steps = spec.steps;
+  d.steps = resolved.request.steps;
   d.sampler_name = "Euler a";
   decode_result decoded;
-  self->request(*remote_dec, 60s, decode_atom::value, spec, d)
+  self->request(*remote_dec, 60s, decode_atom::value, resolved, d)
       .receive([&](decode_result& r) { decoded = std::move(r); }, [&](caf::error& e) { err = e; });
   REQUIRE_FALSE(err);
   REQUIRE(decoded.images.size() == 1);
   Image img = to_images(decode_latents(*model, st.latents))[0];
-  CHECK(from_message(decoded.images[0]).pixels == img.pixels);
+  CHECK(decoded.images[0].pixels == img.pixels);
   CHECK(decoded.images[0].width == img.width);
-  CHECK(decoded.parameters == parameters_text(spec, d));
+  CHECK(decoded.parameters == parameters_text("demo", resolved, d));
   write_result written;
-  self->request(*remote_wri, 60s, write_atom::value, spec.job_id, image_format{}, decoded.images, decoded.parameters)
+  self->request(*remote_wri, 60s, write_atom::value, "job-1", OutputFormat{}, decoded.images, decoded.parameters)
       .receive([&](write_result& r) { written = std::move(r); }, [&](caf::error& e) { err = e; });
   REQUIRE_FALSE(err);
   REQUIRE(written.images.size() == 1);
   CHECK(written.images[0].format == "png");
-  CHECK(written.images[0].bytes == encode_png(img, parameters_text(spec, d)));
-  self->request(*remote_wri, 60s, write_atom::value, spec.job_id, image_format{"jpeg", 80}, decoded.images,
+  CHECK(written.images[0].bytes == encode_png(img, parameters_text("demo", resolved, d)));
+  self->request(*remote_wri, 60s, write_atom::value, "job-1", OutputFormat{"jpeg", 80}, decoded.images,
                 decoded.parameters)
       .receive([&](write_result& r) { written = std::move(r); }, [&](caf::error& e) { err = e; });
   REQUIRE_FALSE(err);
@@ -254,10 +265,10 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
   // A failing request comes back as a typed error across the wire.
   denoise_result bad_latents = d;
   bad_latents.latents.dtype = "c64";
-  self->request(*remote_dec, 60s, decode_atom::value, spec, bad_latents)
+  self->request(*remote_dec, 60s, decode_atom::value, resolved, bad_latents)
       .receive([&](decode_result&) { FAIL("decoded a tensor of unknown dtype"); }, [&](caf::error& e) { err = e; });
   REQUIRE(err);
-  CHECK(error_code(err) == sd_errc::internal);
+  CHECK(error_code(err) == WorkerErrc::internal);
   CHECK(error_message(err).find("unknown tensor dtype") != std::string::npos);
 
   for (auto& a : {caf::actor_cast<caf::actor>(enc), caf::actor_cast<caf::actor>(dec), caf::actor_cast<caf::actor>(wri),
@@ -268,14 +279,14 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
 TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[actors]") {
   job_table t(2, 3, 100ms);
   const auto t0 = clock_type::now();
-  auto spec = [](int steps) {
-    job_spec s;
-    s.steps = steps;
-    s.init_image.pixels = std::string(1000, 'x');
-    return s;
+  auto request = [](int steps) {
+    ResolvedRequest r;
+    r.request.steps = steps;
+    r.request.init_image.pixels = std::vector<uint8_t>(1000, 'x');
+    return r;
   };
-  t.add("a", spec(4), t0, t0 + 1s);
-  t.add("b", spec(4), t0, t0 + 1s);
+  t.add("a", JobSubmission{}, request(4), t0, t0 + 1s);
+  t.add("b", JobSubmission{}, request(4), t0, t0 + 1s);
   CHECK(t.queue_full());
   CHECK(t.queue_position("b") == 2);
   REQUIRE(t.pop_queued().value() == "a");
@@ -288,7 +299,7 @@ TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[act
   done.type = JobEvent::Type::complete;
   t.append(a, done);
   t.finish(a, JobState::completed, t0 + 10ms);
-  CHECK(t.find("a")->spec.init_image.pixels.empty());  // the request's images are let go
+  CHECK(t.find("a")->request.request.init_image.pixels.empty());  // the request's images are let go
   REQUIRE(t.find("a")->events.size() == 3);            // queued, started, complete
   CHECK(t.find("a")->events[0].type == JobEvent::Type::queued);
   CHECK(t.find("a")->events[0].job_id == "a");
@@ -307,7 +318,7 @@ TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[act
   // Count: at most 3 finished jobs are kept, whatever the TTL.
   for (int i = 0; i < 6; ++i) {
     const std::string id = "j" + std::to_string(i);
-    t.add(id, spec(1), t0, t0 + 1s);
+    t.add(id, JobSubmission{}, request(1), t0, t0 + 1s);
     t.finish(*t.find(id), JobState::failed, t0 + 200ms);
   }
   CHECK(t.evict(t0 + 200ms) == std::vector<std::string>{"j0", "j1", "j2"});
@@ -328,20 +339,20 @@ TEST_CASE("job ids are random version-4 UUIDs", "[actors]") {
 }
 
 TEST_CASE("typed errors: codes, messages, exceptions", "[actors]") {
-  WorkerError e = to_worker_error(make_sd_error(sd_errc::queue_full, "the queue is full"));
+  WorkerError e = to_worker_error(make_sd_error(WorkerErrc::queue_full, "the queue is full"));
   CHECK(e.code() == WorkerErrc::queue_full);
   CHECK(std::string(e.what()) == "the queue is full");
   CHECK(std::string(to_string(WorkerErrc::timeout)) == "timeout");
-  CHECK(error_code(caf::make_error(caf::sec::request_timeout)) == sd_errc::timeout);
-  CHECK(error_code(caf::make_error(caf::sec::request_receiver_down)) == sd_errc::internal);
+  CHECK(error_code(caf::make_error(caf::sec::request_timeout)) == WorkerErrc::timeout);
+  CHECK(error_code(caf::make_error(caf::sec::request_receiver_down)) == WorkerErrc::internal);
   auto classify = [](auto ex) { return error_code(classify_exception(std::make_exception_ptr(ex), "stage")); };
-  CHECK(classify(RequestError("steps")) == sd_errc::invalid_request);
-  CHECK(classify(std::bad_alloc()) == sd_errc::out_of_memory);
+  CHECK(classify(RequestError("steps")) == WorkerErrc::invalid_request);
+  CHECK(classify(std::bad_alloc()) == WorkerErrc::out_of_memory);
   CHECK(classify(std::runtime_error("[enforce fail] DefaultCPUAllocator: can't allocate memory: you tried")) ==
-        sd_errc::out_of_memory);
-  CHECK(classify(std::runtime_error("CUDA out of memory. Tried to allocate 2 GiB")) == sd_errc::out_of_memory);
-  CHECK(classify(StageError(sd_errc::model_not_found, "nope")) == sd_errc::model_not_found);
-  CHECK(classify(std::logic_error("bug")) == sd_errc::internal);
+        WorkerErrc::out_of_memory);
+  CHECK(classify(std::runtime_error("CUDA out of memory. Tried to allocate 2 GiB")) == WorkerErrc::out_of_memory);
+  CHECK(classify(WorkerError(WorkerErrc::model_not_found, "nope")) == WorkerErrc::model_not_found);
+  CHECK(classify(std::logic_error("bug")) == WorkerErrc::internal);
   CHECK(error_message(classify_exception(std::make_exception_ptr(std::runtime_error("first\nbacktrace")), "decoder")) ==
         "decoder failed: first");
 }

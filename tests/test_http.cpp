@@ -137,7 +137,7 @@ TEST_CASE("image_generation: rbee's defaults and field names", "[http][operation
   CHECK(r.width == 512);
   CHECK(r.height == 512);
   CHECK(r.num_images == 1);
-  CHECK(job.submission.output_format == "png");
+  CHECK(job.submission.output.format == "png");
   CHECK(job.submission.preview_every == 0);
   CHECK_FALSE(job.submission.cancel_on_disconnect);
 
@@ -157,8 +157,8 @@ TEST_CASE("image_generation: rbee's defaults and field names", "[http][operation
   CHECK(j2.submission.request.scheduler == "euler_a");
   CHECK(j2.submission.request.num_images == 2);
   CHECK(j2.submission.request.clip_skip == 2);
-  CHECK(j2.submission.output_format == "jpeg");
-  CHECK(j2.submission.jpeg_quality == 80);
+  CHECK(j2.submission.output.format == "jpeg");
+  CHECK(j2.submission.output.jpeg_quality == 80);
   CHECK(j2.submission.preview_every == 2);
   CHECK(j2.submission.cancel_on_disconnect);
 

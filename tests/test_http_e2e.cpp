@@ -733,7 +733,9 @@ TEST_CASE("a model that fails to load: /ready and /health say so, jobs are 503",
 TEST_CASE("a job that fails: error event, [ERROR] marker, failed state", "[http][e2e][sse]") {
   WorkerProcess w({"--min-side", "64", "--job-timeout-s", "1"});
   const int port = w.port();
-  const std::string id = submit(port, demo_job(150, 31));  // longer than its 1 s deadline
+  json job = demo_job(150, 31);  // 150 steps at 128x128: well past its 1 s deadline
+  job["width"] = job["height"] = 128;
+  const std::string id = submit(port, job);
   const SseStream s = read_sse(port, stream_path(id));
   check_stream_shape(s, "[ERROR] ");
   const auto errors = s.named("error");

@@ -55,6 +55,22 @@ struct ResolvedRequest {
   std::string scheduler_name;  // canonical short name, or "" for the model's own
 };
 
+// Every field of a request, in order, handed to `f` (a serialiser: the actors' CAF `inspect`): a
+// new field is added to its struct and to this list, next to each other.
+template <class F>
+decltype(auto) request_fields(GenerationRequest& x, F&& f) {
+  return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
+           x.clip_skip, x.strength, x.num_images, x.init_image, x.mask_image);
+}
+template <class F>
+decltype(auto) request_fields(ResolvedRequest& x, F&& f) {
+  return f(x.request, x.guidance, x.seed, x.scheduler_name);
+}
+
+// A copy of `r` without its init and mask images (the stages that read only the prompt and the
+// settings get this one; the pixels are moved, never copied).
+ResolvedRequest without_images(ResolvedRequest& r);
+
 struct GenerationTimings {
   double encode_ms = 0, denoise_ms = 0, decode_ms = 0, total_ms = 0;
 };

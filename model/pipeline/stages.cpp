@@ -49,9 +49,17 @@ const char* mode_name(GenerationMode mode) {
   return "?";
 }
 
-ResolvedRequest resolve_request(const SdModel& model, const GenerationRequest& in, const RequestLimits& limits) {
+ResolvedRequest without_images(ResolvedRequest& r) {
+  Image init = std::move(r.request.init_image), mask = std::move(r.request.mask_image);
+  ResolvedRequest out = r;
+  r.request.init_image = std::move(init);
+  r.request.mask_image = std::move(mask);
+  return out;
+}
+
+ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, const RequestLimits& limits) {
   ResolvedRequest out;
-  out.request = in;
+  out.request = std::move(in);
   GenerationRequest& r = out.request;
   if (r.prompt.empty()) throw RequestError("prompt must not be empty");
   if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");

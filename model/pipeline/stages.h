@@ -24,7 +24,7 @@ struct PromptEmbeddings {
 };
 
 // Applies model defaults and checks every value; throws RequestError naming the field.
-ResolvedRequest resolve_request(const SdModel& model, const GenerationRequest& request,
+ResolvedRequest resolve_request(const SdModel& model, GenerationRequest request,
                                 const RequestLimits& limits = {});
 
 // SD1.x/2.x: CLIP last hidden state (clip_skip: an earlier layer + final_layer_norm). SDXL

@@ -1,9 +1,6 @@
-// Where stage actors come from: the one factory (spawn_stage) every stage actor is created through,
-// and the set of stages a device supervises. In one process the factory spawns local actors; for
-// stages on another node it is the one place that would instead return
-// `system.middleman().remote_spawn<encoder_actor>(node, "sdw.encoder", args, timeout)` (the remote
-// node registering the stage with add_actor_type and running its own loader and device thread):
-// stages only exchange message data, so nothing else changes. See docs/actors.md.
+// The stage factory: the one place stage actors (encoder, denoiser, decoder) are created, and the
+// set of stages a device supervises (restarting one that went down). Stages exchange only message
+// data, so a factory that spawned them elsewhere would change nothing else.
 #pragma once
 
 #include <caf/actor_addr.hpp>

@@ -1,5 +1,5 @@
-// Stage factory and stage set (see supervisor.h).
-#include "actors/supervisor.h"
+// Stage factory and stage set (see stage_factory.h).
+#include "actors/stage_factory.h"
 
 #include "actors/decoder.h"
 #include "actors/denoiser.h"
