@@ -25,26 +25,18 @@ decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_sta
   return {
       [=](decode_atom, const ResolvedRequest& request, const denoise_result& denoised) -> caf::result<decode_result> {
         env.fault("decoder/actor");
-        auto rp = self->make_response_promise<decode_result>();
-        auto out = std::make_shared<decode_result>();
         auto model = env.model;
-        run_on_device(
-            self, env.thread, env.stage_timeout, "decoder",
-            [env, model, request, denoised, out] {
+        return reply_from_device<decode_result>(
+            self, env.thread, env.stage_timeout, "decoder", [env, model, request, denoised] {
               env.fault("decoder");
               const auto t0 = std::chrono::steady_clock::now();
+              decode_result out;
               at::Tensor latents = from_message(denoised.latents, model->device);
-              out->images = to_images(decode_latents(*model, latents));
-              out->parameters = parameters_text(env.model_label, request, denoised);
-              out->decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-            },
-            [rp, out](const caf::error& err) mutable {
-              if (err)
-                rp.deliver(err);
-              else
-                rp.deliver(std::move(*out));
+              out.images = to_images(decode_latents(*model, latents));
+              out.parameters = parameters_text(env.model_label, request, denoised);
+              out.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+              return out;
             });
-        return rp;
       },
   };
 }

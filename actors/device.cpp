@@ -1,7 +1,7 @@
 // The device actor (see device.h).
 #include "actors/device.h"
 
-#include "model/device_names.h"
+#include "model/nn/device_names.h"
 
 #include "actors/request_timeouts.h"
 
@@ -155,7 +155,7 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
                                    event_sink_actor events) {
   auto& st = self->state;
   st.cfg = cfg;
-  st.kids->thread = spawn_device_thread(self->system(), cfg.name);
+  st.kids->thread = spawn_device_thread(self->system(), cfg.name, cfg.own_thread);
   self->monitor(st.kids->thread);
   st.env.device_name = cfg.name;
   st.env.thread = st.kids->thread;

@@ -28,6 +28,7 @@ struct device_config {
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
   bool full_vae_previews = false;
   std::function<void(const std::string&)> fault_injection;
+  bool own_thread = true;  // WorkerConfig::own_threads
 };
 
 struct device_job {

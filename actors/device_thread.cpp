@@ -30,7 +30,9 @@ device_thread_actor::behavior_type device_thread(device_thread_actor::pointer se
   };
 }
 
-device_thread_actor spawn_device_thread(caf::actor_system& system, const std::string& device_name) {
+device_thread_actor spawn_device_thread(caf::actor_system& system, const std::string& device_name,
+                                        bool own_thread) {
+  if (!own_thread) return system.spawn(device_thread, device_name);
   return system.spawn<caf::detached>(device_thread, device_name);
 }
 

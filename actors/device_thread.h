@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "actors/messages.h"
@@ -39,8 +40,10 @@ using device_thread_actor = caf::typed_actor<caf::replies_to<run_atom, device_ta
 
 device_thread_actor::behavior_type device_thread(device_thread_actor::pointer self, std::string device_name);
 
-// Spawns the device thread (detached: it owns a thread of its own).
-device_thread_actor spawn_device_thread(caf::actor_system& system, const std::string& device_name);
+// Spawns the device thread (detached: it owns a thread of its own; `own_thread` false: on the
+// actor system's scheduler, for deterministic tests).
+device_thread_actor spawn_device_thread(caf::actor_system& system, const std::string& device_name,
+                                        bool own_thread = true);
 
 // Runs `fn` on the device thread from actor `self` and calls `done` (on `self`) with the outcome:
 // an empty error on success, the task's classified exception, or a timeout after `timeout`.
@@ -58,6 +61,24 @@ void run_on_device(Self* self, const device_thread_actor& thread, std::chrono::m
         forget_timeout(self, id);
         done(err);
       });
+}
+
+// A stage's one-value reply: runs `fn` (returning a T) on the device thread and answers with its
+// value or its error.
+template <class T, class Self, class Fn>
+caf::typed_response_promise<T> reply_from_device(Self* self, const device_thread_actor& thread,
+                                                 std::chrono::milliseconds timeout, const std::string& stage, Fn fn) {
+  auto rp = self->template make_response_promise<T>();
+  auto out = std::make_shared<T>();
+  run_on_device(
+      self, thread, timeout, stage, [fn, out] { *out = fn(); },
+      [rp, out](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(std::move(*out));
+      });
+  return rp;
 }
 
 }  // namespace sdw::actors

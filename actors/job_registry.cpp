@@ -148,7 +148,7 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
         e.type = JobEvent::Type::progress;
         e.step = step;
         e.total = total;
-        e.elapsed_ms = ms_between(job->started, clock_type::now());
+        e.elapsed_ms = ms_between(job->started, self->clock().now());
         st.table->append(*job, std::move(e));
         st.table->deliver_polls(*job);
       },
@@ -160,7 +160,7 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
         e.type = JobEvent::Type::preview;
         e.step = step;
         e.total = total;
-        e.elapsed_ms = ms_between(job->started, clock_type::now());
+        e.elapsed_ms = ms_between(job->started, self->clock().now());
         e.images.push_back(std::move(image));
         st.table->append(*job, std::move(e));
         st.table->deliver_polls(*job);

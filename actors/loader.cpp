@@ -6,11 +6,11 @@
 #include <filesystem>
 
 #include "actors/memory_estimate.h"
-#include "model/catalog.h"
+#include "model/catalog/catalog.h"
 #include "model/loading/state_dict.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
-#include "model/safetensors.h"
+#include "model/safetensors/safetensors.h"
 
 namespace fs = std::filesystem;
 

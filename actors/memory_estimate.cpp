@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "model/autoencoder_kl.h"
+#include "model/nets/autoencoder_kl.h"
 #include "model/loading/diffusers_folder.h"
-#include "model/safetensors.h"
+#include "model/safetensors/safetensors.h"
 
 namespace sdw::actors {
 namespace {

@@ -44,6 +44,7 @@ void spawn_writer(registry_self self, size_t slot) {
   writer_env env;
   env.device_name = d.name;
   env.fault_injection = st.cfg.fault_injection;
+  env.own_thread = st.cfg.own_threads;
   d.writer = actors::spawn_writer(self->system(), env);
   self->monitor(d.writer);
   st.writer_handles->push_back(d.writer);
@@ -134,7 +135,7 @@ void start_write(registry_self self, size_t slot, job_record& job, job_result r)
 
 void start_job(registry_self self, size_t slot, job_record& job) {
   auto& st = self->state;
-  st.table->start(job, static_cast<int>(slot), clock_type::now());
+  st.table->start(job, static_cast<int>(slot), self->clock().now());
   st.devices[slot].job = job.id;
   narrate_job(self, job, "job_started", "Job started on " + st.devices[slot].name, "info", false);
   st.table->deliver_polls(job);
@@ -263,6 +264,7 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.stage_timeout = cfg.stage_timeout;
   dc.full_vae_previews = cfg.full_vae_previews;
   dc.fault_injection = cfg.fault_injection;
+  dc.own_thread = cfg.own_threads;
   return dc;
 }
 

@@ -71,7 +71,7 @@ namespace {
 // Makes sure a sweep runs at `when` (or earlier).
 void schedule_sweep(registry_self self, clock_type::time_point when) {
   auto& st = self->state;
-  const auto now = clock_type::now();
+  const auto now = self->clock().now();
   if (when >= st.next_sweep && st.next_sweep > now) return;
   st.next_sweep = when;
   const auto delay = std::max(milliseconds(0), std::chrono::duration_cast<milliseconds>(when - now) + milliseconds(1));
@@ -80,7 +80,7 @@ void schedule_sweep(registry_self self, clock_type::time_point when) {
 
 void evict(registry_self self) {
   auto& st = self->state;
-  st.table->evict(clock_type::now());
+  st.table->evict(self->clock().now());
   if (auto next = st.table->next_expiry()) schedule_sweep(self, *next);
 }
 
@@ -88,7 +88,7 @@ void evict(registry_self self) {
 
 std::string queue_job(registry_self self, JobSubmission submission, ResolvedRequest request) {
   auto& st = self->state;
-  const auto now = clock_type::now();
+  const auto now = self->clock().now();
   const milliseconds limit = submission.deadline ? *submission.deadline : st.cfg.job_deadline;
   const auto deadline = now + limit;
   job_record& job = st.table->add(st.table->new_id(), std::move(submission), std::move(request), now, deadline);
@@ -110,7 +110,7 @@ void end_job(registry_self self, job_record& job, JobState state, WorkerErrc cod
              JobEvent terminal) {
   auto& st = self->state;
   if (is_terminal(job.state)) return;
-  const auto now = clock_type::now();
+  const auto now = self->clock().now();
   const bool was_running = job.state == JobState::running;
   st.deadlines.erase({job.deadline, job.id});
   st.table->finish(job, state, now);
@@ -164,7 +164,7 @@ bool finish_shutdown_if_idle(registry_self self) {
 
 void sweep(registry_self self) {
   auto& st = self->state;
-  const auto now = clock_type::now();
+  const auto now = self->clock().now();
   st.next_sweep = clock_type::time_point::max();
   while (!st.deadlines.empty() && st.deadlines.begin()->first <= now) {
     const std::string id = st.deadlines.begin()->second;

@@ -43,6 +43,10 @@ struct WorkerConfig {
   // Longest a single stage request (one denoising step, a decode, a model load) may take before
   // the job fails with "timeout".
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
+  // Device threads and writers on threads of their own (detached actors). false: they run on the
+  // actor system's scheduler like every other actor, which a test on CAF's deterministic test
+  // coordinator needs (everything then runs on the test's thread, in simulated time).
+  bool own_threads = true;
   // Test-only: called with the stage name ("loader", "encoder", "denoiser", "decoder", "writer")
   // inside each stage's work (a throw fails that job; "writer" is the PNG/JPEG encoding), and with
   // "<stage>/actor" in the stage actor's message handler (a throw crashes the actor, which its

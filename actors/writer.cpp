@@ -39,6 +39,7 @@ writer_actor::behavior_type writer(writer_actor::pointer self, writer_env env) {
 }
 
 writer_actor spawn_writer(caf::actor_system& system, const writer_env& env) {
+  if (!env.own_thread) return system.spawn(writer, env);
   return system.spawn<caf::detached>(writer, env);
 }
 

@@ -16,6 +16,7 @@ namespace sdw::actors {
 // What a writer is given at spawn: whose images it writes (for messages) and the fault hook.
 struct writer_env {
   std::string device_name = "cpu";
+  bool own_thread = true;  // false: on the actor system's scheduler (WorkerConfig::own_threads)
   std::function<void(const std::string&)> fault_injection;
 
   // Calls the fault hook, if any, with `point`.

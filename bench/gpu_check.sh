@@ -5,7 +5,7 @@
 #      (bench/gpu_build.sh, keep-going so that every compile error shows at once); should that
 #      fail, builds again with the two CUDA-API-dependent pieces compiled out
 #      (-DSDW_CUDA_GRAPHS=OFF -DSDW_CUDA_ALLOC_STATS=OFF) and says so;
-#   2. GPU parity: tests/test_device_parity.cpp on cuda:0 (fp32 with TF32 off as on the CPU,
+#   2. GPU parity: tests/model/pipeline/test_device_parity.cpp on cuda:0 (fp32 with TF32 off as on the CPU,
 #      fp16/bf16 UNet within stated bounds, seeded images, graph step == eager step);
 #      SDW_GPU_PIPELINES narrows the fixture pipelines where only some travelled;
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the

@@ -16,10 +16,10 @@
 #include <thread>
 
 #include "actors/worker.h"
-#include "model/device_names.h"
+#include "model/nn/device_names.h"
 #include "model/pipeline/sd_model.h"
-#include "net/heartbeat.h"
-#include "net/http_server.h"
+#include "net/rbee/heartbeat.h"
+#include "net/http/http_server.h"
 #include "runtime/cpu_threads.h"
 #include "runtime/log.h"
 #include "runtime/model_source.h"

@@ -8,11 +8,11 @@
 #include <map>
 #include <memory>
 
-#include "model/catalog.h"
-#include "model/device_names.h"
+#include "model/catalog/catalog.h"
+#include "model/nn/device_names.h"
 #include "model/loading/diffusers_folder.h"
-#include "net/hub_client.h"
-#include "net/hub_config.h"
+#include "net/hub/hub_client.h"
+#include "net/hub/hub_config.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // --model values that name a Hugging Face Hub pipeline: "org/name[@revision]", or an rbee catalog
-// version with a repo ("v1-5", "sd-turbo@main"; model/catalog.h). They resolve, through the Hub
+// version with a repo ("v1-5", "sd-turbo@main"; model/catalog/catalog.h). They resolve, through the Hub
 // client in net/ (cache, download, offline), to a local snapshot folder that the diffusers-folder
 // loader reads. The weight variant follows the dtype as the loader's does (fp16/bf16 -> "fp16").
 #pragma once
@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "net/hub_download.h"
-#include "net/hub_reference.h"
+#include "net/hub/hub_download.h"
+#include "net/hub/hub_reference.h"
 
 namespace sdw {
 

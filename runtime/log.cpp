@@ -1,7 +1,7 @@
 // Structured log lines (see log.h).
 #include "runtime/log.h"
 
-#include "net/heartbeat.h"  // rfc3339_utc
+#include "net/rbee/heartbeat.h"  // rfc3339_utc
 
 #include <chrono>
 #include <cstdio>

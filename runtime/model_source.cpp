@@ -9,8 +9,8 @@
 
 #include "model/loading/state_dict.h"
 #include "model/pipeline/demo_model.h"
-#include "model/safetensors.h"
-#include "net/hub_error.h"
+#include "model/safetensors/safetensors.h"
+#include "net/hub/hub_error.h"
 #include "runtime/hub_model.h"
 
 namespace fs = std::filesystem;

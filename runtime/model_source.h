@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "model/device_names.h"
+#include "model/nn/device_names.h"
 #include "model/pipeline/sd_model.h"
 #include "runtime/hub_model.h"
 

@@ -12,7 +12,7 @@
 
 #include <torch/version.h>
 
-#include "model/catalog.h"
+#include "model/catalog/catalog.h"
 
 namespace sdw {
 namespace {

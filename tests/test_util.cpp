@@ -1,7 +1,7 @@
 // Shared helpers for the tests (see test_util.h).
 #include "test_util.h"
 
-#include "model/diffusers_json.h"
+#include "model/safetensors/diffusers_json.h"
 
 #include <sys/wait.h>
 #include <unistd.h>

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "model/safetensors/safetensors.h"
 
 namespace sdw::test {
 

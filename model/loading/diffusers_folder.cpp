@@ -5,8 +5,8 @@
 #include <fstream>
 #include <set>
 
-#include "model/diffusers_json.h"
-#include "model/safetensors.h"
+#include "model/safetensors/diffusers_json.h"
+#include "model/safetensors/safetensors.h"
 
 namespace fs = std::filesystem;
 

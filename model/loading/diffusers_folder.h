@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "model/autoencoder_kl.h"
-#include "model/clip_text_model.h"
+#include "model/nets/autoencoder_kl.h"
+#include "model/nets/clip_text_model.h"
 #include "model/loading/state_dict.h"
-#include "model/unet_2d_condition.h"
+#include "model/nets/unet_2d_condition.h"
 
 namespace sdw {
 

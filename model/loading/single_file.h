@@ -10,12 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/autoencoder_kl.h"
-#include "model/clip_text_model.h"
+#include "model/nets/autoencoder_kl.h"
+#include "model/nets/clip_text_model.h"
 #include "model/loading/single_file_keys.h"
 #include "model/loading/state_dict.h"
-#include "model/safetensors.h"
-#include "model/unet_2d_condition.h"
+#include "model/safetensors/safetensors.h"
+#include "model/nets/unet_2d_condition.h"
 
 namespace sdw {
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "model/autoencoder_kl.h"
-#include "model/unet_2d_condition.h"
+#include "model/nets/autoencoder_kl.h"
+#include "model/nets/unet_2d_condition.h"
 
 namespace sdw {
 

@@ -1,7 +1,7 @@
 // The built-in demo model (see demo_model.h).
 #include "model/pipeline/demo_model.h"
 
-#include "model/device_names.h"
+#include "model/nn/device_names.h"
 
 #include <ATen/core/grad_mode.h>
 

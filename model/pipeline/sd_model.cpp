@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <vector>
 
-#include "model/catalog.h"
-#include "model/device_names.h"
+#include "model/catalog/catalog.h"
+#include "model/nn/device_names.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
 #include "model/nn/layers.h"

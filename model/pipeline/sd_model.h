@@ -9,11 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/autoencoder_kl.h"
-#include "model/clip_text_model.h"
+#include "model/nets/autoencoder_kl.h"
+#include "model/nets/clip_text_model.h"
 #include "model/tokenizer/clip_tokenizer.h"
 #include "model/pipeline/unet_runner.h"
-#include "model/unet_2d_condition.h"
+#include "model/nets/unet_2d_condition.h"
 
 namespace sdw {
 

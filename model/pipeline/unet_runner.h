@@ -16,7 +16,7 @@
 #include <memory>
 #include <string>
 
-#include "model/unet_2d_condition.h"
+#include "model/nets/unet_2d_condition.h"
 
 namespace sdw {
 

@@ -3,7 +3,7 @@
 // typed view of every field the ported schedulers use.
 #pragma once
 
-#include "model/diffusers_json.h"
+#include "model/safetensors/diffusers_json.h"
 
 #include <cstdint>
 #include <limits>

@@ -1,0 +1,62 @@
+// Device and dtype names (see device_names.h).
+#include "model/nn/device_names.h"
+
+#include <torch/version.h>
+
+#include <ATen/Context.h>
+
+#include <stdexcept>
+
+namespace sdw {
+
+at::Device parse_device(const std::string& text) {
+  if (text == "cpu") return at::kCPU;
+  if (text == "mps") {
+    if (!at::hasMPS()) throw std::invalid_argument("device 'mps' is not available in this build (Metal needs a macOS libtorch)");
+    return at::Device(at::kMPS);
+  }
+  if (text == "cuda" || text.rfind("cuda:", 0) == 0) {
+    if (!at::hasCUDA()) throw std::invalid_argument("device '" + text + "' is not available: this libtorch has no CUDA support");
+    int index = 0;
+    if (text.size() > 5) {
+      try {
+        size_t used = 0;
+        index = std::stoi(text.substr(5), &used);
+        if (used != text.size() - 5 || index < 0) throw std::invalid_argument("bad");
+      } catch (const std::exception&) {
+        throw std::invalid_argument("bad device '" + text + "' (expected cuda:N)");
+      }
+    }
+    return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw std::invalid_argument("unknown device '" + text + "' (valid: cpu, cuda, cuda:N, mps)");
+}
+
+at::ScalarType parse_dtype(const std::string& text) {
+  if (text == "fp32" || text == "float32" || text == "float") return at::kFloat;
+  if (text == "fp16" || text == "float16" || text == "half") return at::kHalf;
+  if (text == "bf16" || text == "bfloat16") return at::kBFloat16;
+  throw std::invalid_argument("unknown dtype '" + text + "' (valid: fp32, fp16, bf16)");
+}
+
+const char* dtype_name(at::ScalarType type) {
+  switch (type) {
+    case at::kFloat: return "fp32";
+    case at::kHalf: return "fp16";
+    case at::kBFloat16: return "bf16";
+    default: return "?";
+  }
+}
+
+void check_device_dtype(const at::Device& device, at::ScalarType dtype) {
+#if TORCH_VERSION_MAJOR < 2
+  if (device.is_cpu() && dtype == at::kHalf)
+    throw std::invalid_argument(
+        "fp16 is not available on the CPU with this libtorch (it has no fp16 CPU kernels for layer_norm or "
+        "convolution); use --dtype bf16 (fast on CPUs with AMX/avx512_bf16) or fp32 on the CPU, fp16 on a GPU");
+#endif
+  (void)device;
+  (void)dtype;
+}
+
+}  // namespace sdw

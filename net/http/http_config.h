@@ -1,0 +1,33 @@
+// Settings of the HTTP server (runtime/cli_serve fills them from flags and environment).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "net/http/operations.h"
+
+namespace sdw::net {
+
+struct HttpConfig {
+  std::string host = "127.0.0.1";  // loopback unless configured otherwise
+  int port = 8080;                 // 0: any free port (see HttpServer::port())
+  std::string api_token;           // "" = no auth (rbee: LLORCH_API_TOKEN)
+  std::vector<std::string> cors_origins;  // none by default
+  size_t max_body_bytes = 32u << 20;
+  int threads = 64;                // connection threads (each open SSE stream holds one)
+  std::chrono::milliseconds sse_keepalive{5000};
+  int keep_alive_timeout_s = 5;
+  int read_timeout_s = 30;
+  int write_timeout_s = 10;        // a reader that stops reading is dropped after this long
+  std::string worker_id;           // WorkerInfo.id ("" -> "sd-worker-<port>")
+  std::string device;              // WorkerInfo.device ("" -> the worker's)
+  std::string version = "0.1.0";
+  ParseOptions jobs;               // served model, validation limits, default previews
+  bool log_requests = true;
+  std::function<void(const std::string& line)> log;  // default: stderr
+};
+
+}  // namespace sdw::net

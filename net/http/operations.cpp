@@ -1,0 +1,204 @@
+// rbee Operations <-> JobSubmission (see operations.h).
+#include "net/http/operations.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "model/schedulers/scheduler.h"
+#include "net/http/errors.h"
+#include "net/http/sse.h"
+
+namespace sdw::net {
+namespace {
+
+std::string join_quoted(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
+  return out;
+}
+
+// Strips nlohmann's "[json.exception.parse_error.101] " prefix.
+std::string parse_error_text(const std::string& what) {
+  const auto close = what.find("] ");
+  return close == std::string::npos ? what : what.substr(close + 2);
+}
+
+void parse_loras(const FieldReader& fields, const ValidationLimits& limits) {
+  const auto* loras = fields.get("loras");
+  if (!loras) return;
+  if (!loras->is_array()) throw invalid_field("loras", "loras must be an array, got " + json_type(*loras));
+  for (size_t i = 0; i < loras->size(); ++i) {
+    const auto& item = (*loras)[i];
+    const std::string name = "loras[" + std::to_string(i) + "]";
+    if (!item.is_object()) throw invalid_field(name, name + " must be an object {\"path\",\"strength\"}, got " + json_type(item));
+    FieldReader lora(item);
+    const auto* path = lora.get("path");
+    if (!path) throw missing_field(name + ".path");
+    if (!path->is_string() || path->get<std::string>().empty())
+      throw invalid_field(name + ".path", name + ".path must be a non-empty string");
+    const auto* strength = lora.get("strength");
+    if (strength && (!strength->is_number() || std::abs(strength->get<double>()) > limits.max_lora_strength))
+      throw invalid_field(name + ".strength", name + ".strength must be a number between -10 and 10");
+  }
+  if (!loras->empty())
+    throw ApiError(ErrorType::invalid_request, "LORA_NOT_SUPPORTED", "loras: LoRA not supported yet by this worker",
+                   "loras");
+}
+
+// The output size of img2img/inpaint without width/height: the image's, rounded down to 8.
+void check_derived_size(const std::string& field, const Image& image, const ValidationLimits& limits) {
+  const int w = image.width - image.width % 8, h = image.height - image.height % 8;
+  auto fits = [&](int v) { return v >= limits.min_side && v <= limits.max_side; };
+  if (!fits(w) || !fits(h))
+    throw invalid_field(field, field + " is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                                   "; the output size (rounded down to multiples of 8: " + std::to_string(w) + "x" +
+                                   std::to_string(h) + ") must be between " + std::to_string(limits.min_side) +
+                                   " and " + std::to_string(limits.max_side) + " per side; pass width/height to resize");
+}
+
+void parse_size(const FieldReader& fields, GenerationRequest& r, int fallback, const ValidationLimits& limits) {
+  const int big = 1 << 20;
+  r.width = fields.integer("width", fallback, 0, big);
+  r.height = fields.integer("height", fallback, 0, big);
+  if (r.width != 0 || fields.has("width")) check_side("width", r.width, limits);
+  if (r.height != 0 || fields.has("height")) check_side("height", r.height, limits);
+  if (r.width && r.height && static_cast<int64_t>(r.width) * r.height > limits.max_pixels)
+    throw invalid_field("width", "width x height must be at most " + std::to_string(limits.max_pixels) + " pixels");
+}
+
+}  // namespace
+
+const std::vector<std::string>& operation_names() {
+  static const std::vector<std::string> names = {"image_generation", "image_transform", "image_inpaint"};
+  return names;
+}
+
+JobRequest parse_job_request(const std::string& body, const ParseOptions& options) {
+  if (body.empty())
+    throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body is empty; expected a JSON object");
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(body);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body is not valid JSON: " + parse_error_text(e.what()));
+  }
+  return parse_job_request(json, options);
+}
+
+JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& options) {
+  const ValidationLimits& limits = options.limits;
+  if (!body.is_object())
+    throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body must be a JSON object, got " + json_type(body));
+  const FieldReader fields(body);
+  JobRequest job;
+
+  // 1. which operation
+  const auto* op = fields.get("operation");
+  if (!op) throw missing_field("operation");
+  const auto& ops = operation_names();
+  if (!op->is_string() || std::find(ops.begin(), ops.end(), op->get<std::string>()) == ops.end())
+    throw ApiError(ErrorType::invalid_request, "UNKNOWN_OPERATION",
+                   "unknown operation " + dump_json(*op) + "; this worker runs " + join_quoted(ops), "operation");
+  job.operation = op->get<std::string>();
+  GenerationRequest& r = job.submission.request;
+  r.mode = job.operation == "image_generation"  ? GenerationMode::txt2img
+           : job.operation == "image_transform" ? GenerationMode::img2img
+                                                : GenerationMode::inpaint;
+
+  // 2. routing fields
+  job.hive_id = fields.required_string("hive_id");
+  job.worker_id = fields.optional_string("worker_id").value_or("");
+  job.model = fields.required_string("model");
+  if (!options.model.accepts(job.model))
+    throw ApiError(ErrorType::invalid_request, "MODEL_NOT_FOUND",
+                   "model '" + job.model + "' is not served here; this worker serves " + options.model.describe(), "model");
+
+  // 3. prompt and sampling
+  r.prompt = fields.required_string("prompt");
+  check_prompt("prompt", r.prompt, true, limits);
+  r.negative_prompt = fields.optional_string("negative_prompt");
+  if (r.negative_prompt) check_prompt("negative_prompt", *r.negative_prompt, false, limits);
+  r.steps = fields.integer("steps", kDefaultSteps, 1, limits.max_steps);
+  r.guidance = fields.number("guidance_scale", kDefaultGuidance, 0.0, limits.max_guidance);
+  r.seed = fields.seed("seed");
+  r.num_images = fields.integer("num_images", 1, 1, limits.max_images);
+  r.clip_skip = fields.integer("clip_skip", 1, 1, limits.max_clip_skip);
+  if (const auto scheduler = fields.optional_string("scheduler")) {
+    try {
+      r.scheduler = canonical_scheduler_name(*scheduler);
+    } catch (const SchedulerError& e) {
+      throw invalid_field("scheduler", std::string("scheduler: ") + e.what());
+    }
+  }
+  parse_loras(fields, limits);
+
+  // 4. size and images
+  if (r.mode == GenerationMode::txt2img) {
+    parse_size(fields, r, kDefaultSide, limits);
+  } else {
+    parse_size(fields, r, 0, limits);  // 0: the input image's size
+    r.strength = fields.number("strength", kDefaultStrength, 0.0, 1.0);
+    if (r.strength <= 0) throw invalid_field("strength", "strength must be greater than 0 and at most 1, got 0");
+    if (static_cast<int>(r.steps * r.strength) < 1)
+      throw invalid_field("strength", "strength " + std::to_string(r.strength) + " with " + std::to_string(r.steps) +
+                                          " steps leaves no denoising step; raise steps or strength");
+    const char* image_field = r.mode == GenerationMode::img2img ? "input_image" : "init_image";
+    r.init_image = decode_field_image(image_field, fields.required_string(image_field), limits);
+    if (r.width == 0 || r.height == 0) check_derived_size(image_field, r.init_image, limits);
+    if (r.mode == GenerationMode::inpaint) {
+      r.mask_image = decode_field_image("mask_image", fields.required_string("mask_image"), limits);
+      if (r.mask_image.width != r.init_image.width || r.mask_image.height != r.init_image.height)
+        throw invalid_field("mask_image", "mask_image is " + std::to_string(r.mask_image.width) + "x" +
+                                              std::to_string(r.mask_image.height) + " but init_image is " +
+                                              std::to_string(r.init_image.width) + "x" +
+                                              std::to_string(r.init_image.height) + "; they must be the same size");
+    }
+  }
+
+  // 5. delivery extras
+  JobSubmission& s = job.submission;
+  if (auto format = fields.optional_string("output_format")) {
+    try {
+      s.output.format = OutputFormat::canonical_name(*format);
+    } catch (const ImageError& e) {
+      throw invalid_field("output_format", e.what());
+    }
+  }
+  s.output.jpeg_quality = fields.integer("jpeg_quality", 90, 1, 100);
+  s.preview_every = fields.integer("preview_every", options.default_preview_every, 0, limits.max_steps);
+  s.cancel_on_disconnect = fields.boolean("cancel_on_disconnect", false);
+  return job;
+}
+
+bool is_valid_job_id(const std::string& id) {
+  // job-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+  if (id.size() != 40 || id.compare(0, 4, "job-") != 0) return false;
+  for (size_t i = 4; i < id.size(); ++i) {
+    const size_t k = i - 4;
+    const bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+    if (dash ? id[i] != '-' : !std::isxdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return true;
+}
+
+std::string stream_path(const std::string& job_id) { return "/v1/jobs/" + job_id + "/stream"; }
+
+nlohmann::json job_accepted_json(const std::string& job_id) {
+  return {{"job_id", job_id}, {"sse_url", stream_path(job_id)}};
+}
+
+nlohmann::json job_status_json(const JobStatus& status) {
+  nlohmann::json j = {{"job_id", status.job_id},
+                      {"state", to_string(status.state)},
+                      {"step", status.step},
+                      {"total", status.total},
+                      {"percent", status.total > 0 ? 100.0 * status.step / status.total : 0.0},
+                      {"queue_position", status.queue_position},
+                      {"sse_url", stream_path(status.job_id)}};
+  if (!status.error.empty()) j["error"] = status.error;
+  if (status.result) j["result"] = event_json(*status.result);
+  return j;
+}
+
+}  // namespace sdw::net

@@ -1,0 +1,51 @@
+// rbee Operations <-> the worker's JobSubmission: `POST /v1/jobs` bodies tagged by "operation"
+// (image_generation, image_transform, image_inpaint) with rbee's field names and defaults plus
+// this worker's extras, and the JSON of accepted jobs and job status. Pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "actors/worker.h"
+#include "net/http/validation.h"
+
+namespace sdw::net {
+
+struct ParseOptions {
+  ServedModel model;
+  ValidationLimits limits;
+  int default_preview_every = 0;
+};
+
+struct JobRequest {
+  std::string operation;  // image_generation | image_transform | image_inpaint
+  std::string hive_id;
+  std::string worker_id;
+  std::string model;
+  JobSubmission submission;
+};
+
+// rbee's defaults.
+constexpr int kDefaultSteps = 20;
+constexpr double kDefaultGuidance = 7.5;
+constexpr int kDefaultSide = 512;
+constexpr double kDefaultStrength = 0.8;
+
+const std::vector<std::string>& operation_names();
+
+// Parses and validates a body. Throws ApiError 400 naming the field (INVALID_JSON,
+// MISSING_FIELD, INVALID_FIELD, INVALID_IMAGE, UNKNOWN_OPERATION, MODEL_NOT_FOUND,
+// LORA_NOT_SUPPORTED).
+JobRequest parse_job_request(const std::string& body, const ParseOptions& options);
+JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& options);
+
+// "job-" + a UUID v4 in lower or upper case hex; anything else is never a job here.
+bool is_valid_job_id(const std::string& job_id);
+std::string stream_path(const std::string& job_id);  // /v1/jobs/<id>/stream
+// {"job_id":...,"sse_url":"/v1/jobs/<id>/stream"}
+nlohmann::json job_accepted_json(const std::string& job_id);
+// {"job_id","state","step","total","percent","queue_position"[,"error"][,"result"]}
+nlohmann::json job_status_json(const JobStatus& status);
+
+}  // namespace sdw::net

@@ -1,0 +1,87 @@
+// The route table and dispatcher (see routes.h).
+#include "net/http/routes.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <regex>
+
+#include "net/http/errors.h"
+#include "net/http/job_handlers.h"
+#include "net/http/middleware.h"
+#include "net/http/service_handlers.h"
+
+namespace sdw::net {
+namespace {
+
+thread_local const char* tl_route = "unmatched";
+
+const std::vector<std::pair<const Route*, std::regex>>& compiled_routes() {
+  static const auto compiled = [] {
+    std::vector<std::pair<const Route*, std::regex>> out;
+    for (const auto& r : route_table()) out.emplace_back(&r, std::regex(r.pattern));
+    return out;
+  }();
+  return compiled;
+}
+
+}  // namespace
+
+const char* method_name(Method method) {
+  switch (method) {
+    case Method::get: return "GET";
+    case Method::post: return "POST";
+    case Method::del: return "DELETE";
+  }
+  return "?";
+}
+
+const std::vector<Route>& route_table() {
+  static const std::vector<Route> table = {
+      {Method::get, "/", "root", handle_health, false},
+      {Method::get, "/health", "health", handle_health, false},
+      {Method::get, "/ready", "ready", handle_ready, false},
+      {Method::get, "/info", "info", handle_info, true},
+      {Method::get, "/metrics", "metrics", handle_metrics, true},
+      {Method::get, "/v1/models", "models", handle_models, true},
+      {Method::post, "/v1/jobs", "submit_job", handle_submit_job, true},
+      {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},
+      {Method::get, "/v1/jobs/([^/]+)", "job_status", handle_job_status, true},
+      {Method::del, "/v1/jobs/([^/]+)", "cancel_job", handle_cancel_job, true},
+  };
+  return table;
+}
+
+std::vector<std::string> allowed_methods(const std::string& path) {
+  std::vector<std::string> out;
+  for (const auto& [route, re] : compiled_routes()) {
+    if (!std::regex_match(path, re)) continue;
+    const std::string m = method_name(route->method);
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  }
+  if (!out.empty()) out.push_back("OPTIONS");
+  return out;
+}
+
+void dispatch(const Route& route, ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+  tl_route = route.name;
+  try {
+    if (route.needs_auth) {
+      if (auto denied = check_bearer(req.get_header_value("Authorization"), ctx.config.api_token)) throw *denied;
+    }
+    route.handler(ctx, req, res);
+  } catch (const ApiError& e) {
+    write_error(res, e);
+  } catch (const WorkerError& e) {
+    write_error(res, from_worker_error(e));
+  } catch (const std::exception& e) {
+    if (ctx.config.log)
+      ctx.config.log("internal error in " + std::string(route.name) + " [" + res.get_header_value("X-Request-Id") + "]: " + e.what());
+    write_error(res, ApiError(ErrorType::internal, "INTERNAL_ERROR", "internal error; see the worker's log for this request id"));
+  }
+}
+
+const char* current_route_name() { return tl_route; }
+void reset_current_route() { tl_route = "unmatched"; }
+
+}  // namespace sdw::net

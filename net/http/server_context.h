@@ -1,0 +1,21 @@
+// What every route handler gets: the worker facade, the server's settings and its metrics.
+#pragma once
+
+#include <atomic>
+
+#include "actors/worker.h"
+#include "net/http/http_config.h"
+#include "net/http/job_observer.h"
+#include "net/http/metrics.h"
+
+namespace sdw::net {
+
+struct ServerContext {
+  Worker& worker;
+  const HttpConfig& config;
+  Metrics& metrics;
+  JobObserver& observer;
+  std::atomic<int> port{0};  // the bound port
+};
+
+}  // namespace sdw::net

@@ -1,0 +1,128 @@
+// Service route handlers (see service_handlers.h).
+#include "net/http/service_handlers.h"
+
+#include <httplib.h>
+
+#include "model/catalog/catalog.h"
+#include "net/http/errors.h"
+#include "net/http/metrics.h"
+
+namespace sdw::net {
+namespace {
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(dump_json(body), "application/json");
+}
+
+// rbee's WorkerInfo statuses: starting | ready | busy | stopping | stopped.
+std::string rbee_status(const WorkerHealth& h) {
+  if (h.status == "failed") return "stopped";
+  return h.status.empty() ? (h.ready ? "ready" : "starting") : h.status;
+}
+
+}  // namespace
+
+void handle_health(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  const WorkerHealth h = ctx.worker.health();
+  if (h.status == "stopping" || h.status == "stopped")
+    return send_json(res, 503, {{"status", "unhealthy"}, {"reason", "shutting down"}});
+  if (h.status == "failed")
+    return send_json(res, 503, {{"status", "unhealthy"}, {"reason", h.reason.empty() ? "model failed to load" : h.reason}});
+  send_json(res, 200, {{"status", "healthy"}});
+}
+
+void handle_ready(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  const WorkerHealth h = ctx.worker.health();
+  if (h.ready) return send_json(res, 200, {{"ready", true}});
+  std::string reason = h.reason;
+  if (reason.empty()) reason = h.status == "starting" || h.status.empty() ? "loading model" : h.status;
+  send_json(res, 503, {{"ready", false}, {"reason", reason}});
+}
+
+void handle_info(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  const WorkerHealth h = ctx.worker.health();
+  const int port = ctx.port.load();
+  nlohmann::json info = {
+      {"id", ctx.config.worker_id.empty() ? "sd-worker-" + std::to_string(port) : ctx.config.worker_id},
+      {"model_id", h.model.empty() ? ctx.config.jobs.model.name : h.model},
+      {"device", ctx.config.device.empty() ? h.device : ctx.config.device},
+      {"port", port},
+      {"status", rbee_status(h)},
+      {"implementation", "sd-worker-cpp"},
+      {"version", ctx.config.version},
+  };
+  send_json(res, 200, info);
+}
+
+void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  const WorkerHealth h = ctx.worker.health();
+  const std::string name = h.model.empty() ? ctx.config.jobs.model.name : h.model;
+  nlohmann::json devices = nlohmann::json::array();
+  int64_t weights = 0, estimate = 0;
+  bool any_ready = false;
+  for (const auto& d : h.devices) {
+    nlohmann::json dj = {{"device", d.device},
+                         {"state", d.state},
+                         {"busy", !d.job.empty()},
+                         {"weight_bytes", d.weight_bytes},
+                         {"estimate_bytes", d.estimate_bytes},
+                         {"available_bytes", d.available_bytes},
+                         {"load_ms", d.load_ms}};
+    if (!d.error.empty()) dj["error"] = d.error;
+    devices.push_back(std::move(dj));
+    weights += d.weight_bytes;
+    estimate += d.estimate_bytes;
+    any_ready = any_ready || d.state == "ready";
+  }
+  nlohmann::json model = {
+      {"id", name},
+      {"object", "model"},
+      {"aliases", ctx.config.jobs.model.aliases},
+      {"status", h.status == "failed" ? "failed" : (any_ready ? "loaded" : "loading")},
+      {"loaded", any_ready},
+      {"dtype", h.dtype},
+      {"devices", devices},
+      {"memory", {{"weight_bytes", weights}, {"estimate_bytes", estimate}}},
+  };
+  if (any_ready) {
+    model["family"] = h.family;
+    model["default_width"] = h.default_width;
+    model["default_height"] = h.default_height;
+    model["default_steps"] = h.default_steps;
+  }
+  if (h.status == "failed") model["error"] = h.reason;
+  if (const auto entry = find_catalog_entry(name)) {
+    model["catalog_version"] = entry->version;
+    if (!entry->repo.empty()) model["repo"] = entry->repo;
+  }
+  // What else this worker could serve (one model per process: start another worker for it).
+  nlohmann::json catalog = nlohmann::json::array();
+  for (const auto& e : sdw::catalog()) {
+    if (e.family == "demo") continue;
+    catalog.push_back({{"version", e.version},
+                       {"repo", e.repo},
+                       {"family", e.family},
+                       {"inpainting", e.inpainting},
+                       {"width", e.width},
+                       {"height", e.height},
+                       {"steps", e.steps},
+                       {"guidance", e.guidance},
+                       {"estimate_bytes",
+                        {{"fp32", estimate_memory_bytes(e, 4, e.width, e.height)},
+                         {"fp16", estimate_memory_bytes(e, 2, e.width, e.height)}}}});
+  }
+  send_json(res, 200,
+            {{"object", "list"},
+             {"data", nlohmann::json::array({model})},
+             {"process", {{"rss_bytes", process_rss_bytes()}}},
+             {"catalog", catalog}});
+}
+
+void handle_metrics(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  res.status = 200;
+  res.set_content(ctx.metrics.render(ctx.worker.health(), process_rss_bytes(), ctx.config.version),
+                  "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace sdw::net
