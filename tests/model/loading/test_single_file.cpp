@@ -1,20 +1,14 @@
 // Single-file checkpoints in the original LDM layout (model/loading/single_file*.h):
 //  1. the name maps against the full-size manifests: every SD1.5 / SD2.1 / SDXL single-file name
 //     converts to exactly the diffusers keys and shapes, and back;
-//  2. the fixtures' tiny single files give the same tensors as their diffusers folders and the
-//     seeded images diffusers gave (generate() and the real `sd-worker generate` binary);
+//  2. the fixtures' tiny single files give the same tensors as their diffusers folders and, through
+//     generate(), the seeded images diffusers gave (the real `sd-worker generate` binary on them:
+//     tests/e2e/test_single_file_e2e.cpp);
 //  3. family detection, the shipped configs, --vae in both namings, and clear errors for unknown,
 //     missing and misshaped tensors and for unrecognised families.
 #include <catch.hpp>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -22,20 +16,19 @@
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
+#include "model/loading/single_file_test_util.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/sd_model.h"
 #include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw;
+using namespace sdw::test::single_file_util;
 namespace fs = std::filesystem;
 
 namespace {
 
 const char* const kTiny[] = {"tiny-sd15", "tiny-sd21v", "tiny-sd15-inpaint"};
-
-std::string single_file(const std::string& name) { return test::fixture("single_file/" + name + ".safetensors"); }
-std::string folder(const std::string& name) { return test::fixture("pipelines/" + name); }
 
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
@@ -108,25 +101,6 @@ std::string write_variant(const test::TempDir& tmp, const std::string& name, con
   return path;
 }
 
-std::string load_error(const std::string& path, const std::string& config_dir = "", const std::string& vae = "") {
-  ModelLoadOptions o;
-  o.config_dir = config_dir;
-  o.vae_file = vae;
-  try {
-    load_single_file_model(path, o);
-  } catch (const LoadError& e) {
-    return e.what();
-  }
-  return "";
-}
-
-std::shared_ptr<SdModel> load_single(const std::string& name, const std::string& vae = "") {
-  ModelLoadOptions o;
-  o.config_dir = folder(name);
-  o.vae_file = vae;
-  return load_single_file_model(single_file(name), o);
-}
-
 // Number of tensors compared; every parameter of `a` equals the same-named one of `b` bit for bit.
 size_t require_same_tensors(const torch::nn::Module& a, const torch::nn::Module& b, const std::string& what) {
   const auto pb = b.named_parameters(true);
@@ -156,44 +130,6 @@ bool same_vae(const AutoencoderKL& vae, const std::map<std::string, at::Tensor>&
     if (it == got.end() || !at::equal(it->second, kv.second.reshape(it->second.sizes()))) return false;
   }
   return true;
-}
-
-
-nlohmann::json seeded_case(const std::string& id) {
-  const auto cases = test::read_json(test::fixture("seeded/cases.json"));
-  for (const auto& c : cases["cases"])
-    if (c["id"] == id) return c;
-  FAIL("no seeded case " << id);
-  return {};
-}
-
-// The sd-worker binary of this build: <build>/runtime/sd-worker next to <build>/tests/test_single_file.
-std::string worker_binary() {
-#ifdef SDW_WORKER_BINARY
-  return SDW_WORKER_BINARY;
-#else
-  if (const char* env = std::getenv("SDW_WORKER_BINARY")) return env;
-  std::array<char, 4096> buf{};
-  const ssize_t n = readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-  REQUIRE(n > 0);
-  return (fs::path(std::string(buf.data(), n)).parent_path().parent_path() / "runtime" / "sd-worker").string();
-#endif
-}
-
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-
-RunResult run_worker(const std::vector<std::string>& args) {
-  const std::string bin = worker_binary();
-  INFO("sd-worker binary: " << bin << " (build the sd-worker target first)");
-  REQUIRE(fs::is_regular_file(bin));
-  std::vector<std::string> argv = {bin};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const test::ProcessResult p = test::run_process(argv);
-  return {p.exit_code, p.output()};
 }
 
 }  // namespace
@@ -358,39 +294,6 @@ TEST_CASE("seeded cases through generate() with the single files give diffusers'
       CHECK(diff <= 1);
     }
   }
-}
-
-TEST_CASE("`sd-worker generate --model <file> --config <folder>` gives diffusers' PNG", "[single_file][cli][seeded]") {
-  test::TempDir tmp;
-  const auto c = seeded_case("sd21v_default");  // v-prediction: taken from --config's scheduler config
-  const std::string out = tmp.file("out.png");
-  RunResult r = run_worker({"generate", "--model", single_file("tiny-sd21v"), "--config", folder("tiny-sd21v"), "--prompt",
-                            c["prompt"], "--negative-prompt", c["negative_prompt"], "--width", "64", "--height", "64",
-                            "--steps", std::to_string(c["steps"].get<int>()), "--guidance",
-                            std::to_string(c["guidance"].get<double>()), "--seed",
-                            std::to_string(c["seed"].get<uint64_t>()), "--output", out});
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  std::ifstream in(out, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const int diff = test::max_pixel_diff(decode_image(ss.str()),
-                                  load_image(test::fixture("seeded/" + c["expected"][0]["png"].get<std::string>())));
-  std::cout << "sd21v_default via sd-worker generate (single file): max pixel diff " << diff << "\n";
-  CHECK(diff <= 1);
-
-  // Without --config the tiny file is of no known family; --config/--vae need a single file.
-  r = run_worker({"generate", "--model", single_file("tiny-sd15"), "--prompt", "x", "--output", tmp.file("a.png")});
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Matchers::Contains("unrecognised model family") && Catch::Matchers::Contains("--config"));
-  r = run_worker({"generate", "--model", folder("tiny-sd15"), "--vae", single_file("tiny-sd15"), "--prompt", "x",
-                  "--output", tmp.file("b.png")});
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Matchers::Contains("single-file"));
-  r = run_worker({"generate", "--model", single_file("tiny-sd15"), "--config", tmp.path(), "--prompt", "x", "--output",
-                  tmp.file("c.png")});
-  CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Matchers::Contains("unet/config.json"));
 }
 
 // ---------------------------------------------------------------------------------------------
