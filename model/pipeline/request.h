@@ -32,6 +32,7 @@ struct GenerationRequest {
   std::string scheduler;          // "": the model's own scheduler
   int clip_skip = 1;              // A1111 numbering: 1 = last layer
   double strength = 0.8;          // img2img / inpaint
+  double eta = 0.0;               // DDIM's η (diffusers' `eta`): 0 deterministic; other schedulers ignore it
   int num_images = 1;
   Image init_image;   // img2img / inpaint
   Image mask_image;   // inpaint: white = repaint
@@ -60,7 +61,7 @@ struct ResolvedRequest {
 template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
-           x.clip_skip, x.strength, x.num_images, x.init_image, x.mask_image);
+           x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

@@ -71,6 +71,7 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   if (!std::isfinite(out.guidance) || out.guidance < 0 || out.guidance > limits.max_guidance)
     throw RequestError("guidance_scale must be between 0 and " + std::to_string(static_cast<int>(limits.max_guidance)));
   r.guidance = out.guidance;
+  if (!std::isfinite(r.eta) || r.eta < 0 || r.eta > 1) throw RequestError("eta must be between 0 and 1");
   if (r.num_images < 1 || r.num_images > limits.max_images)
     throw RequestError("num_images must be between 1 and " + std::to_string(limits.max_images));
   const int layers = static_cast<int>(model.text_encoder->config().num_hidden_layers);
@@ -220,6 +221,7 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   s.scheduler = req.scheduler_name.empty() ? make_scheduler(model.scheduler_config)
                                            : make_scheduler(req.scheduler_name, model.scheduler_config);
   s.scheduler->set_timesteps(r.steps);
+  s.scheduler->set_eta(r.eta);
   s.generator = make_cpu_generator(req.seed);
   const int64_t n = r.num_images;
   const int64_t f = model.vae_scale_factor();

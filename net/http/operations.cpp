@@ -124,6 +124,7 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   r.seed = fields.seed("seed");
   r.num_images = fields.integer("num_images", 1, 1, limits.max_images);
   r.clip_skip = fields.integer("clip_skip", 1, 1, limits.max_clip_skip);
+  r.eta = fields.number("eta", 0.0, 0.0, 1.0);
   if (const auto scheduler = fields.optional_string("scheduler")) {
     try {
       r.scheduler = canonical_scheduler_name(*scheduler);

@@ -121,12 +121,14 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   resolved.guidance = 6.5;
   resolved.seed = 99;
   resolved.scheduler_name = "euler_a";
+  resolved.request.eta = 0.25;
   ResolvedRequest resolved2 = round_trip(sys, resolved);
   CHECK(resolved2.request.prompt == "a cat");
   CHECK(resolved2.request.init_image.pixels == resolved.request.init_image.pixels);
   CHECK(resolved2.guidance == 6.5);
   CHECK(resolved2.seed == 99);
   CHECK(resolved2.scheduler_name == "euler_a");
+  CHECK(resolved2.request.eta == 0.25);
 
   embeddings_msg e;
   e.context = to_message(at::randn({2, 77, 8}));

@@ -239,6 +239,22 @@ TEST_CASE("the same seed twice gives identical bytes; another seed does not", "[
   REQUIRE(a.images[0].pixels != c.images[0].pixels);
 }
 
+TEST_CASE("eta reaches DDIM: 0 is the deterministic default, another eta draws noise, seeded", "[pipeline]") {
+  auto model = load("tiny-sd15");
+  GenerationRequest req = cube_request(3, 123, "ddim");
+  const auto plain = generate(*model, req);
+  req.eta = 0.0;
+  CHECK(generate(*model, req).images[0].pixels == plain.images[0].pixels);
+  req.eta = 1.0;
+  const auto noisy = generate(*model, req);
+  CHECK(noisy.images[0].pixels != plain.images[0].pixels);
+  CHECK(generate(*model, req).images[0].pixels == noisy.images[0].pixels);
+  req.scheduler = "euler";  // schedulers without eta ignore it
+  const auto euler_eta = generate(*model, req);
+  req.eta = 0.0;
+  CHECK(generate(*model, req).images[0].pixels == euler_eta.images[0].pixels);
+}
+
 TEST_CASE("a request without seed gets one and reports it", "[pipeline]") {
   auto model = load("tiny-sd15");
   GenerationRequest req;
@@ -274,6 +290,8 @@ TEST_CASE("invalid requests are RequestErrors naming the field", "[pipeline]") {
   r = ok; r.num_images = 0; expect(r, "num_images");
   r = ok; r.clip_skip = 9; expect(r, "clip_skip");
   r = ok; r.scheduler = "warp-drive"; expect(r, "scheduler");
+  r = ok; r.eta = 1.5; expect(r, "eta");
+  r = ok; r.eta = std::nan(""); expect(r, "eta");
   r = ok; r.mode = GenerationMode::img2img; expect(r, "init image");
   r.init_image = load_image(test::fixture("seeded/init_64x64.png"));
   r.strength = 0; expect(r, "strength");

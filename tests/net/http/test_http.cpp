@@ -145,7 +145,7 @@ TEST_CASE("image_generation: rbee's defaults and field names", "[http][operation
   full.update({{"negative_prompt", "blurry"}, {"steps", 4}, {"guidance_scale", 3}, {"seed", 18446744073709551615ull},
                {"width", 264}, {"height", 1024}, {"loras", json::array()}, {"worker_id", "worker-cpu-9000"},
                {"scheduler", "Euler a"}, {"num_images", 2}, {"clip_skip", 2}, {"output_format", "JPG"},
-               {"preview_every", 2}, {"cancel_on_disconnect", true}, {"jpeg_quality", 80}, {"unknown_field", 1}});
+               {"preview_every", 2}, {"cancel_on_disconnect", true}, {"jpeg_quality", 80}, {"eta", 0.5}, {"unknown_field", 1}});
   const JobRequest j2 = parse_job_request(full, options());
   CHECK(j2.worker_id == "worker-cpu-9000");
   CHECK(j2.submission.request.negative_prompt.value() == "blurry");
@@ -157,6 +157,8 @@ TEST_CASE("image_generation: rbee's defaults and field names", "[http][operation
   CHECK(j2.submission.request.scheduler == "euler_a");
   CHECK(j2.submission.request.num_images == 2);
   CHECK(j2.submission.request.clip_skip == 2);
+  CHECK(j2.submission.request.eta == Approx(0.5));
+  CHECK(job.submission.request.eta == 0.0);
   CHECK(j2.submission.output.format == "jpeg");
   CHECK(j2.submission.output.jpeg_quality == 80);
   CHECK(j2.submission.preview_every == 2);
@@ -217,6 +219,8 @@ TEST_CASE("every validation rule answers 400 naming the field", "[http][validati
       {"num_images 0", {{"num_images", 0}}, "INVALID_FIELD", "num_images"},
       {"num_images 9", {{"num_images", 9}}, "INVALID_FIELD", "num_images"},
       {"clip_skip 0", {{"clip_skip", 0}}, "INVALID_FIELD", "clip_skip"},
+      {"eta 2", {{"eta", 2}}, "INVALID_FIELD", "eta"},
+      {"eta string", {{"eta", "x"}}, "INVALID_FIELD", "eta"},
       {"scheduler unknown", {{"scheduler", "warp_drive"}}, "INVALID_FIELD", "scheduler"},
       {"scheduler wrong type", {{"scheduler", 3}}, "INVALID_FIELD", "scheduler"},
       {"output_format gif", {{"output_format", "gif"}}, "INVALID_FIELD", "output_format"},
