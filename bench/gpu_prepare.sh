@@ -2,12 +2,14 @@
 # Run on the development machine, in the project root, before a GPU device call: the shared
 # preparation (.gpu/ with CAF, cpp-httplib, nlohmann-json, stb, Catch2 .debs and build.sh) plus
 # the .debs this project needs beyond it (ICU for the tokenizer, CLI11, OpenSSL headers for the
-# Hub client's SHA-256). Name ".gpu" in the device call's carry list; then run bench/gpu_check.sh.
+# Hub client's SHA-256, libpng and libjpeg-turbo for the image files). Name ".gpu" in the device
+# call's carry list; then run bench/gpu_check.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ../shared/gpu/prepare.sh
 cd .gpu/debs
-for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev zlib1g-dev zlib1g libbrotli-dev libbrotli1; do
+for p in libicu-dev libicu72 icu-devtools libcli11-dev libssl-dev zlib1g-dev zlib1g libbrotli-dev libbrotli1 \
+    libpng-dev libpng16-16 libjpeg62-turbo-dev libjpeg62-turbo; do
   ls ${p}_*.deb >/dev/null 2>&1 || apt-get download "$p" 2>&1 | grep -v '^W:' || true
 done
 # libicu-dev without its static libraries (40 MB unpacked; the build links the shared ones): the
