@@ -1,14 +1,9 @@
 // Port of diffusers' DDIMScheduler (schedulers/scheduling_ddim.py, v0.30.3).
 #include "model/schedulers/ddim.h"
 
-#include "model/schedulers/betas.h"
-#include "model/schedulers/scheduler_common.h"
-#include "model/schedulers/timestep_spacing.h"
-
 namespace sdw {
 
-DdimScheduler::DdimScheduler(SchedulerConfig config) : config_(std::move(config)) {
-  alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/false);
+DdimScheduler::DdimScheduler(SchedulerConfig config) : TimestepValueScheduler(std::move(config)) {
   // At every step we look into the previous alphas_cumprod; for the final step there is none:
   // set_alpha_to_one uses 1, otherwise the alpha of step 0.
   final_alpha_cumprod_ = config_.set_alpha_to_one ? at::scalar_tensor(1.0, at::kFloat) : alphas_cumprod_[0];
@@ -17,12 +12,6 @@ DdimScheduler::DdimScheduler(SchedulerConfig config) : config_(std::move(config)
 void DdimScheduler::set_eta(double eta) {
   if (!(eta >= 0.0)) throw SchedulerError("DDIMScheduler: eta must be >= 0");
   eta_ = eta;
-}
-
-void DdimScheduler::set_timesteps(int num_inference_steps) {
-  sched::check_num_inference_steps(config_, num_inference_steps);
-  num_inference_steps_ = num_inference_steps;
-  timesteps_ = at::tensor(sched::spaced_timesteps_int(config_, num_inference_steps), at::kLong);  // [S]
 }
 
 at::Tensor DdimScheduler::variance(int64_t timestep, int64_t prev_timestep) const {
@@ -35,9 +24,9 @@ at::Tensor DdimScheduler::variance(int64_t timestep, int64_t prev_timestep) cons
 
 SchedulerStepOutput DdimScheduler::step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                                         std::optional<at::Generator> generator) {
-  if (!num_inference_steps_) throw SchedulerError("DDIMScheduler: step() called before set_timesteps()");
+  require_timesteps("step()");
   const int64_t T = config_.num_train_timesteps;
-  const int64_t t = sched::int_timestep(class_name(), timestep, T);
+  const int64_t t = train_timestep(timestep);
 
   // 1. get previous step value (= t - T / S)
   const int64_t prev_t = t - T / *num_inference_steps_;
@@ -84,11 +73,6 @@ SchedulerStepOutput DdimScheduler::step(const at::Tensor& model_output, double t
     prev_sample = prev_sample + std_dev_t * variance_noise;
   }
   return {prev_sample, pred_original_sample};
-}
-
-at::Tensor DdimScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const {
-  const int64_t t = sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
-  return sched::add_noise_alphas(alphas_cumprod_, original, noise, t);
 }
 
 }  // namespace sdw

@@ -1,21 +1,10 @@
 // Port of diffusers' DDPMScheduler (schedulers/scheduling_ddpm.py, v0.30.3).
 #include "model/schedulers/ddpm.h"
 
-#include "model/schedulers/betas.h"
-#include "model/schedulers/scheduler_common.h"
-#include "model/schedulers/timestep_spacing.h"
-
 namespace sdw {
 
-DdpmScheduler::DdpmScheduler(SchedulerConfig config) : config_(std::move(config)) {
-  alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/false);
+DdpmScheduler::DdpmScheduler(SchedulerConfig config) : TimestepValueScheduler(std::move(config)) {
   one_ = at::scalar_tensor(1.0, at::kFloat);
-}
-
-void DdpmScheduler::set_timesteps(int num_inference_steps) {
-  sched::check_num_inference_steps(config_, num_inference_steps);
-  num_inference_steps_ = num_inference_steps;
-  timesteps_ = at::tensor(sched::spaced_timesteps_int(config_, num_inference_steps), at::kLong);  // [S]
 }
 
 int64_t DdpmScheduler::previous_timestep(int64_t timestep) const {
@@ -47,8 +36,8 @@ at::Tensor DdpmScheduler::variance(int64_t t) const {
 
 SchedulerStepOutput DdpmScheduler::step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                                         std::optional<at::Generator> generator) {
-  if (!num_inference_steps_) throw SchedulerError("DDPMScheduler: step() called before set_timesteps()");
-  const int64_t t = sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
+  require_timesteps("step()");
+  const int64_t t = train_timestep(timestep);
   const int64_t prev_t = previous_timestep(t);
 
   // 1. compute alphas, betas
@@ -93,11 +82,6 @@ SchedulerStepOutput DdpmScheduler::step(const at::Tensor& model_output, double t
     pred_prev_sample = pred_prev_sample + var;
   }
   return {pred_prev_sample, pred_original_sample};
-}
-
-at::Tensor DdpmScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const {
-  const int64_t t = sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
-  return sched::add_noise_alphas(alphas_cumprod_, original, noise, t);
 }
 
 }  // namespace sdw

@@ -9,21 +9,13 @@
 #include "model/schedulers/timestep_spacing.h"
 
 namespace sdw {
-namespace {
 
-// (alpha_t, sigma_t) of the VP schedule at k-diffusion sigma: 1 / sqrt(sigma^2 + 1), sigma * alpha_t.
-std::pair<at::Tensor, at::Tensor> alpha_sigma_t(const at::Tensor& sigma) {
-  at::Tensor alpha_t = sched::rdiv(1, (sigma.pow(2) + 1).pow(0.5));
-  return {alpha_t, sigma * alpha_t};
-}
+using sched::alpha_sigma_t;
+using sched::lambda_of;
 
-at::Tensor lambda_of(const at::Tensor& alpha, const at::Tensor& sigma) { return at::log(alpha) - at::log(sigma); }
-
-}  // namespace
-
-DpmSolverMultistepScheduler::DpmSolverMultistepScheduler(SchedulerConfig config) : IndexedScheduler(std::move(config)) {
+DpmSolverMultistepScheduler::DpmSolverMultistepScheduler(SchedulerConfig config)
+    : MultistepSigmaScheduler(std::move(config)) {
   alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/true);
-  model_outputs_.assign(static_cast<size_t>(config_.solver_order), at::Tensor());
 }
 
 void DpmSolverMultistepScheduler::set_timesteps(int num_inference_steps) {
@@ -68,36 +60,15 @@ void DpmSolverMultistepScheduler::set_timesteps(int num_inference_steps) {
     sigma_last = static_cast<double>(train.front());  // ((1 - a_0) / a_0) ** 0.5
   }
   sigmas.push_back(sigma_last);
-  sigmas_ = sched::to_f32_tensor(sigmas);  // [S + 1]
-  std::vector<int64_t> ts_int;
-  for (double t : timesteps) ts_int.push_back(static_cast<int64_t>(t));
-  timesteps_ = at::tensor(ts_int, at::kLong);  // [S]
-  num_inference_steps_ = static_cast<int64_t>(ts_int.size());
-
-  model_outputs_.assign(static_cast<size_t>(config_.solver_order), at::Tensor());
-  lower_order_nums_ = 0;
-  reset_indices();
+  set_schedule(sigmas, timesteps);
 }
 
 at::Tensor DpmSolverMultistepScheduler::convert_model_output(const at::Tensor& model_output,
                                                              const at::Tensor& sample) const {
   const std::string& pt = config_.prediction_type;
   auto [alpha_t, sigma_t] = alpha_sigma_t(sigmas_[*step_index_]);
-  if (config_.algorithm_type == "dpmsolver++") {
-    // DPM-Solver++ solves an integral of the data prediction model.
-    at::Tensor x0_pred;  // [B, C, H, W]
-    if (pt == "epsilon") {
-      x0_pred = (sample - sigma_t * model_output) / alpha_t;
-    } else if (pt == "sample") {
-      x0_pred = model_output;
-    } else {  // v_prediction
-      x0_pred = alpha_t * sample - sigma_t * model_output;
-    }
-    if (config_.thresholding) {
-      x0_pred = sched::threshold_sample(x0_pred, config_.dynamic_thresholding_ratio, config_.sample_max_value);
-    }
-    return x0_pred;
-  }
+  // DPM-Solver++ solves an integral of the data prediction model.
+  if (config_.algorithm_type == "dpmsolver++") return data_prediction(model_output, sample, alpha_t, sigma_t);
   // DPM-Solver solves an integral of the noise prediction model.
   at::Tensor epsilon;  // [B, C, H, W]
   if (pt == "epsilon") {
@@ -199,10 +170,8 @@ at::Tensor DpmSolverMultistepScheduler::third_order_update(const at::Tensor& sam
 SchedulerStepOutput DpmSolverMultistepScheduler::step(const at::Tensor& model_output, double timestep,
                                                       const at::Tensor& sample_in,
                                                       std::optional<at::Generator> /*generator*/) {
-  require_timesteps("step()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/true);
+  begin_step(timestep);
   const int64_t n = timesteps_.size(0);
-  if (*step_index_ >= n) throw SchedulerError("DPMSolverMultistepScheduler: step() past the last timestep");
 
   // Improve numerical stability for small number of steps
   const bool lower_order_final =
@@ -211,8 +180,7 @@ SchedulerStepOutput DpmSolverMultistepScheduler::step(const at::Tensor& model_ou
   const bool lower_order_second = (*step_index_ == n - 2) && config_.lower_order_final && n < 15;
 
   at::Tensor converted = convert_model_output(model_output, sample_in);
-  for (size_t i = 0; i + 1 < model_outputs_.size(); ++i) model_outputs_[i] = model_outputs_[i + 1];
-  model_outputs_.back() = converted;
+  push_model_output(converted);
 
   // upcast to avoid precision issues when computing prev_sample
   at::Tensor sample = sample_in.to(at::kFloat);
@@ -230,13 +198,6 @@ SchedulerStepOutput DpmSolverMultistepScheduler::step(const at::Tensor& model_ou
   prev_sample = prev_sample.to(converted.scalar_type());
   *step_index_ += 1;
   return {prev_sample, {}};
-}
-
-at::Tensor DpmSolverMultistepScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
-                                                  double timestep) const {
-  at::Tensor sigma = sigmas_.to(original.device(), original.scalar_type())[add_noise_index(timestep, true)];
-  auto [alpha_t, sigma_t] = alpha_sigma_t(sigma);
-  return alpha_t * original + sigma_t * noise;  // [B, C, H, W]
 }
 
 }  // namespace sdw

@@ -5,23 +5,18 @@
 // The SDE variants (sde-dpmsolver, sde-dpmsolver++) are not ported.
 #pragma once
 
-#include <vector>
-
-#include "model/schedulers/scheduler_common.h"
+#include "model/schedulers/sigma_scheduler.h"
 
 namespace sdw {
 
-class DpmSolverMultistepScheduler : public IndexedScheduler {
+class DpmSolverMultistepScheduler : public MultistepSigmaScheduler {
  public:
   explicit DpmSolverMultistepScheduler(SchedulerConfig config);
 
   std::string class_name() const override { return "DPMSolverMultistepScheduler"; }
   void set_timesteps(int num_inference_steps) override;
-  at::Tensor sigmas() const override { return sigmas_; }
-  at::Tensor scale_model_input(const at::Tensor& sample, double /*timestep*/) override { return sample; }
   SchedulerStepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                            std::optional<at::Generator> generator) override;
-  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const override;
 
  private:
   // The model output as the data prediction x_0 (dpmsolver++) or the noise (dpmsolver).
@@ -29,10 +24,6 @@ class DpmSolverMultistepScheduler : public IndexedScheduler {
   at::Tensor first_order_update(const at::Tensor& model_output, const at::Tensor& sample) const;
   at::Tensor second_order_update(const at::Tensor& sample) const;
   at::Tensor third_order_update(const at::Tensor& sample) const;
-
-  at::Tensor sigmas_;                     // [S + 1] float32
-  std::vector<at::Tensor> model_outputs_;  // the last solver_order converted outputs, oldest first
-  int64_t lower_order_nums_ = 0;
 };
 
 }  // namespace sdw

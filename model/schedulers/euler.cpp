@@ -10,7 +10,7 @@
 
 namespace sdw {
 
-EulerScheduler::EulerScheduler(SchedulerConfig config) : IndexedScheduler(std::move(config)) {
+EulerScheduler::EulerScheduler(SchedulerConfig config) : DiscreteSigmaScheduler(std::move(config)) {
   alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/true);
 }
 
@@ -70,31 +70,9 @@ void EulerScheduler::set_timesteps(int num_inference_steps) {
   reset_indices();
 }
 
-double EulerScheduler::init_noise_sigma() const {
-  if (!sigmas_.defined()) {
-    // before set_timesteps: the training sigmas
-    std::vector<float> train = sched::train_sigmas(alphas_cumprod_);
-    at::Tensor max_sigma = at::scalar_tensor(*std::max_element(train.begin(), train.end()), at::kFloat);
-    if (config_.timestep_spacing == "linspace" || config_.timestep_spacing == "trailing") return max_sigma.item<float>();
-    return (max_sigma.pow(2) + 1).pow(0.5).item<float>();
-  }
-  at::Tensor max_sigma = sigmas_.max();
-  if (config_.timestep_spacing == "linspace" || config_.timestep_spacing == "trailing") return max_sigma.item<float>();
-  return (max_sigma.pow(2) + 1).pow(0.5).item<float>();
-}
-
-at::Tensor EulerScheduler::scale_model_input(const at::Tensor& sample, double timestep) {
-  require_timesteps("scale_model_input()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/false);
-  at::Tensor sigma = sigmas_[*step_index_];
-  return sample / (sigma.pow(2) + 1).pow(0.5);
-}
-
 SchedulerStepOutput EulerScheduler::step(const at::Tensor& model_output, double timestep, const at::Tensor& sample_in,
                                          std::optional<at::Generator> generator) {
-  require_timesteps("step()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/false);
-  if (*step_index_ + 1 >= sigmas_.size(0)) throw SchedulerError("EulerDiscreteScheduler: step() past the last timestep");
+  begin_step(timestep);
 
   at::Tensor sigma = sigmas_[*step_index_];
   const double sigma_v = sigma.item<float>();
@@ -132,11 +110,6 @@ SchedulerStepOutput EulerScheduler::step(const at::Tensor& model_output, double 
   prev_sample = prev_sample.to(model_output.scalar_type());
   *step_index_ += 1;
   return {prev_sample, pred_original_sample};
-}
-
-at::Tensor EulerScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const {
-  at::Tensor sigma = sigmas_.to(original.device(), original.scalar_type())[add_noise_index(timestep, false)];
-  return original + noise * sigma;  // [B, C, H, W]
 }
 
 }  // namespace sdw

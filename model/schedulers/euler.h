@@ -3,31 +3,26 @@
 // schedule, after crowsonkb's k-diffusion.
 #pragma once
 
-#include "model/schedulers/scheduler_common.h"
+#include <limits>
+
+#include "model/schedulers/sigma_scheduler.h"
 
 namespace sdw {
 
-class EulerScheduler : public IndexedScheduler {
+class EulerScheduler : public DiscreteSigmaScheduler {
  public:
   explicit EulerScheduler(SchedulerConfig config);
 
   std::string class_name() const override { return "EulerDiscreteScheduler"; }
   void set_timesteps(int num_inference_steps) override;
-  at::Tensor sigmas() const override { return sigmas_; }
-  // max sigma for linspace/trailing spacing, sqrt(max sigma^2 + 1) for leading.
-  double init_noise_sigma() const override;
-  // sample / sqrt(sigma^2 + 1)
-  at::Tensor scale_model_input(const at::Tensor& sample, double timestep) override;
   // Draws one noise tensor every step (diffusers does, although s_churn = 0 multiplies it by 0).
   SchedulerStepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                            std::optional<at::Generator> generator) override;
-  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const override;
 
   // k-diffusion's churn parameters of step() (diffusers' defaults: no churn).
   void set_churn(double s_churn, double s_tmin, double s_tmax, double s_noise);
 
  private:
-  at::Tensor sigmas_;  // [S + 1] float32, last = 0 (or sigma_min)
   double s_churn_ = 0.0;
   double s_tmin_ = 0.0;
   double s_tmax_ = std::numeric_limits<double>::infinity();

@@ -2,15 +2,14 @@
 // (schedulers/scheduling_euler_ancestral_discrete.py, v0.30.3).
 #include "model/schedulers/euler_a.h"
 
-#include <algorithm>
-
 #include "model/schedulers/betas.h"
 #include "model/schedulers/sigma_schedule.h"
 #include "model/schedulers/timestep_spacing.h"
 
 namespace sdw {
 
-EulerAncestralScheduler::EulerAncestralScheduler(SchedulerConfig config) : IndexedScheduler(std::move(config)) {
+EulerAncestralScheduler::EulerAncestralScheduler(SchedulerConfig config)
+    : DiscreteSigmaScheduler(std::move(config)) {
   alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/true);
 }
 
@@ -26,32 +25,9 @@ void EulerAncestralScheduler::set_timesteps(int num_inference_steps) {
   reset_indices();
 }
 
-double EulerAncestralScheduler::init_noise_sigma() const {
-  at::Tensor max_sigma;
-  if (sigmas_.defined()) {
-    max_sigma = sigmas_.max();
-  } else {
-    std::vector<float> train = sched::train_sigmas(alphas_cumprod_);
-    max_sigma = at::scalar_tensor(*std::max_element(train.begin(), train.end()), at::kFloat);
-  }
-  if (config_.timestep_spacing == "linspace" || config_.timestep_spacing == "trailing") return max_sigma.item<float>();
-  return (max_sigma.pow(2) + 1).pow(0.5).item<float>();
-}
-
-at::Tensor EulerAncestralScheduler::scale_model_input(const at::Tensor& sample, double timestep) {
-  require_timesteps("scale_model_input()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/false);
-  at::Tensor sigma = sigmas_[*step_index_];
-  return sample / (sigma.pow(2) + 1).pow(0.5);
-}
-
 SchedulerStepOutput EulerAncestralScheduler::step(const at::Tensor& model_output, double timestep,
                                                   const at::Tensor& sample_in, std::optional<at::Generator> generator) {
-  require_timesteps("step()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/false);
-  if (*step_index_ + 1 >= sigmas_.size(0)) {
-    throw SchedulerError("EulerAncestralDiscreteScheduler: step() past the last timestep");
-  }
+  begin_step(timestep);
   at::Tensor sigma = sigmas_[*step_index_];
 
   // upcast to avoid precision issues when computing prev_sample
@@ -82,12 +58,6 @@ SchedulerStepOutput EulerAncestralScheduler::step(const at::Tensor& model_output
   prev_sample = prev_sample.to(model_output.scalar_type());
   *step_index_ += 1;
   return {prev_sample, pred_original_sample};
-}
-
-at::Tensor EulerAncestralScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
-                                              double timestep) const {
-  at::Tensor sigma = sigmas_.to(original.device(), original.scalar_type())[add_noise_index(timestep, false)];
-  return original + noise * sigma;  // [B, C, H, W]
 }
 
 }  // namespace sdw

@@ -4,28 +4,24 @@
 // call takes an Euler step, the second corrects it with the averaged derivative.
 #pragma once
 
-#include "model/schedulers/scheduler_common.h"
+#include "model/schedulers/sigma_scheduler.h"
 
 namespace sdw {
 
-class HeunScheduler : public IndexedScheduler {
+class HeunScheduler : public DiscreteSigmaScheduler {
  public:
   explicit HeunScheduler(SchedulerConfig config);
 
   std::string class_name() const override { return "HeunDiscreteScheduler"; }
   void set_timesteps(int num_inference_steps) override;
-  at::Tensor sigmas() const override { return sigmas_; }
-  double init_noise_sigma() const override;
   int order() const override { return 2; }
-  at::Tensor scale_model_input(const at::Tensor& sample, double timestep) override;
   SchedulerStepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                            std::optional<at::Generator> generator) override;
-  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const override;
 
  private:
   bool state_in_first_order() const { return !dt_.defined(); }
 
-  at::Tensor sigmas_;  // [2S] float32: s0, s1, s1, ..., s_{S-1}, s_{S-1}, 0
+  // sigmas(): [2S] float32: s0, s1, s1, ..., s_{S-1}, s_{S-1}, 0
   // state between the two calls of one step
   at::Tensor prev_derivative_;
   at::Tensor dt_;

@@ -3,8 +3,6 @@
 
 #include <algorithm>
 
-#include "model/schedulers/betas.h"
-#include "model/schedulers/scheduler_common.h"
 #include "model/schedulers/timestep_spacing.h"
 
 namespace sdw {
@@ -12,8 +10,7 @@ namespace {
 constexpr int64_t kPndmOrder = 4;  // F-PNDM: the Runge-Kutta warm-up has 4 stages
 }
 
-PndmScheduler::PndmScheduler(SchedulerConfig config) : config_(std::move(config)) {
-  alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/false);
+PndmScheduler::PndmScheduler(SchedulerConfig config) : TimestepValueScheduler(std::move(config)) {
   final_alpha_cumprod_ = config_.set_alpha_to_one ? at::scalar_tensor(1.0, at::kFloat) : alphas_cumprod_[0];
 }
 
@@ -79,8 +76,8 @@ void PndmScheduler::set_timesteps(int num_inference_steps) {
 
 SchedulerStepOutput PndmScheduler::step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                                         std::optional<at::Generator> /*generator*/) {
-  if (!num_inference_steps_) throw SchedulerError("PNDMScheduler: step() called before set_timesteps()");
-  const int64_t t = sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
+  require_timesteps("step()");
+  const int64_t t = train_timestep(timestep);
   if (counter_ < num_prk_timesteps_ && !config_.skip_prk_steps) return {step_prk(model_output, t, sample), {}};
   return {step_plms(model_output, t, sample), {}};
 }
@@ -169,11 +166,6 @@ at::Tensor PndmScheduler::prev_sample(const at::Tensor& sample, int64_t timestep
       alpha_prod_t * beta_prod_t_prev.pow(0.5) + (alpha_prod_t * beta_prod_t * alpha_prod_t_prev).pow(0.5);
   // full formula (9)
   return sample_coeff * sample - (alpha_prod_t_prev - alpha_prod_t) * model_output / model_output_denom_coeff;
-}
-
-at::Tensor PndmScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const {
-  const int64_t t = sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
-  return sched::add_noise_alphas(alphas_cumprod_, original, noise, t);
 }
 
 }  // namespace sdw

@@ -1,8 +1,11 @@
 // Shared scheduler pieces (see scheduler_common.h); ports of diffusers' randn_tensor,
-// _threshold_sample, add_noise and the index helpers (v0.30.3).
+// _threshold_sample, add_noise, the index helpers and the scheduler bases (v0.30.3).
 #include "model/schedulers/scheduler_common.h"
 
 #include <cmath>
+
+#include "model/schedulers/betas.h"
+#include "model/schedulers/timestep_spacing.h"
 
 namespace sdw::sched {
 
@@ -54,6 +57,31 @@ std::vector<double> tensor_values(const at::Tensor& t) {
 
 namespace sdw {
 
+void ConfiguredScheduler::require_timesteps(const char* what) const {
+  if (!num_inference_steps_) {
+    throw SchedulerError(class_name() + ": " + what + " called before set_timesteps()");
+  }
+}
+
+TimestepValueScheduler::TimestepValueScheduler(SchedulerConfig config) : ConfiguredScheduler(std::move(config)) {
+  alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/false);
+}
+
+void TimestepValueScheduler::set_timesteps(int num_inference_steps) {
+  sched::check_num_inference_steps(config_, num_inference_steps);
+  num_inference_steps_ = num_inference_steps;
+  timesteps_ = at::tensor(sched::spaced_timesteps_int(config_, num_inference_steps), at::kLong);  // [S]
+}
+
+int64_t TimestepValueScheduler::train_timestep(double timestep) const {
+  return sched::int_timestep(class_name(), timestep, config_.num_train_timesteps);
+}
+
+at::Tensor TimestepValueScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise,
+                                             double timestep) const {
+  return sched::add_noise_alphas(alphas_cumprod_, original, noise, train_timestep(timestep));
+}
+
 void IndexedScheduler::set_begin_index(int64_t begin_index) {
   if (begin_index < 0) throw SchedulerError(class_name() + ": begin index must be >= 0");
   begin_index_ = begin_index;
@@ -89,12 +117,6 @@ int64_t IndexedScheduler::add_noise_index(double timestep, bool missing_is_last)
 void IndexedScheduler::reset_indices() {
   step_index_.reset();
   begin_index_.reset();
-}
-
-void IndexedScheduler::require_timesteps(const char* what) const {
-  if (!num_inference_steps_) {
-    throw SchedulerError(class_name() + ": " + what + " called before set_timesteps()");
-  }
 }
 
 }  // namespace sdw

@@ -1,6 +1,7 @@
 // Pieces shared by the scheduler ports (diffusers v0.30.3): Python-operator semantics on 0-dim
-// tensors, randn_tensor, dynamic thresholding, alphas_cumprod add_noise, and the step/begin index
-// bookkeeping of the index-based schedulers (`_step_index`, `_begin_index`, index_for_timestep).
+// tensors, randn_tensor, dynamic thresholding, alphas_cumprod add_noise, and the bases of the
+// schedulers that step by timestep value (DDIM, DDPM, PNDM) or by index (`_step_index`,
+// `_begin_index`, index_for_timestep).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -39,17 +40,53 @@ std::vector<double> tensor_values(const at::Tensor& t);
 
 namespace sdw {
 
-// Base of the schedulers that walk their schedule by index (Euler, Euler a, Heun, DPM-Solver,
-// UniPC, LCM): diffusers' `_step_index` / `_begin_index`.
-class IndexedScheduler : public Scheduler {
+// Base of every ported scheduler: the diffusers config, the training alphas_cumprod and the
+// timesteps of set_timesteps.
+class ConfiguredScheduler : public Scheduler {
  public:
-  void set_begin_index(int64_t begin_index) override;
   at::Tensor timesteps() const override { return timesteps_; }
   nlohmann::json config() const override { return config_.json; }
   at::Tensor alphas_cumprod() const override { return alphas_cumprod_; }
 
  protected:
-  explicit IndexedScheduler(SchedulerConfig config) : config_(std::move(config)) {}
+  explicit ConfiguredScheduler(SchedulerConfig config) : config_(std::move(config)) {}
+
+  // Throws SchedulerError when set_timesteps has not run.
+  void require_timesteps(const char* what) const;
+
+  SchedulerConfig config_;
+  at::Tensor alphas_cumprod_;  // [T] float32
+  at::Tensor timesteps_;       // [S]
+  std::optional<int64_t> num_inference_steps_;
+};
+
+// Base of the schedulers that find their step by timestep value (DDIM, DDPM, PNDM): diffusers
+// gives them no begin index and no input scaling, and they add noise by alphas_cumprod[t].
+class TimestepValueScheduler : public ConfiguredScheduler {
+ public:
+  // The int64 timesteps of timestep_spacing (DDIM, DDPM).
+  void set_timesteps(int num_inference_steps) override;
+  // No begin index: img2img steps by the value of the first timestep it runs.
+  void set_begin_index(int64_t /*begin_index*/) override {}
+  at::Tensor scale_model_input(const at::Tensor& sample, double /*timestep*/) override { return sample; }
+  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const override;
+
+ protected:
+  // alphas_cumprod_ of the config's betas (last entry not clamped).
+  explicit TimestepValueScheduler(SchedulerConfig config);
+
+  // `timestep` as an index of alphas_cumprod (throws unless integral and in range).
+  int64_t train_timestep(double timestep) const;
+};
+
+// Base of the schedulers that walk their schedule by index (Euler, Euler a, Heun, DPM-Solver,
+// UniPC, LCM): diffusers' `_step_index` / `_begin_index`.
+class IndexedScheduler : public ConfiguredScheduler {
+ public:
+  void set_begin_index(int64_t begin_index) override;
+
+ protected:
+  explicit IndexedScheduler(SchedulerConfig config) : ConfiguredScheduler(std::move(config)) {}
 
   // index_for_timestep: position of `timestep` in timesteps(), the second match when it repeats
   // (so that img2img starting inside Heun's pairs does not skip a sigma). A timestep not in the
@@ -62,13 +99,7 @@ class IndexedScheduler : public Scheduler {
   int64_t add_noise_index(double timestep, bool missing_is_last) const;
   // Clears step and begin index (set_timesteps).
   void reset_indices();
-  // Throws SchedulerError when set_timesteps has not run.
-  void require_timesteps(const char* what) const;
 
-  SchedulerConfig config_;
-  at::Tensor alphas_cumprod_;  // [T] float32
-  at::Tensor timesteps_;       // [S]
-  std::optional<int64_t> num_inference_steps_;
   std::optional<int64_t> step_index_;
   std::optional<int64_t> begin_index_;
 };

@@ -9,14 +9,11 @@
 #include "model/schedulers/timestep_spacing.h"
 
 namespace sdw {
+
+using sched::alpha_sigma_t;
+using sched::lambda_of;
+
 namespace {
-
-std::pair<at::Tensor, at::Tensor> alpha_sigma_t(const at::Tensor& sigma) {
-  at::Tensor alpha_t = sched::rdiv(1, (sigma.pow(2) + 1).pow(0.5));
-  return {alpha_t, sigma * alpha_t};
-}
-
-at::Tensor lambda_of(const at::Tensor& alpha, const at::Tensor& sigma) { return at::log(alpha) - at::log(sigma); }
 
 // torch.tensor([t0, t1, ..., 1.0]) of 0-dim float32 tensors and Python floats: [K] float32
 at::Tensor stack_scalars(const std::vector<at::Tensor>& values) {
@@ -59,9 +56,8 @@ BhTerms bh_terms(const at::Tensor& h, std::vector<at::Tensor> rks, int64_t order
 
 }  // namespace
 
-UniPcScheduler::UniPcScheduler(SchedulerConfig config) : IndexedScheduler(std::move(config)) {
+UniPcScheduler::UniPcScheduler(SchedulerConfig config) : MultistepSigmaScheduler(std::move(config)) {
   alphas_cumprod_ = sched::make_alphas_cumprod(config_, /*clamp_last=*/true);
-  model_outputs_.assign(static_cast<size_t>(config_.solver_order), at::Tensor());
 }
 
 void UniPcScheduler::set_timesteps(int num_inference_steps) {
@@ -84,36 +80,15 @@ void UniPcScheduler::set_timesteps(int num_inference_steps) {
     if (config_.final_sigmas_type == "sigma_min") sigma_last = static_cast<double>(train.front());
   }
   sigmas.push_back(sigma_last);
-  sigmas_ = sched::to_f32_tensor(sigmas);  // [S + 1]
-  std::vector<int64_t> ts_int;
-  for (double t : timesteps) ts_int.push_back(static_cast<int64_t>(t));
-  timesteps_ = at::tensor(ts_int, at::kLong);  // [S]
-  num_inference_steps_ = static_cast<int64_t>(ts_int.size());
-
-  model_outputs_.assign(static_cast<size_t>(config_.solver_order), at::Tensor());
-  lower_order_nums_ = 0;
+  set_schedule(sigmas, timesteps);
   this_order_ = 0;
   last_sample_ = at::Tensor();
-  reset_indices();
 }
 
 at::Tensor UniPcScheduler::convert_model_output(const at::Tensor& model_output, const at::Tensor& sample) const {
   auto [alpha_t, sigma_t] = alpha_sigma_t(sigmas_[*step_index_]);
   const std::string& pt = config_.prediction_type;
-  if (config_.predict_x0) {
-    at::Tensor x0_pred;  // [B, C, H, W]
-    if (pt == "epsilon") {
-      x0_pred = (sample - sigma_t * model_output) / alpha_t;
-    } else if (pt == "sample") {
-      x0_pred = model_output;
-    } else {  // v_prediction
-      x0_pred = alpha_t * sample - sigma_t * model_output;
-    }
-    if (config_.thresholding) {
-      x0_pred = sched::threshold_sample(x0_pred, config_.dynamic_thresholding_ratio, config_.sample_max_value);
-    }
-    return x0_pred;
-  }
+  if (config_.predict_x0) return data_prediction(model_output, sample, alpha_t, sigma_t);
   if (pt == "epsilon") return model_output;
   if (pt == "sample") return (sample - alpha_t * model_output) / sigma_t;
   return alpha_t * model_output + sigma_t * sample;  // v_prediction
@@ -219,10 +194,8 @@ at::Tensor UniPcScheduler::uni_c_bh_update(const at::Tensor& model_t, const at::
 
 SchedulerStepOutput UniPcScheduler::step(const at::Tensor& model_output, double timestep, const at::Tensor& sample_in,
                                          std::optional<at::Generator> /*generator*/) {
-  require_timesteps("step()");
-  if (!step_index_) init_step_index(timestep, /*missing_is_last=*/true);
+  begin_step(timestep);
   const int64_t n = timesteps_.size(0);
-  if (*step_index_ >= n) throw SchedulerError("UniPCMultistepScheduler: step() past the last timestep");
 
   const auto& disabled = config_.disable_corrector;
   const bool use_corrector = *step_index_ > 0 &&
@@ -233,8 +206,7 @@ SchedulerStepOutput UniPcScheduler::step(const at::Tensor& model_output, double 
   at::Tensor sample = sample_in;
   if (use_corrector) sample = uni_c_bh_update(model_output_convert, last_sample_, this_order_);
 
-  for (size_t i = 0; i + 1 < model_outputs_.size(); ++i) model_outputs_[i] = model_outputs_[i + 1];
-  model_outputs_.back() = model_output_convert;
+  push_model_output(model_output_convert);
 
   int64_t this_order = config_.solver_order;
   if (config_.lower_order_final) this_order = std::min(config_.solver_order, n - *step_index_);
@@ -245,12 +217,6 @@ SchedulerStepOutput UniPcScheduler::step(const at::Tensor& model_output, double 
   if (lower_order_nums_ < config_.solver_order) lower_order_nums_ += 1;
   *step_index_ += 1;
   return {prev_sample, {}};
-}
-
-at::Tensor UniPcScheduler::add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const {
-  at::Tensor sigma = sigmas_.to(original.device(), original.scalar_type())[add_noise_index(timestep, true)];
-  auto [alpha_t, sigma_t] = alpha_sigma_t(sigma);
-  return alpha_t * original + sigma_t * noise;  // [B, C, H, W]
 }
 
 }  // namespace sdw

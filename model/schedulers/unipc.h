@@ -3,23 +3,18 @@
 // (diffusers' defaults: bh2, order 2, predict_x0). solver_p is not ported.
 #pragma once
 
-#include <vector>
-
-#include "model/schedulers/scheduler_common.h"
+#include "model/schedulers/sigma_scheduler.h"
 
 namespace sdw {
 
-class UniPcScheduler : public IndexedScheduler {
+class UniPcScheduler : public MultistepSigmaScheduler {
  public:
   explicit UniPcScheduler(SchedulerConfig config);
 
   std::string class_name() const override { return "UniPCMultistepScheduler"; }
   void set_timesteps(int num_inference_steps) override;
-  at::Tensor sigmas() const override { return sigmas_; }
-  at::Tensor scale_model_input(const at::Tensor& sample, double /*timestep*/) override { return sample; }
   SchedulerStepOutput step(const at::Tensor& model_output, double timestep, const at::Tensor& sample,
                            std::optional<at::Generator> generator) override;
-  at::Tensor add_noise(const at::Tensor& original, const at::Tensor& noise, double timestep) const override;
 
  private:
   at::Tensor convert_model_output(const at::Tensor& model_output, const at::Tensor& sample) const;
@@ -29,9 +24,6 @@ class UniPcScheduler : public IndexedScheduler {
   // current one (which replaces the predictor's estimate).
   at::Tensor uni_c_bh_update(const at::Tensor& this_model_output, const at::Tensor& last_sample, int64_t order) const;
 
-  at::Tensor sigmas_;                     // [S + 1] float32
-  std::vector<at::Tensor> model_outputs_;  // the last solver_order converted outputs, oldest first
-  int64_t lower_order_nums_ = 0;
   int64_t this_order_ = 0;
   at::Tensor last_sample_;
 };
