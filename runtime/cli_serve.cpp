@@ -30,6 +30,10 @@ namespace fs = std::filesystem;
 namespace sdw {
 namespace {
 
+// After the worker has shut down (every job ended), the longest the server waits for open SSE
+// streams to send their last event and marker before it closes the connections.
+constexpr std::chrono::milliseconds kStreamDrain{2000};
+
 int g_signal_pipe[2] = {-1, -1};
 std::atomic<int> g_signal_count{0};
 
@@ -179,7 +183,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
                 std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": shutting down (grace " +
                     std::to_string(a.shutdown_grace_s) + " s; send it again to exit now)");
     worker->shutdown(grace);
-    server.stop();
+    server.stop(kStreamDrain);
   });
   server.run();
   const unsigned char wake = 0;

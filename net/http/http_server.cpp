@@ -170,7 +170,10 @@ void HttpServer::run() {
   impl_->running = false;
 }
 
-void HttpServer::stop() {
+void HttpServer::stop(std::chrono::milliseconds drain) {
+  const auto until = std::chrono::steady_clock::now() + drain;
+  while (impl_->metrics.open_streams() > 0 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   impl_->stop_requested = true;
   // run() may be between its start and listening: retry until it has returned.
   bool sent = false;

@@ -3,6 +3,7 @@
 // a sized thread pool. Talks to the actors only through the Worker facade.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "actors/worker.h"
@@ -21,8 +22,11 @@ class HttpServer {
   int bind();
   // Serves until stop(); returns when every connection thread has finished.
   void run();
-  // Stops accepting connections; open SSE streams end at their next poll. Thread-safe, idempotent.
-  void stop();
+  // Stops accepting connections; open SSE streams end at their next poll. First waits up to
+  // `drain` for the open SSE streams to end by themselves: after the worker has shut down every
+  // job has ended, so each stream still sends its last event and marker rather than being cut.
+  // Thread-safe, idempotent.
+  void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(0));
   int port() const;
 
  private:

@@ -44,6 +44,7 @@ class Metrics {
   void job_seconds(double seconds);  // completed jobs: start on a device to result
   void stream_opened() { ++open_streams_; }
   void stream_closed() { --open_streams_; }
+  int64_t open_streams() const { return open_streams_; }
 
   // The whole exposition; `worker` and `rss_bytes` are read by the caller just before.
   std::string render(const WorkerHealth& worker, int64_t rss_bytes, const std::string& version) const;
