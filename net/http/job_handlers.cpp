@@ -37,6 +37,20 @@ int64_t last_event_id(const httplib::Request& req) {
   return std::stoll(v);
 }
 
+// An EventSource that reconnects after the stream's final marker (its Last-Event-ID is the
+// marker's id or later) has had everything; the marker's id is the job's event count + 1.
+bool reconnect_after_end(Worker& worker, const std::string& job_id, int64_t last_id) {
+  if (last_id <= 0 || !is_terminal(worker.status(job_id).state)) return false;
+  std::shared_ptr<EventStream> history = worker.subscribe(job_id);
+  int64_t events = 0;
+  JobEvent e;
+  while (history->next(e, std::chrono::seconds(5))) {
+    ++events;
+    if (e.terminal()) break;
+  }
+  return last_id >= events + 1;
+}
+
 }  // namespace
 
 std::string media_type(const std::string& content_type) {
@@ -81,6 +95,10 @@ void handle_submit_job(ServerContext& ctx, const httplib::Request& req, httplib:
 void handle_job_stream(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   const std::string job_id = job_id_of(req);
   std::shared_ptr<EventStream> stream = ctx.worker.subscribe(job_id);  // 404 when unknown
+  if (reconnect_after_end(ctx.worker, job_id, last_event_id(req))) {
+    res.status = 204;  // the SSE standard's "stop reconnecting"
+    return;
+  }
 
   SseOptions options;
   options.keepalive = ctx.config.sse_keepalive;

@@ -7,6 +7,7 @@
 
 #include "model/schedulers/scheduler.h"
 #include "net/http/errors.h"
+#include "net/http/json_body.h"
 #include "net/http/sse.h"
 
 namespace sdw::net {
@@ -16,12 +17,6 @@ std::string join_quoted(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "'" : ", '") + n + "'";
   return out;
-}
-
-// Strips nlohmann's "[json.exception.parse_error.101] " prefix.
-std::string parse_error_text(const std::string& what) {
-  const auto close = what.find("] ");
-  return close == std::string::npos ? what : what.substr(close + 2);
 }
 
 void parse_loras(const FieldReader& fields, const ValidationLimits& limits) {
@@ -77,13 +72,7 @@ const std::vector<std::string>& operation_names() {
 JobRequest parse_job_request(const std::string& body, const ParseOptions& options) {
   if (body.empty())
     throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body is empty; expected a JSON object");
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(body);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body is not valid JSON: " + parse_error_text(e.what()));
-  }
-  return parse_job_request(json, options);
+  return parse_job_request(parse_json_body(body), options);
 }
 
 JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& options) {

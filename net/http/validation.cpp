@@ -120,6 +120,8 @@ void check_prompt(const std::string& field, const std::string& text, bool requir
     for (char c : text) blank = blank && std::isspace(static_cast<unsigned char>(c));
     if (blank) throw invalid_field(field, field + " must not be empty");
   }
+  if (text.find('\0') != std::string::npos)
+    throw invalid_field(field, field + " must not contain a NUL character (\\u0000)");
   if (text.size() > limits.max_prompt_bytes)
     throw invalid_field(field, field + " must be at most " + std::to_string(limits.max_prompt_bytes) + " bytes, got " +
                                    std::to_string(text.size()));

@@ -281,6 +281,18 @@ TEST_CASE("a job's SSE stream event by event; status, late readers, Last-Event-I
   CHECK(resumed.events.front().id == "3");
   CHECK(resumed.events.size() == s.events.size() - 2);
   CHECK(resumed.markers == s.markers);
+  // A reconnect after the final marker (the stream's last id) is answered 204, the SSE standard's
+  // "stop reconnecting"; one from just before it still gets the marker.
+  const int marker_id = std::stoi(s.events.back().id);
+  CHECK(marker_id == static_cast<int>(s.events.size()));
+  const HttpReply done = http_get(port, stream_path(id), {{"Last-Event-ID", std::to_string(marker_id)}});
+  CHECK(done.status == 204);
+  CHECK(done.raw.empty());
+  CHECK(http_get(port, stream_path(id), {{"Last-Event-ID", "999"}}).status == 204);
+  const SseStream last = read_sse(port, stream_path(id), {{"Last-Event-ID", std::to_string(marker_id - 1)}});
+  CHECK(last.status == 200);
+  REQUIRE(last.events.size() == 1);
+  CHECK(last.markers == s.markers);
 }
 
 TEST_CASE("the HTTP image equals `sd-worker generate` for the same seed", "[http][e2e][parity]") {

@@ -274,6 +274,49 @@ TEST_CASE("operation, body shape and JSON syntax errors", "[http][validation]") 
   }
 }
 
+TEST_CASE("numbers that overflow a double are 400 naming their field; nesting is bounded", "[http][validation]") {
+  const std::string head = R"({"operation":"image_generation","hive_id":"h","model":"demo","prompt":"a",)";
+  for (const std::string field : {"steps", "guidance_scale", "seed", "width", "num_images", "jpeg_quality", "eta"}) {
+    for (const char* value : {"1e400", "-1e400"}) {
+      INFO(field << " = " << value);
+      try {
+        parse_job_request(head + "\"" + field + "\":" + value + "}", options());
+        FAIL("accepted");
+      } catch (const ApiError& err) {
+        CHECK(err.status() == 400);
+        CHECK(err.code() == "INVALID_FIELD");
+        CHECK(err.param() == field);
+        CHECK_THAT(std::string(err.what()), Catch::Contains(field) && Catch::Contains("out of range"));
+      }
+    }
+  }
+  // 64 levels are JSON like any other (the unknown field is ignored); 65 are refused while read.
+  auto nested = [&](int depth) { return head + "\"extra\":" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}"; };
+  CHECK(parse_job_request(nested(64), options()).submission.request.prompt == "a");
+  try {
+    parse_job_request(nested(65), options());
+    FAIL("accepted 65 levels");
+  } catch (const ApiError& err) {
+    CHECK(err.code() == "INVALID_JSON");
+    CHECK_THAT(std::string(err.what()), Catch::Contains("deeper than 64"));
+  }
+}
+
+TEST_CASE("a NUL character in a prompt is refused naming the field", "[http][validation]") {
+  for (const char* field : {"prompt", "negative_prompt"}) {
+    json body = base();
+    body[field] = std::string("a red\0fox", 9);
+    try {
+      parse_job_request(body.dump(), options());
+      FAIL("accepted a NUL in " << field);
+    } catch (const ApiError& err) {
+      CHECK(err.code() == "INVALID_FIELD");
+      CHECK(err.param() == field);
+      CHECK_THAT(std::string(err.what()), Catch::Contains("NUL"));
+    }
+  }
+}
+
 TEST_CASE("image_transform and image_inpaint: images, strength and sizes", "[http][validation]") {
   json t = base("image_transform");
   t["input_image"] = png_base64(320, 264);
