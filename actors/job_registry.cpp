@@ -18,7 +18,8 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
   st.cfg = cfg;
   st.served = ServedModel{cfg.model, cfg.model_aliases, ""};
   st.listeners = std::move(listeners);
-  st.table = std::make_unique<job_table>(cfg.queue_capacity, cfg.max_finished_jobs, cfg.result_ttl);
+  st.table = std::make_unique<job_table>(cfg.queue_capacity, cfg.max_finished_jobs, cfg.result_ttl,
+                                         cfg.max_finished_bytes);
   start_devices(self);
   update_status(self);
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });

@@ -23,8 +23,9 @@ std::string new_job_id(std::mt19937_64& rng) {
   return std::string("job-") + out;
 }
 
-job_table::job_table(size_t queue_capacity, size_t max_finished, std::chrono::milliseconds ttl)
-    : queue_capacity_(queue_capacity), max_finished_(max_finished), ttl_(ttl) {}
+job_table::job_table(size_t queue_capacity, size_t max_finished, std::chrono::milliseconds ttl,
+                     size_t max_finished_bytes)
+    : queue_capacity_(queue_capacity), max_finished_(max_finished), max_finished_bytes_(max_finished_bytes), ttl_(ttl) {}
 
 job_record& job_table::add(const std::string& id, JobSubmission submission, ResolvedRequest request,
                            clock_type::time_point now, clock_type::time_point deadline) {
@@ -78,6 +79,10 @@ JobEvent& job_table::append(job_record& job, JobEvent event) {
   event.job_id = job.id;
   event.correlation_id = job.submission.correlation_id;
   event.emitted_at_ms = epoch_ms_now();
+  size_t bytes = 0;
+  for (const EncodedImage& image : event.images) bytes += image.bytes.size();
+  job.image_bytes += bytes;
+  if (is_terminal(job.state)) finished_bytes_ += bytes;  // the terminal event comes after finish()
   job.events.push_back(std::move(event));
   return job.events.back();
 }
@@ -105,6 +110,7 @@ void job_table::finish(job_record& job, JobState state, clock_type::time_point n
   job.state = state;
   job.finished = now;
   job.request = ResolvedRequest{};
+  finished_bytes_ += job.image_bytes;
   switch (state) {
     case JobState::completed: ++counts_.completed; break;
     case JobState::failed: ++counts_.failed; break;
@@ -119,8 +125,10 @@ std::vector<std::string> job_table::evict(clock_type::time_point now) {
   while (!finished_.empty()) {
     auto it = jobs_.find(finished_.front());
     const bool expired = it == jobs_.end() || it->second.finished + ttl_ <= now;
-    if (!expired && finished_.size() <= max_finished_) break;
+    const bool over_bytes = finished_bytes_ > max_finished_bytes_ && finished_.size() > 1;  // the newest stays
+    if (!expired && finished_.size() <= max_finished_ && !over_bytes) break;
     if (it != jobs_.end()) {
+      finished_bytes_ -= it->second.image_bytes;
       dropped.push_back(it->first);
       jobs_.erase(it);
     }

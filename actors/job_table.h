@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstddef>
 #include <deque>
 #include <map>
 #include <optional>
@@ -35,6 +36,7 @@ struct job_record {
   uint64_t seed = 0;     // the resolved seed (every event carries it)
   int device = -1;       // index of the device running it
   int subscribers = 0;   // attached event streams
+  size_t image_bytes = 0;  // image file bytes in `events` (previews and results)
 };
 
 // "job-" + a random (version 4) UUID.
@@ -46,7 +48,10 @@ struct job_counts {
 
 class job_table {
  public:
-  job_table(size_t queue_capacity, size_t max_finished, std::chrono::milliseconds ttl);
+  // Finished jobs are kept `ttl`, at most `max_finished` of them and at most `max_finished_bytes`
+  // of image data in their events (the oldest are dropped first).
+  job_table(size_t queue_capacity, size_t max_finished, std::chrono::milliseconds ttl,
+            size_t max_finished_bytes = SIZE_MAX);
 
   // A fresh job id (new_job_id).
   std::string new_id() { return new_job_id(rng_); }
@@ -76,7 +81,7 @@ class job_table {
   // -> a terminal state (the caller appends the terminal event). Takes a queued job off the queue
   // and drops the request's images; the job stays until evict() drops it.
   void finish(job_record& job, JobState state, clock_type::time_point now);
-  // Drops finished jobs older than the TTL (and beyond max_finished); their parked polls are
+  // Drops finished jobs older than the TTL (and beyond max_finished or max_finished_bytes); their parked polls are
   // answered with not_found. Returns their ids.
   std::vector<std::string> evict(clock_type::time_point now);
   // When the oldest finished job expires (nullopt: none finished).
@@ -101,7 +106,8 @@ class job_table {
     caf::typed_response_promise<event_batch> events;
   };
 
-  size_t queue_capacity_, max_finished_;
+  size_t queue_capacity_, max_finished_, max_finished_bytes_;
+  size_t finished_bytes_ = 0;  // image bytes in the events of the finished jobs kept
   std::chrono::milliseconds ttl_;
   std::unordered_map<std::string, job_record> jobs_;
   std::deque<std::string> queue_;

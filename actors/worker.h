@@ -33,6 +33,7 @@ struct WorkerConfig {
   std::chrono::milliseconds job_deadline{10 * 60 * 1000};  // per job, from submission
   std::chrono::milliseconds result_ttl{10 * 60 * 1000};    // finished jobs kept this long
   size_t max_finished_jobs = 1000;                         // and at most this many
+  size_t max_finished_bytes = 256u << 20;                  // and at most this much image data
   std::chrono::milliseconds request_timeout{30 * 1000};    // facade calls into the actors
   int default_preview_every = 0;
   bool full_vae_previews = false;

@@ -328,6 +328,30 @@ TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[act
   CHECK(t.find("j5"));
 }
 
+TEST_CASE("the job table keeps at most max_finished_bytes of image data, the newest result always", "[actors]") {
+  job_table t(8, 100, 1h, /*max_finished_bytes=*/2500);
+  const auto t0 = clock_type::now();
+  auto finish_with_image = [&](const std::string& id, size_t bytes) {
+    job_record& job = t.add(id, JobSubmission{}, ResolvedRequest{}, t0, t0 + 1s);
+    t.finish(job, JobState::completed, t0);
+    JobEvent done;
+    done.type = JobEvent::Type::complete;
+    done.images.push_back(EncodedImage{std::string(bytes, 'p'), "png", 8, 8});
+    t.append(job, done);
+  };
+  finish_with_image("a", 1000);
+  finish_with_image("b", 1000);
+  CHECK(t.evict(t0).empty());  // 2000 bytes: within the cap
+  finish_with_image("c", 1000);
+  CHECK(t.evict(t0) == std::vector<std::string>{"a"});  // 3000 > 2500: the oldest goes
+  CHECK(t.find("b"));
+  CHECK(t.find("c"));
+  finish_with_image("d", 5000);  // alone over the cap: the others go, the newest result stays
+  CHECK(t.evict(t0) == std::vector<std::string>{"b", "c"});
+  CHECK(t.find("d"));
+  CHECK(t.size() == 1);
+}
+
 TEST_CASE("job ids are random version-4 UUIDs", "[actors]") {
   std::mt19937_64 rng{std::random_device{}()};
   std::set<std::string> ids;
