@@ -103,4 +103,13 @@ HeaderList cors_headers(const CorsPolicy& policy, const std::string& origin, boo
   return h;
 }
 
+std::optional<ApiError> check_framing(const std::vector<std::string>& content_lengths, bool transfer_encoding) {
+  for (const std::string& length : content_lengths)
+    if (length != content_lengths.front())
+      return ApiError(ErrorType::invalid_request, "BAD_FRAMING", "conflicting Content-Length headers");
+  if (transfer_encoding && !content_lengths.empty())
+    return ApiError(ErrorType::invalid_request, "BAD_FRAMING", "Transfer-Encoding and Content-Length together");
+  return std::nullopt;
+}
+
 }  // namespace sdw::net

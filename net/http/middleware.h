@@ -1,6 +1,7 @@
 // Cross-cutting request handling as pure functions the server's pre-routing step and route
 // dispatcher call: request ids (X-Request-Id echoed or generated), bearer-token auth (constant-time
-// compare; rbee's MISSING_API_KEY / INVALID_API_KEY), and CORS (allowed origins, preflight).
+// compare; rbee's MISSING_API_KEY / INVALID_API_KEY), ambiguous body framing, and CORS (allowed
+// origins, preflight).
 #pragma once
 
 #include <optional>
@@ -28,6 +29,12 @@ bool constant_time_equals(const std::string& a, const std::string& b);
 // "Bearer <token>" (scheme case-insensitive); 401 MISSING_API_KEY / INVALID_API_KEY otherwise.
 // An empty configured token means no auth.
 std::optional<ApiError> check_bearer(const std::string& authorization, const std::string& token);
+
+// --- framing
+// 400 BAD_FRAMING when a request's body length is ambiguous (request-smuggling material behind a
+// proxy, RFC 9112 6.3): Content-Length values that differ, or Transfer-Encoding together with
+// Content-Length. `content_lengths`: the value of every Content-Length header.
+std::optional<ApiError> check_framing(const std::vector<std::string>& content_lengths, bool transfer_encoding);
 
 // --- CORS
 struct CorsPolicy {

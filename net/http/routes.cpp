@@ -66,6 +66,10 @@ std::vector<std::string> allowed_methods(const std::string& path) {
 void dispatch(const Route& route, ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   tl_route = route.name;
   try {
+    std::vector<std::string> lengths;
+    for (size_t i = 0; i < req.get_header_value_count("Content-Length"); ++i)
+      lengths.push_back(req.get_header_value("Content-Length", i));
+    if (auto ambiguous = check_framing(lengths, req.has_header("Transfer-Encoding"))) throw *ambiguous;
     if (route.needs_auth) {
       if (auto denied = check_bearer(req.get_header_value("Authorization"), ctx.config.api_token)) throw *denied;
     }

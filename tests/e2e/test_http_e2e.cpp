@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cstdio>
 #include <atomic>
 #include <fstream>
 #include <regex>
@@ -579,6 +580,25 @@ TEST_CASE("path tricks and malformed HTTP are 4xx with the error shape", "[http]
   const std::string long_uri = raw_exchange(port, "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(long_uri.rfind("HTTP/1.1 414", 0) == 0);
   CHECK_THAT(long_uri, Catch::Contains("URI_TOO_LONG"));
+  // Ambiguous framing (request smuggling behind a proxy) is refused, not served.
+  const std::string body = demo_job().dump();
+  const std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  const std::string chunked = [&] {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", body.size());
+    return std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
+  }();
+  for (const std::string& framing :
+       {"Content-Length: " + std::to_string(body.size()) + "\r\nContent-Length: " + std::to_string(body.size() + 5) +
+            "\r\n\r\n" + body,
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + chunked,
+        "Transfer-Encoding: CHUNKED\r\nContent-Length: 5\r\n\r\n" + chunked,
+        "Transfer-Encoding:\tchunked\r\nContent-Length: 5\r\n\r\n" + chunked}) {
+    const std::string reply = raw_exchange(port, head + framing);
+    INFO(framing.substr(0, 60));
+    CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
+    CHECK_THAT(reply, Catch::Contains("BAD_FRAMING"));
+  }
   check_still_serving(port);
 }
 

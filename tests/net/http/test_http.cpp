@@ -540,6 +540,20 @@ TEST_CASE("request ids are echoed when sane, made otherwise", "[http][middleware
   CHECK(new_request_id() != new_request_id());
 }
 
+TEST_CASE("ambiguous framing: differing Content-Lengths, Transfer-Encoding with Content-Length", "[http][middleware]") {
+  CHECK_FALSE(check_framing({}, false));
+  CHECK_FALSE(check_framing({"12"}, false));
+  CHECK_FALSE(check_framing({"12", "12"}, false));  // repeated, equal: one length
+  CHECK_FALSE(check_framing({}, true));              // chunked alone
+  for (const auto& [lengths, te] : std::vector<std::pair<std::vector<std::string>, bool>>{
+           {{"12", "13"}, false}, {{"12", "012"}, false}, {{"5"}, true}, {{"5", "5"}, true}}) {
+    const auto err = check_framing(lengths, te);
+    REQUIRE(err);
+    CHECK(err->status() == 400);
+    CHECK(err->code() == "BAD_FRAMING");
+  }
+}
+
 TEST_CASE("bearer auth: rbee's codes, constant-time compare", "[http][middleware]") {
   CHECK(constant_time_equals("secret", "secret"));
   CHECK_FALSE(constant_time_equals("secret", "secreT"));
