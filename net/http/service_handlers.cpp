@@ -21,6 +21,20 @@ std::string rbee_status(const WorkerHealth& h) {
   return h.status.empty() ? (h.ready ? "ready" : "starting") : h.status;
 }
 
+// A not-ready reason for the routes that need no token: the model's name in place of the path it
+// was configured with (the log and the authenticated routes keep the path).
+std::string public_reason(const WorkerHealth& h) {
+  std::string reason = h.reason;
+  const std::string& path = h.model;
+  const size_t slash = path.find_last_of('/', path.size() > 1 ? path.size() - 2 : 0);
+  if (path.empty() || slash == std::string::npos) return reason;
+  std::string name = path.substr(slash + 1);
+  if (!name.empty() && name.back() == '/') name.pop_back();
+  for (size_t at = reason.find(path); at != std::string::npos; at = reason.find(path, at + name.size()))
+    reason.replace(at, path.size(), name);
+  return reason;
+}
+
 }  // namespace
 
 void handle_health(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
@@ -28,14 +42,14 @@ void handle_health(ServerContext& ctx, const httplib::Request&, httplib::Respons
   if (h.status == "stopping" || h.status == "stopped")
     return send_json(res, 503, {{"status", "unhealthy"}, {"reason", "shutting down"}});
   if (h.status == "failed")
-    return send_json(res, 503, {{"status", "unhealthy"}, {"reason", h.reason.empty() ? "model failed to load" : h.reason}});
+    return send_json(res, 503, {{"status", "unhealthy"}, {"reason", h.reason.empty() ? "model failed to load" : public_reason(h)}});
   send_json(res, 200, {{"status", "healthy"}});
 }
 
 void handle_ready(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
   const WorkerHealth h = ctx.worker.health();
   if (h.ready) return send_json(res, 200, {{"ready", true}});
-  std::string reason = h.reason;
+  std::string reason = public_reason(h);
   if (reason.empty()) reason = h.status == "starting" || h.status.empty() ? "loading model" : h.status;
   send_json(res, 503, {{"ready", false}, {"reason", reason}});
 }
