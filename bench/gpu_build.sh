@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Builds build-gpu/ on the GPU machine against its PyTorch's CUDA libtorch, with the Debian .debs
-# that bench/gpu_prepare.sh put in .gpu/debs (CAF, cpp-httplib, ICU, ...), as
-# ../shared/gpu/build.sh does, plus what that script leaves to chance on a machine without these
-# packages installed:
+# that bench/gpu_prepare.sh put in .gpu/debs (CAF, cpp-httplib, ICU, ...) unpacked into .gpu/root,
+# and what a plain unpack would leave to chance on a machine without these packages installed:
 #   - the .debs' library links that point outside the unpacked root (libz.so -> /lib/...,
 #     libssl.so -> libssl.so.3 of a package not carried) are repointed to a file that exists;
 #   - pkg-config reads only the unpacked root's .pc files, with the root as sysroot.
