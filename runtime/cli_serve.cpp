@@ -108,6 +108,11 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.cors_origins = a.cors_origins;
   hc.max_body_bytes = a.max_body_bytes;
   hc.threads = a.http_threads;
+  hc.max_connections = a.max_connections;
+  hc.max_connections_per_client = a.max_connections_per_client;
+  hc.max_streams = a.max_streams;
+  hc.header_timeout_s = a.header_timeout_s;
+  hc.read_timeout_s = a.request_timeout_s;
   hc.sse_keepalive = std::chrono::milliseconds(a.sse_keepalive_ms);
   hc.worker_id = a.worker_id;
   hc.log_requests = !a.quiet;

@@ -185,7 +185,15 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
   app.add_option("--max-side", a.max_side, "largest width/height accepted")->check(CLI::Range(8, 8192));
   app.add_option("--max-steps", a.max_steps, "most denoising steps accepted")->check(CLI::Range(1, 1000));
-  app.add_option("--http-threads", a.http_threads, "connection threads (each open stream holds one)")->check(CLI::Range(2, 4096));
+  app.add_option("--http-threads", a.http_threads, "connection threads kept ready (more start with the connections)")->check(CLI::Range(2, 4096));
+  app.add_option("--max-connections", a.max_connections, "open connections, all clients (503 past it)")->check(CLI::Range(8, 100000));
+  app.add_option("--max-connections-per-client", a.max_connections_per_client, "open connections per client address (429 past it)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-streams", a.max_streams, "open SSE event streams (503 past it)")->check(CLI::Range(1, 100000));
+  app.add_option("--header-timeout-s", a.header_timeout_s, "time a request's line and headers get to arrive, in all (408)")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--request-timeout-s", a.request_timeout_s, "time a request's headers and body get to arrive, in all (408)")
+      ->check(CLI::Range(1, 3600));
   app.add_option("--sse-keepalive-ms", a.sse_keepalive_ms, "keep-alive comment interval on idle streams")->check(CLI::Range(50, 600000));
   app.add_option("--preview-every", a.preview_every, "default preview interval in steps (0: none)")->check(CLI::Range(0, 1000));
   app.add_option("--job-timeout-s", a.job_timeout_s, "deadline per job from submission")->check(CLI::Range(1, 86400));
@@ -307,6 +315,11 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"max_side", a.max_side},
       {"max_steps", a.max_steps},
       {"http_threads", a.http_threads},
+      {"max_connections", a.max_connections},
+      {"max_connections_per_client", a.max_connections_per_client},
+      {"max_streams", a.max_streams},
+      {"header_timeout_s", a.header_timeout_s},
+      {"request_timeout_s", a.request_timeout_s},
       {"sse_keepalive_ms", a.sse_keepalive_ms},
       {"preview_every", a.preview_every},
       {"job_timeout_s", a.job_timeout_s},

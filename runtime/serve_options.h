@@ -44,6 +44,8 @@ struct ServeOptions {
   size_t max_body_bytes = 32u << 20;
   int min_side = 256, max_side = 2048, max_steps = 150;
   int http_threads = 64;
+  int max_connections = 1024, max_connections_per_client = 256, max_streams = 512;
+  int header_timeout_s = 10, request_timeout_s = 30;
   int sse_keepalive_ms = 5000;
   int preview_every = 0;
   int job_timeout_s = 600, result_ttl_s = 600, shutdown_grace_s = 30;

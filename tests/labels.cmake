@@ -56,6 +56,8 @@ set(SDW_LABELS_test_http_e2e http)
 set(SDW_LIBS_test_http_e2e sdw_net)
 set(SDW_LABELS_test_http_browser http browser)
 set(SDW_LIBS_test_http_browser sdw_net)
+set(SDW_LABELS_test_http_hostile http)
+set(SDW_LIBS_test_http_hostile sdw_net)
 set(SDW_LABELS_test_http_load http)  # 10-30 s on 2 cores: not `slow`
 set(SDW_LIBS_test_http_load sdw_net)
 # rbee registration and heartbeats: fake hive/queen servers and the real `sd-worker serve`.

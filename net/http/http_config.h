@@ -17,10 +17,14 @@ struct HttpConfig {
   std::string api_token;           // "" = no auth (rbee: LLORCH_API_TOKEN)
   std::vector<std::string> cors_origins;  // none by default
   size_t max_body_bytes = 32u << 20;
-  int threads = 64;                // connection threads (each open SSE stream holds one)
+  int threads = 64;                // connection threads kept ready; more start as connections open
+  int max_connections = 1024;      // open connections, all clients (503 past it)
+  int max_connections_per_client = 256;  // open connections per client address (429 past it)
+  int max_streams = 512;           // open SSE streams (503 past it)
   std::chrono::milliseconds sse_keepalive{5000};
   int keep_alive_timeout_s = 5;
-  int read_timeout_s = 30;
+  int header_timeout_s = 10;       // a request's line and headers must arrive within this (408)
+  int read_timeout_s = 30;         // its headers and body must arrive within this (408)
   int write_timeout_s = 10;        // a reader that stops reading is dropped after this long
   std::string worker_id;           // WorkerInfo.id ("" -> "sd-worker-<port>")
   std::string device;              // WorkerInfo.device ("" -> the worker's)

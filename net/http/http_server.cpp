@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "net/http/errors.h"
+#include "net/http/guarded_server.h"
 #include "net/http/job_observer.h"
 #include "net/http/metrics.h"
 #include "net/http/middleware.h"
@@ -22,10 +23,21 @@ namespace {
 thread_local std::chrono::steady_clock::time_point tl_request_start;
 thread_local bool tl_pre_routed = false;  // false for requests refused before routing
 
-std::string printable(const std::string& s, size_t max = 200) {
-  std::string out;
-  for (char c : s.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
-  return s.size() > max ? out + "..." : out;
+ConnectionSettings connection_settings(const HttpConfig& c) {
+  ConnectionSettings s;
+  s.limits.max_connections = c.max_connections;
+  s.limits.max_connections_per_client = c.max_connections_per_client;
+  s.keep_threads = static_cast<size_t>(std::max(2, c.threads));
+  s.keep_alive = std::chrono::seconds(c.keep_alive_timeout_s);
+  s.header_timeout = std::chrono::seconds(std::min(c.header_timeout_s, c.read_timeout_s));
+  s.request_timeout = std::chrono::seconds(c.read_timeout_s);
+  s.write_timeout = std::chrono::seconds(c.write_timeout_s);
+  s.max_body_bytes = c.max_body_bytes;
+  return s;
+}
+
+bool has_body(const httplib::Request& req) {
+  return req.has_header("Transfer-Encoding") || (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
 }
 
 }  // namespace
@@ -36,22 +48,22 @@ struct HttpServer::Impl {
   JobObserver observer;
   ServerContext ctx;
   CorsPolicy cors;
-  httplib::Server server;
+  GuardedServer server;
   std::atomic<bool> running{false};
   std::atomic<bool> stop_requested{false};
 
   Impl(Worker& worker, HttpConfig cfg)
-      : config(std::move(cfg)), observer(worker, metrics), ctx{worker, config, metrics, observer} {
+      : config(std::move(cfg)),
+        observer(worker, metrics),
+        ctx{worker, config, metrics, observer},
+        server(connection_settings(config)) {
     if (!config.log) config.log = [](const std::string& line) { std::cerr << "sd-worker: " + line + "\n" << std::flush; };
     cors.allowed_origins = config.cors_origins;
+    metrics.connection_counts([this] { return std::make_pair(server.connections().open(), server.connections().refused()); });
     setup();
   }
 
   void setup() {
-    const int threads = std::max(2, config.threads);
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-    server.set_payload_max_length(config.max_body_bytes);
-    server.set_keep_alive_timeout(config.keep_alive_timeout_s);
     server.set_read_timeout(config.read_timeout_s, 0);
     server.set_write_timeout(config.write_timeout_s, 0);
     server.set_tcp_nodelay(true);
@@ -79,28 +91,96 @@ struct HttpServer::Impl {
       auto handler = [this, r](const httplib::Request& req, httplib::Response& res) { dispatch(*r, ctx, req, res); };
       switch (route.method) {
         case Method::get: server.Get(route.pattern, handler); break;
-        case Method::post: server.Post(route.pattern, handler); break;
+        case Method::post:
+          server.Post(route.pattern, handler);  // no body at all
+          server.Post(route.pattern, [this, r](const httplib::Request& req, httplib::Response& res,
+                                               const httplib::ContentReader& read) { read_and_dispatch(*r, req, res, read); });
+          break;
         case Method::del: server.Delete(route.pattern, handler); break;
       }
     }
   }
 
-  // Request id, CORS headers, and OPTIONS (preflight) answered here. Auth runs per route after
-  // the body was read (see routes.cpp), so a refused request never leaves unread bytes behind
-  // on a keep-alive connection.
+  // Once the headers are in and before any body byte is read: request id, CORS headers, OPTIONS
+  // (preflight), then admit_request (framing, declared length, route, auth). A refused request
+  // with a body closes its connection after the answer: the body is never read.
   httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
     tl_request_start = std::chrono::steady_clock::now();
     tl_pre_routed = true;
     reset_current_route();
+    GuardedServer::mark_answering();
     res.set_header("X-Request-Id", request_id_from_header(req.get_header_value("X-Request-Id")));
     const bool preflight = req.method == "OPTIONS";
     for (const auto& [k, v] : cors_headers(cors, req.get_header_value("Origin"), preflight)) res.set_header(k, v);
     if (preflight) {
       res.status = 204;
       res.set_header("Allow", "GET, POST, DELETE, OPTIONS");
+      if (has_body(req)) close_after(res);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (auto refused = admit_request(ctx, req)) {
+      if (refused->status() == 405) res.set_header("Allow", allowed_list(req.path));
+      write_error(res, *refused);
+      if (has_body(req) || refused->code() == "BAD_FRAMING") close_after(res);
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
+  }
+
+  static void close_after(httplib::Response& res) {
+    res.set_header("Connection", "close");
+    GuardedServer::close_after_response();
+  }
+
+  static std::string allowed_list(const std::string& path) {
+    std::string list;
+    for (const auto& m : allowed_methods(path)) list += (list.empty() ? "" : ", ") + m;
+    return list;
+  }
+
+  // A POST's body, read here (after pre_route admitted it) and cut off at the body limit however
+  // it is framed; multipart parts become the request's files.
+  void read_and_dispatch(const Route& route, const httplib::Request& req, httplib::Response& res,
+                         const httplib::ContentReader& read) {
+    httplib::Request full = req;
+    size_t total = 0;
+    bool too_large = false;
+    const auto fits = [&](size_t n) {
+      total += n;
+      too_large = total > config.max_body_bytes;
+      return !too_large;
+    };
+    bool ok;
+    if (req.is_multipart_form_data()) {
+      httplib::MultipartFormDataItems parts;
+      ok = read([&](const httplib::MultipartFormData& part) { parts.push_back(part); return fits(0); },
+                [&](const char* data, size_t n) {
+                  if (!fits(n) || parts.empty()) return false;
+                  parts.back().content.append(data, n);
+                  return true;
+                });
+      for (auto& part : parts) full.files.emplace(part.name, std::move(part));
+    } else {
+      ok = read([&](const char* data, size_t n) {
+        if (!fits(n)) return false;
+        full.body.append(data, n);
+        return true;
+      });
+    }
+    if (!ok) {
+      close_after(res);
+      if (too_large || GuardedServer::request_over_budget())
+        write_error(res, ApiError(ErrorType::payload_too_large, "BODY_TOO_LARGE",
+                                  "request body larger than " + std::to_string(config.max_body_bytes) + " bytes"));
+      else if (GuardedServer::request_timed_out())
+        write_error(res, ApiError(ErrorType::invalid_request, "REQUEST_TIMEOUT",
+                                  "the request body did not arrive within " + std::to_string(config.read_timeout_s) + " s")
+                             .with_status(408));
+      else
+        write_error(res, ApiError(ErrorType::invalid_request, "BAD_BODY", "the request body is malformed or incomplete"));
+      return;
+    }
+    dispatch(route, ctx, full, res);
   }
 
   // Failures cpp-httplib answers itself (no route, body too large, malformed request) get the
@@ -109,16 +189,21 @@ struct HttpServer::Impl {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (!res.has_header("X-Request-Id")) res.set_header("X-Request-Id", new_request_id());
     ApiError error = from_library_status(res.status);
+    if (GuardedServer::request_over_budget()) {
+      error = ApiError(ErrorType::payload_too_large, "BODY_TOO_LARGE", "the request is larger than this worker accepts");
+      close_after(res);
+    } else if (GuardedServer::request_timed_out()) {
+      error = ApiError(ErrorType::invalid_request, "REQUEST_TIMEOUT", "the request did not arrive in time").with_status(408);
+      close_after(res);
+    }
     if (res.status == 404) {
-      const auto allowed = allowed_methods(req.path);
+      const std::string allowed = allowed_list(req.path);
       if (!allowed.empty()) {
-        std::string list;
-        for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
-        res.set_header("Allow", list);
+        res.set_header("Allow", allowed);
         error = ApiError(ErrorType::method_not_allowed, "METHOD_NOT_ALLOWED",
-                         req.method + " is not allowed on " + printable(req.path) + "; allowed: " + list);
+                         printable(req.method, 16) + " is not allowed on " + printable(req.path) + "; allowed: " + allowed);
       } else {
-        error = ApiError(ErrorType::not_found, "ROUTE_NOT_FOUND", "no route " + printable(req.method) + " " + printable(req.path));
+        error = ApiError(ErrorType::not_found, "ROUTE_NOT_FOUND", "no route " + printable(req.method, 16) + " " + printable(req.path));
       }
     }
     write_error(res, error);
@@ -160,6 +245,7 @@ int HttpServer::bind() {
     throw std::runtime_error("cannot bind " + impl_->config.host + ":" + std::to_string(port) +
                              " (in use, or not an address of this machine)");
   }
+  impl_->server.widen_backlog();
   impl_->ctx.port = port;
   return port;
 }
@@ -172,9 +258,14 @@ void HttpServer::run() {
 
 void HttpServer::stop(std::chrono::milliseconds drain) {
   const auto until = std::chrono::steady_clock::now() + drain;
+  impl_->stop_requested = true;
+  // New connections are refused and every connection waiting for or still sending a request is
+  // closed now; the open SSE streams get up to `drain` to send their last events, then whatever
+  // is still open is shut down.
+  impl_->server.stop_reading();
   while (impl_->metrics.open_streams() > 0 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  impl_->stop_requested = true;
+  impl_->server.close_connections();
   // run() may be between its start and listening: retry until it has returned.
   bool sent = false;
   while (impl_->running) {

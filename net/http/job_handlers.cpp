@@ -108,7 +108,10 @@ void handle_job_stream(ServerContext& ctx, const httplib::Request& req, httplib:
   options.on_event = [&observer](const JobEvent& e) { observer.observe(e); };
   auto pump = std::make_shared<SsePump>(std::move(stream), options);
   Metrics& metrics = ctx.metrics;
-  metrics.stream_opened();
+  if (!metrics.try_open_stream(ctx.config.max_streams))
+    throw ApiError(ErrorType::unavailable, "TOO_MANY_STREAMS",
+                   "the worker has " + std::to_string(ctx.config.max_streams) +
+                       " event streams open; poll GET /v1/jobs/{id} or retry shortly");
 
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");

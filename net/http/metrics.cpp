@@ -108,6 +108,13 @@ std::string Metrics::render(const WorkerHealth& w, int64_t rss_bytes, const std:
             job_seconds_.snapshot());
   header(os, "sdw_sse_streams", "gauge", "Open SSE job streams.");
   os << "sdw_sse_streams " << open_streams_.load() << "\n";
+  if (connection_counts_) {
+    const auto [open, refused] = connection_counts_();
+    header(os, "sdw_http_connections", "gauge", "Open HTTP connections.");
+    os << "sdw_http_connections " << open << "\n";
+    header(os, "sdw_http_connections_refused_total", "counter", "Connections refused at a connection cap or while stopping.");
+    os << "sdw_http_connections_refused_total " << refused << "\n";
+  }
   header(os, "process_resident_memory_bytes", "gauge", "Resident set size of the worker process.");
   os << "process_resident_memory_bytes " << rss_bytes << "\n";
   return os.str();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -43,7 +44,17 @@ class Metrics {
   void step_seconds(double seconds);
   void job_seconds(double seconds);  // completed jobs: start on a device to result
   void stream_opened() { ++open_streams_; }
+  // Counts a stream in unless `max` are open already.
+  bool try_open_stream(int64_t max) {
+    int64_t n = open_streams_.load();
+    do {
+      if (n >= max) return false;
+    } while (!open_streams_.compare_exchange_weak(n, n + 1));
+    return true;
+  }
   void stream_closed() { --open_streams_; }
+  // The server's open connections and how many it refused (read when rendering).
+  void connection_counts(std::function<std::pair<int64_t, int64_t>()> counts) { connection_counts_ = std::move(counts); }
   int64_t open_streams() const { return open_streams_; }
 
   // The whole exposition; `worker` and `rss_bytes` are read by the caller just before.
@@ -57,6 +68,7 @@ class Metrics {
   Histogram step_seconds_;
   Histogram job_seconds_;
   std::atomic<int64_t> open_streams_{0};
+  std::function<std::pair<int64_t, int64_t>()> connection_counts_;
 };
 
 // VmRSS of this process (or of `pid`) from /proc/<pid>/status, in bytes; -1 if unreadable.

@@ -28,6 +28,12 @@ std::string trim(const std::string& s) {
 
 }  // namespace
 
+std::string printable(const std::string& text, size_t max) {
+  std::string out;
+  for (char c : text.substr(0, max)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  return text.size() > max ? out + "..." : out;
+}
+
 bool is_valid_request_id(const std::string& id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](unsigned char c) {

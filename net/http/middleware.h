@@ -15,6 +15,9 @@ namespace sdw::net {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// Client text fit for a log line or message: control characters as '?', cut at `max` ("...").
+std::string printable(const std::string& text, size_t max = 200);
+
 // --- request id
 // A client's X-Request-Id is kept when it is 1-128 characters of [A-Za-z0-9._:-]; otherwise
 // (or when absent) a new "req-<16 hex>" id is made.

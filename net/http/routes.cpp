@@ -63,16 +63,44 @@ std::vector<std::string> allowed_methods(const std::string& path) {
   return out;
 }
 
+const Route* match_route(const std::string& method, const std::string& path) {
+  const std::string m = method == "HEAD" ? "GET" : method;
+  for (const auto& [route, re] : compiled_routes())
+    if (m == method_name(route->method) && std::regex_match(path, re)) return route;
+  return nullptr;
+}
+
+std::optional<ApiError> admit_request(ServerContext& ctx, const httplib::Request& req) {
+  std::vector<std::string> lengths;
+  for (size_t i = 0; i < req.get_header_value_count("Content-Length"); ++i)
+    lengths.push_back(req.get_header_value("Content-Length", i));
+  if (auto ambiguous = check_framing(lengths, req.has_header("Transfer-Encoding"))) return ambiguous;
+  if (!lengths.empty()) {
+    const std::string& text = lengths.front();
+    const bool digits = !text.empty() && text.size() <= 19 &&
+                        std::all_of(text.begin(), text.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
+    if (!digits) return ApiError(ErrorType::invalid_request, "BAD_FRAMING", "Content-Length is not a number");
+    if (std::stoull(text) > ctx.config.max_body_bytes)
+      return ApiError(ErrorType::payload_too_large, "BODY_TOO_LARGE",
+                      "request body larger than " + std::to_string(ctx.config.max_body_bytes) + " bytes");
+  }
+  const Route* route = match_route(req.method, req.path);
+  if (!route) {
+    const auto allowed = allowed_methods(req.path);
+    if (allowed.empty()) return ApiError(ErrorType::not_found, "ROUTE_NOT_FOUND", "no route " + printable(req.method, 16) + " " + printable(req.path));
+    std::string list;
+    for (const auto& m : allowed) list += (list.empty() ? "" : ", ") + m;
+    return ApiError(ErrorType::method_not_allowed, "METHOD_NOT_ALLOWED",
+                    printable(req.method, 16) + " is not allowed on " + printable(req.path) + "; allowed: " + list);
+  }
+  tl_route = route->name;
+  if (route->needs_auth) return check_bearer(req.get_header_value("Authorization"), ctx.config.api_token);
+  return std::nullopt;
+}
+
 void dispatch(const Route& route, ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   tl_route = route.name;
   try {
-    std::vector<std::string> lengths;
-    for (size_t i = 0; i < req.get_header_value_count("Content-Length"); ++i)
-      lengths.push_back(req.get_header_value("Content-Length", i));
-    if (auto ambiguous = check_framing(lengths, req.has_header("Transfer-Encoding"))) throw *ambiguous;
-    if (route.needs_auth) {
-      if (auto denied = check_bearer(req.get_header_value("Authorization"), ctx.config.api_token)) throw *denied;
-    }
     route.handler(ctx, req, res);
   } catch (const ApiError& e) {
     write_error(res, e);
