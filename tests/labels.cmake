@@ -47,6 +47,8 @@ set(SDW_LIBS_test_actors_soak sdw_actors)
 # net/
 set(SDW_LABELS_test_http unit http)
 set(SDW_LIBS_test_http sdw_net)
+set(SDW_LABELS_test_connections unit http)
+set(SDW_LIBS_test_connections sdw_net)
 # Hugging Face Hub download: a fake Hub on loopback.
 set(SDW_LABELS_test_hub hub http)
 set(SDW_LIBS_test_hub sdw_net sdw_loading)
