@@ -24,6 +24,7 @@
 #include "runtime/log.h"
 #include "runtime/model_source.h"
 #include "runtime/serve_options.h"
+#include "runtime/ui_location.h"
 
 namespace fs = std::filesystem;
 
@@ -124,6 +125,9 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.limits.max_pixels = static_cast<int64_t>(a.max_side) * a.max_side;
   hc.jobs.limits.max_steps = a.max_steps;
   hc.jobs.default_preview_every = a.preview_every;
+  hc.serve_ui = !a.no_ui;
+  const UiLocation ui = a.no_ui ? UiLocation{} : find_ui_dir(a.ui_dir);
+  hc.ui_dir = ui.dir;
 
   // Signals: a handler writes the signal number into a pipe that a watcher thread reads. This
   // works whatever threads libraries started before us (OpenBLAS starts its own at load time).
@@ -158,6 +162,11 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
                   " CPU threads, CUDA graphs " + (wc.cuda_graphs ? "on" : "off") +
                   (resolve_channels_last(wc.channels_last, parse_device(wc.devices.front())) ? ", channels_last UNet" : "") + ")",
               a.host + ":" + std::to_string(port));
+
+  if (!a.no_ui && ui.built)
+    logger.info("http", "ui", "web UI at http://" + a.host + ":" + std::to_string(port) + "/ui/ (files from " + ui.dir + ")", ui.dir);
+  else if (!a.no_ui)
+    logger.warn("http", "ui", "web UI not built (looked in " + ui.searched + "): /ui/ answers 404 until `npm ci && npm run build` runs in ui/ (docs/ui.md)");
 
   net::HeartbeatConfig hb;
   hb.worker_id = a.worker_id;

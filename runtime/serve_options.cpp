@@ -199,6 +199,10 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_option("--job-timeout-s", a.job_timeout_s, "deadline per job from submission")->check(CLI::Range(1, 86400));
   app.add_option("--result-ttl-s", a.result_ttl_s, "how long finished jobs stay readable")->check(CLI::Range(1, 86400));
   app.add_option("--shutdown-grace-s", a.shutdown_grace_s, "on SIGINT/SIGTERM, time running jobs get to finish")->check(CLI::Range(0, 3600));
+  // Web UI
+  app.add_flag("--no-ui", a.no_ui, "do not serve the web UI at /ui/");
+  flags.insert("no-ui");
+  app.add_option("--ui-dir", a.ui_dir, "the built web UI's folder (default: share/sd-worker/ui of the install, else the source tree's ui/dist)");
   // rbee
   app.add_option("--worker-id", a.worker_id, "id reported in /info and heartbeats (rbee: worker-<type>-<port>)")->envname("WORKER_ID");
   app.add_option("--queen-url", a.queen_url, "rbee queen: POST {url}/v1/worker-heartbeat every interval and on each status change")
@@ -325,6 +329,8 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"job_timeout_s", a.job_timeout_s},
       {"result_ttl_s", a.result_ttl_s},
       {"shutdown_grace_s", a.shutdown_grace_s},
+      {"no_ui", a.no_ui},
+      {"ui_dir", a.ui_dir},
       {"worker_id", a.worker_id},
       {"queen_url", a.queen_url},
       {"callback_url", a.callback_url},

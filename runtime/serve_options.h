@@ -49,6 +49,9 @@ struct ServeOptions {
   int sse_keepalive_ms = 5000;
   int preview_every = 0;
   int job_timeout_s = 600, result_ttl_s = 600, shutdown_grace_s = 30;
+  // Web UI (GET /ui/): the built app's folder ("" = found next to the binary, ui_location.h)
+  bool no_ui = false;
+  std::string ui_dir;
   // rbee
   std::string worker_id, queen_url, callback_url;
   double heartbeat_interval_s = 30;

@@ -51,6 +51,8 @@ set(SDW_LABELS_test_http unit http)
 set(SDW_LIBS_test_http sdw_net)
 set(SDW_LABELS_test_connections unit http)
 set(SDW_LIBS_test_connections sdw_net)
+set(SDW_LABELS_test_static_files unit http)
+set(SDW_LIBS_test_static_files sdw_net)
 # Hugging Face Hub download: a fake Hub on loopback.
 set(SDW_LABELS_test_hub hub http)
 set(SDW_LIBS_test_hub sdw_net sdw_loading)
@@ -64,6 +66,13 @@ set(SDW_LABELS_test_http_hostile http)
 set(SDW_LIBS_test_http_hostile sdw_net)
 set(SDW_LABELS_test_http_load http)  # 10-30 s on 2 cores: not `slow`
 set(SDW_LIBS_test_http_load sdw_net)
+# GET /openapi.json against real responses (the TypeScript SDK's types come from that document).
+set(SDW_LABELS_test_openapi_e2e http)
+set(SDW_LIBS_test_openapi_e2e sdw_net)
+set(SDW_SOURCES_test_openapi_e2e e2e/openapi_check.cpp)
+# The web UI's routes: static files, path safety, --no-ui, an unbuilt UI, the install layout.
+set(SDW_LABELS_test_ui_e2e http ui)
+set(SDW_LIBS_test_ui_e2e sdw_net)
 # rbee registration and heartbeats: fake hive/queen servers and the real `sd-worker serve`.
 set(SDW_LABELS_test_heartbeat rbee)
 set(SDW_LIBS_test_heartbeat sdw_net)

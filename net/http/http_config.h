@@ -30,6 +30,8 @@ struct HttpConfig {
   std::string device;              // WorkerInfo.device ("" -> the worker's)
   std::string version = "0.1.0";
   ParseOptions jobs;               // served model, validation limits, default previews
+  bool serve_ui = true;            // GET /ui/: the web app (--no-ui turns it off)
+  std::string ui_dir;              // the built app's folder (ui/dist); "" when none was found
   bool log_requests = true;
   std::function<void(const std::string& line)> log;  // default: stderr
 };

@@ -9,7 +9,9 @@
 #include "net/http/errors.h"
 #include "net/http/job_handlers.h"
 #include "net/http/middleware.h"
+#include "net/http/openapi.h"
 #include "net/http/service_handlers.h"
+#include "net/http/ui_handlers.h"
 
 namespace sdw::net {
 namespace {
@@ -48,6 +50,9 @@ const std::vector<Route>& route_table() {
       {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},
       {Method::get, "/v1/jobs/([^/]+)", "job_status", handle_job_status, true},
       {Method::del, "/v1/jobs/([^/]+)", "cancel_job", handle_cancel_job, true},
+      {Method::get, "/openapi.json", "openapi", handle_openapi, false},
+      {Method::get, "/ui", "ui", handle_ui_redirect, false},
+      {Method::get, "/ui/(.*)", "ui", handle_ui_file, false},
   };
   return table;
 }

@@ -21,7 +21,7 @@ struct Route {
   const char* pattern;  // cpp-httplib regex (matched against the URL-decoded path)
   const char* name;
   Handler handler;
-  bool needs_auth;  // false only for /, /health, /ready
+  bool needs_auth;  // false only for /, /health, /ready, /openapi.json and the web UI's files
 };
 
 const std::vector<Route>& route_table();
