@@ -87,6 +87,13 @@ at::Tensor PackedWeight::get(const at::Tensor& weight4d, int64_t padding, int64_
   return packed_;
 }
 
+void PackedWeight::reset() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  packed_ = at::Tensor();
+  from_ = nullptr;
+  version_ = -1;
+}
+
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), false);
   if (with_bias) bias = register_parameter("bias", at::empty({out_features}, options), false);

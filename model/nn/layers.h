@@ -55,6 +55,9 @@ void set_cpu_prepack(bool enabled);
 class PackedWeight {
  public:
   at::Tensor get(const at::Tensor& weight4d, int64_t padding, int64_t stride);
+  // Drops the packed copy: the next use packs again. For writers that cannot rely on the version
+  // counter (weights made under InferenceMode have none), e.g. LoRA fusing.
+  void reset();
 
  private:
   std::mutex mutex_;
@@ -67,6 +70,8 @@ class LinearImpl : public torch::nn::Module {
  public:
   LinearImpl(int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
+  // After `weight` was written in place: derived copies (the prepacked weight) are remade.
+  void weight_changed() { packed_.reset(); }
   at::Tensor weight;                        // [out, in]
   at::Tensor bias;                          // [out] or undefined
 
@@ -80,6 +85,7 @@ class Conv2dImpl : public torch::nn::Module {
   Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
              bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [N, Cin, H, W] -> [N, Cout, H', W']
+  void weight_changed() { packed_.reset(); }  // see LinearImpl::weight_changed
   at::Tensor weight;                        // [Cout, Cin, k, k]
   at::Tensor bias;                          // [Cout]
   int64_t stride_;
