@@ -55,8 +55,11 @@ std::string dims(int64_t w, int64_t h) { return std::to_string(w) + "x" + std::t
 }  // namespace
 
 void check_pixel_limit(int64_t width, int64_t height, int64_t max_pixels) {
-  if (width * height > max_pixels) {
-    throw ImageError("image of " + dims(width, height) + " = " + std::to_string(width * height) +
+  // Sides below 2^32 (a PNG header's are read as 32-bit unsigned): the product fits in 64 unsigned
+  // bits, where in int64_t it could overflow (and wrap past the limit).
+  const uint64_t pixels = uint64_t(width) * uint64_t(height);
+  if (max_pixels < 0 || pixels > uint64_t(max_pixels)) {
+    throw ImageError("image of " + dims(width, height) + " = " + std::to_string(pixels) +
                      " pixels exceeds the limit of " + std::to_string(max_pixels) + " pixels");
   }
 }

@@ -27,7 +27,7 @@ struct Image {
 // Largest accepted input (width * height); larger images are an ImageError.
 constexpr int64_t kMaxInputPixels = 4096ll * 4096ll;
 
-// Throws ImageError if width * height (each at most 2^32) exceeds max_pixels, naming the limit.
+// Throws ImageError if width * height (each in [0, 2^32)) exceeds max_pixels, naming the limit.
 void check_pixel_limit(int64_t width, int64_t height, int64_t max_pixels);
 
 // Throws ImageError unless width, height > 0, channels is 1, 3 or 4 and pixels has exactly

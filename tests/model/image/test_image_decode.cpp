@@ -326,6 +326,19 @@ TEST_CASE("oversized images are rejected from the header, before decoding", "[im
   CHECK_THROWS_AS(sdw::load_image(sdw::test::fixture("seeded/init_64x64.png"), 100), ImageError);
 }
 
+TEST_CASE("PNG sides whose product overflows int64 are over the limit", "[image][fuzz]") {
+  // Found by tests/fuzz/fuzz_image_decode: width x height of two 32-bit sides was multiplied in
+  // int64_t, which overflows (undefined behaviour) and wrapped to a negative number under the limit.
+  const std::string limit = std::to_string(sdw::kMaxInputPixels);
+  std::string msg = error_of([] { sdw::decode_image(png_header_only(3635595722u, 3537097941u)); });
+  CHECK(contains(msg, "3635595722x3537097941 = 12859458142594608402 pixels"));
+  CHECK(contains(msg, "limit of " + limit));
+  msg = error_of([] { sdw::check_pixel_limit(0xffffffffll, 0xffffffffll, sdw::kMaxInputPixels); });
+  CHECK(contains(msg, "limit of " + limit));
+  CHECK_NOTHROW(sdw::check_pixel_limit(4096, 4096, sdw::kMaxInputPixels));
+  CHECK_THROWS_AS(sdw::check_pixel_limit(4097, 4096, sdw::kMaxInputPixels), ImageError);
+}
+
 TEST_CASE("empty, unknown and corrupt data are ImageErrors with a reason", "[image][fuzz]") {
   CHECK(contains(error_of([] { sdw::decode_image(""); }), "empty"));
   CHECK(contains(error_of([] { sdw::decode_image("hello, world"); }), "unsupported"));
