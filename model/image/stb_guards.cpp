@@ -1,11 +1,13 @@
 // Pre-decode checks for stb_image 2.27 (see stb_guards.h): a JPEG marker walk that follows stb's
 // (header markers, SOF, SOS + entropy-coded data, markers between scans) to refuse oversized
-// Huffman tables, scan floods and scans that use undefined Huffman tables, and a PNG chunk walk
-// with a bounded trial inflate of the IDAT data.
+// Huffman tables, scan floods, scans that use undefined Huffman tables and images stb would leave
+// partly undecoded (uninitialised memory), and a PNG chunk walk with a bounded trial inflate of
+// the IDAT data.
 #include "model/image/stb_guards.h"
 
 #include <stb_image.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -55,14 +57,18 @@ int get_marker(Reader& r, int& cached) {
   return x;
 }
 
-// The Huffman tables defined so far ([0] DC, [1] AC; ids 0-3). stb keeps its tables in memory it
-// does not initialise, so a scan that uses a table no DHT defined decodes whatever was there.
-struct HuffmanTables {
+// What the markers read so far set: the Huffman tables defined ([0] DC, [1] AC; ids 0-3), the
+// quantization tables defined (ids 0-3) and the restart interval (DRI; 0 = none). stb keeps its
+// tables in memory it does not initialise, so decoding with a table no DHT or DQT defined uses
+// whatever was there.
+struct MarkerState {
   bool defined[2][4] = {};
+  bool quant_defined[4] = {};
+  long restart_interval = 0;
 };
 
 // DHT segment as stbi__process_marker reads it. Returns false where stb stops with an error.
-bool check_dht(Reader& r, size_t segment_offset, HuffmanTables& tables) {
+bool check_dht(Reader& r, size_t segment_offset, MarkerState& state) {
   long length = long(r.get16()) - 2;
   while (length > 0) {
     int q = r.get8();
@@ -74,18 +80,18 @@ bool check_dht(Reader& r, size_t segment_offset, HuffmanTables& tables) {
                        std::to_string(segment_offset));
     }
     r.skip(n);
-    tables.defined[q >> 4][q & 15] = true;
+    state.defined[q >> 4][q & 15] = true;
     length -= 17 + n;
   }
   return length == 0;
 }
 
 // Other markers stbi__process_marker accepts; false where stb stops with an error.
-bool skip_marker(Reader& r, int m) {
+bool skip_marker(Reader& r, int m, MarkerState& state) {
   switch (m) {
     case 0xdd:  // DRI
       if (r.get16() != 4) return false;
-      r.skip(2);
+      state.restart_interval = r.get16();
       return true;
     case 0xdb: {  // DQT
       long length = long(r.get16()) - 2;
@@ -94,6 +100,7 @@ bool skip_marker(Reader& r, int m) {
         int p = q >> 4;
         if (p > 1 || (q & 15) > 3) return false;
         r.skip(p ? 128 : 64);
+        state.quant_defined[q & 15] = true;
         length -= p ? 129 : 65;
       }
       return length == 0;
@@ -110,41 +117,82 @@ bool skip_marker(Reader& r, int m) {
   return false;  // unknown marker (also STBI__MARKER_none)
 }
 
-bool process_marker(Reader& r, int m, HuffmanTables& tables) {
+bool process_marker(Reader& r, int m, MarkerState& state) {
   if (m == 0xc4) {
     size_t at = r.pos() >= 2 ? r.pos() - 2 : 0;
-    return check_dht(r, at, tables);
+    return check_dht(r, at, state);
   }
-  return skip_marker(r, m);
+  return skip_marker(r, m, state);
 }
 
 bool is_sof(int m) { return m == 0xc0 || m == 0xc1 || m == 0xc2; }
 
 // Skips entropy-coded data up to the first marker that is neither a stuffed 0xFF00 nor RSTn and
-// returns it (0 at the end of the data). stb's decoder stops at the same marker or fails earlier.
-int skip_entropy_data(Reader& r) {
+// returns it (0 at the end of the data), counting the RSTn markers on the way. stb's decoder stops
+// at the same marker or fails earlier.
+int skip_entropy_data(Reader& r, uint64_t& restarts) {
   while (!r.at_eof()) {
     if (r.get8() != 0xff) continue;
     int c = r.get8();
     while (c == 0xff) c = r.get8();  // fill bytes; 0 at the end
+    if (c >= 0xd0 && c <= 0xd7) ++restarts;
     if (c == 0 || (c >= 0xd0 && c <= 0xd7)) continue;
     return c;
   }
   return 0;
 }
 
-// The walk of check_jpeg_before_decode. Oversized Huffman tables and scan floods throw at once; the
-// first scan that uses an undefined Huffman table is only noted in `undefined_table` (a message),
-// so that a flood of such scans is still reported as a flood.
+// The frame header (SOFn) as stbi__process_frame_header reads it: components and the number of
+// units (blocks of one component, or MCUs) a scan decodes.
+struct Frame {
+  int components = 0;
+  int id[4] = {};
+  int quant_table[4] = {};
+  uint64_t blocks[4] = {};  // 8x8 blocks of each component (a scan of that component alone)
+  uint64_t mcus = 0;        // MCUs of a scan of several components
+};
+
+// Reads the frame header after the SOFn marker; false where stb stops with an error.
+bool read_frame(Reader& r, Frame& f) {
+  const long lf = r.get16();
+  if (lf < 11 || r.get8() != 8) return false;
+  const uint64_t height = uint64_t(r.get16()), width = uint64_t(r.get16());
+  f.components = r.get8();
+  if (height == 0 || width == 0 || (f.components != 1 && f.components != 3 && f.components != 4)) return false;
+  if (lf != 8 + 3 * f.components) return false;
+  int h[4], v[4], h_max = 1, v_max = 1;
+  for (int i = 0; i < f.components; ++i) {
+    f.id[i] = r.get8();
+    const int q = r.get8();
+    h[i] = q >> 4;
+    v[i] = q & 15;
+    f.quant_table[i] = r.get8();
+    if (h[i] < 1 || h[i] > 4 || v[i] < 1 || v[i] > 4 || f.quant_table[i] > 3) return false;
+    h_max = std::max(h_max, h[i]);
+    v_max = std::max(v_max, v[i]);
+  }
+  for (int i = 0; i < f.components; ++i) {
+    if (h_max % h[i] != 0 || v_max % v[i] != 0) return false;
+    const uint64_t x = (width * h[i] + h_max - 1) / h_max, y = (height * v[i] + v_max - 1) / v_max;
+    f.blocks[i] = ((x + 7) / 8) * ((y + 7) / 8);
+  }
+  f.mcus = ((width + 8 * h_max - 1) / (8 * h_max)) * ((height + 8 * v_max - 1) / (8 * v_max));
+  return true;
+}
+
+// The walk of check_jpeg_before_decode. Oversized Huffman tables, scan floods and scans short of
+// restart markers throw at once, a component no scan decodes at the end (EOI); the first scan that
+// uses an undefined Huffman table is only noted in `undefined_table` (a message), so that a flood
+// of such scans is still reported as a flood.
 void walk_jpeg(const std::string& jpeg, std::string& undefined_table) {
   Reader r(jpeg);
   int cached = kMarkerNone;
-  HuffmanTables tables;
+  MarkerState state;
   // stbi__decode_jpeg_header
   if (get_marker(r, cached) != 0xd8) return;
   int m = get_marker(r, cached);
   while (!is_sof(m)) {
-    if (!process_marker(r, m, tables)) return;
+    if (!process_marker(r, m, state)) return;
     m = get_marker(r, cached);
     while (m == kMarkerNone) {
       if (r.at_eof()) return;
@@ -152,10 +200,12 @@ void walk_jpeg(const std::string& jpeg, std::string& undefined_table) {
     }
   }
   const bool progressive = m == 0xc2;
-  // stbi__process_frame_header: Lf = 8 + 3 * components, else stb fails.
-  long lf = r.get16();
-  if (lf < 11) return;
-  r.skip(lf - 2);
+  Frame frame;
+  if (!read_frame(r, frame)) return;
+  // stb allocates each component's pixels (baseline) or coefficients (progressive) without
+  // initialising them: a component no scan decodes (progressive: no first DC scan, which zeroes
+  // the coefficients) comes out as whatever the heap held.
+  bool decoded[4] = {};
   // stbi__decode_jpeg_image
   int scans = 0;
   m = get_marker(r, cached);
@@ -169,14 +219,26 @@ void walk_jpeg(const std::string& jpeg, std::string& undefined_table) {
       const long ls = r.get16();
       const int components = r.get8();
       if (components < 1 || components > 4 || ls != 6 + 2 * components) return;
-      int selectors[4];
+      int selectors[4], which[4];
       for (int i = 0; i < components; ++i) {
-        r.get8();  // component id
+        const int id = r.get8();
+        which[i] = int(std::find(frame.id, frame.id + frame.components, id) - frame.id);
+        if (which[i] == frame.components) return;  // no such component: stb fails
         selectors[i] = r.get8();
       }
       const int spectral_start = r.get8();
       r.get8();  // spectral end
       const int successive_high = r.get8() >> 4;
+      for (int i = 0; i < components; ++i) {
+        if (!progressive || (spectral_start == 0 && successive_high == 0)) decoded[which[i]] = true;
+        // Baseline scans dequantize as they decode (progressive images at the end, below).
+        const int table = frame.quant_table[which[i]];
+        if (!progressive && !state.quant_defined[table] && undefined_table.empty()) {
+          undefined_table = "corrupt JPEG: the scan at offset " + std::to_string(at) + " decodes component " +
+                            std::to_string(frame.id[which[i]]) + " with quantization table " + std::to_string(table) +
+                            ", which no DQT defines";
+        }
+      }
       // The tables stb's block decoders read: baseline both; progressive DC first scans the DC
       // table, DC refinement none, AC scans (first and refinement) the AC table.
       const bool uses_dc = !progressive || (spectral_start == 0 && successive_high == 0);
@@ -184,22 +246,43 @@ void walk_jpeg(const std::string& jpeg, std::string& undefined_table) {
       for (int i = 0; i < components; ++i) {
         const int dc = selectors[i] >> 4, ac = selectors[i] & 15;
         if (dc > 3 || ac > 3) return;
-        const bool dc_missing = uses_dc && !tables.defined[0][dc];
-        if ((dc_missing || (uses_ac && !tables.defined[1][ac])) && undefined_table.empty()) {
+        const bool dc_missing = uses_dc && !state.defined[0][dc];
+        if ((dc_missing || (uses_ac && !state.defined[1][ac])) && undefined_table.empty()) {
           undefined_table = std::string("corrupt JPEG: the scan at offset ") + std::to_string(at) + " uses " +
                             (dc_missing ? "DC" : "AC") + " Huffman table " + std::to_string(dc_missing ? dc : ac) +
                             ", which no DHT defines";
         }
       }
-      cached = skip_entropy_data(r);
+      uint64_t restarts = 0;
+      cached = skip_entropy_data(r, restarts);
       if (cached == 0) return;
+      // With a restart interval, stb stops a scan (successfully) at the end of an interval not
+      // followed by RSTn: the rest of the scan's units stay uninitialised. Each interval but the
+      // last needs its RSTn in the scan's data (stb fails on a stray one).
+      const uint64_t units = components == 1 ? frame.blocks[which[0]] : frame.mcus;
+      const uint64_t interval = uint64_t(state.restart_interval);
+      if (interval > 0 && restarts + 1 < (units + interval - 1) / interval) {
+        throw ImageError("corrupt JPEG: the scan at offset " + std::to_string(at) + " has " + std::to_string(restarts) +
+                         " restart markers for " + std::to_string((units + interval - 1) / interval) +
+                         " restart intervals (the rest of the image would be uninitialised memory)");
+      }
     } else if (m == 0xdc) {  // DNL
       if (r.get16() != 4) return;
       r.skip(2);
-    } else if (!process_marker(r, m, tables)) {
+    } else if (!process_marker(r, m, state)) {
       return;
     }
     m = get_marker(r, cached);
+  }
+  for (int i = 0; i < frame.components; ++i) {
+    if (!decoded[i]) {
+      throw ImageError("corrupt JPEG: component " + std::to_string(frame.id[i]) + " has no " +
+                       (progressive ? "first DC scan" : "scan") + " (its pixels would be uninitialised memory)");
+    }
+    if (progressive && !state.quant_defined[frame.quant_table[i]] && undefined_table.empty()) {
+      undefined_table = "corrupt JPEG: component " + std::to_string(frame.id[i]) + " uses quantization table " +
+                        std::to_string(frame.quant_table[i]) + ", which no DQT defines";
+    }
   }
 }
 

@@ -2,7 +2,10 @@
 // known weaknesses on hostile input (internal to sdw_image):
 // - JPEG: DHT tables with more than 256 codes write out of bounds (nothings/stb#1289, fixed
 //   upstream in 2.28); progressive JPEGs with very many scans cost CPU per scan x whole image; a
-//   scan that uses a Huffman table no DHT defined is decoded with stb's uninitialised memory.
+//   scan that uses a Huffman or quantization table no DHT/DQT defined is decoded with stb's
+//   uninitialised memory; and pixel buffers are not initialised either, so a component that no
+//   scan decodes (progressive: no first DC scan), or the rest of a scan that stops at a restart
+//   interval without its RSTn marker, comes out as whatever the heap held (found with tests/fuzz).
 // - PNG: IDAT data is inflated without an output bound (a 300 KB file can take 300 MB), chunk
 //   lengths are trusted for allocation (2 GB for a 100-byte file), and the message for unknown
 //   critical chunks is written to a shared static buffer (a data race between threads).
@@ -17,10 +20,13 @@ namespace sdw {
 constexpr int kMaxJpegScans = 100;
 
 // Walks the JPEG marker structure the way stb's decoder does. Throws ImageError for a DHT table
-// that declares more than 256 codes, for more than kMaxJpegScans scans, or for a scan that uses a
+// that declares more than 256 codes, for more than kMaxJpegScans scans, for a scan that uses a
 // Huffman table no earlier DHT defined (abbreviated files, e.g. Motion-JPEG frames, which rely on
-// default tables stb does not have); returns normally for anything else (including data stb itself
-// will reject).
+// default tables stb does not have), for a component dequantized with a table no DQT defined
+// (baseline: before its scan; progressive: before EOI), for a scan with a restart interval whose
+// data holds fewer RSTn markers than its intervals need, or for an image that ends (EOI) with a
+// component no scan decoded (progressive: no first DC scan); returns normally for anything else
+// (including data stb itself will reject).
 void check_jpeg_before_decode(const std::string& jpeg);
 
 // Walks the PNG chunks (the signature is already checked): IHDR first (after CgBI, if any) and

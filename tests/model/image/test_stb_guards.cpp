@@ -126,3 +126,91 @@ TEST_CASE("JPEG scans that use a Huffman table no DHT defined are refused", "[im
   msg = error_of([&] { sdw::decode_image(bin("\xff\xd8") + head + rest.substr(0, rest.size() - 2) + dht + bin("\xff\xd9")); });
   CHECK(contains(msg, "which no DHT defines"));
 }
+
+namespace {
+
+// Hand-made JPEGs with one Huffman code ('0') in DC table 0 (difference 0) and in AC table 0 (end
+// of block): a baseline block is two bits, and every decoded pixel is gray 128.
+std::string jpeg_segment(int marker, const std::string& body) {
+  const size_t length = body.size() + 2;
+  return std::string{'\xff', char(marker), char(length >> 8), char(length & 0xff)} + body;
+}
+
+// DQT segment defining quantization table `id` (all ones).
+std::string jpeg_dqt(int id) { return jpeg_segment(0xdb, std::string(1, char(id)) + std::string(64, '\x01')); }
+
+// SOI, DQT of table 0, SOFn (8-bit, `width` x 8, components 1.. with 1x1 sampling and quantization
+// table `quant_table`), DHT, [DRI].
+std::string jpeg_head(int sof, int width, int components, int restart_interval = 0, int quant_table = 0) {
+  std::string frame = bin("\x08\x00\x08") + char(width >> 8) + char(width & 0xff) + char(components);
+  for (int i = 1; i <= components; ++i) frame += std::string{char(i), '\x11', char(quant_table)};
+  const std::string one_code = bin("\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00");
+  std::string head = bin("\xff\xd8") + jpeg_dqt(0) + jpeg_segment(sof, frame) + jpeg_segment(0xc4, '\x00' + one_code + '\x10' + one_code);
+  if (restart_interval > 0) head += jpeg_segment(0xdd, std::string{'\0', char(restart_interval)});
+  return head;
+}
+
+// SOS for the given component ids with spectral selection ss..se (tables 0) and its data.
+std::string jpeg_scan(const std::string& ids, int ss, int se, const std::string& data) {
+  std::string body(1, char(ids.size()));
+  for (char id : ids) body += std::string{id, '\x00'};
+  return jpeg_segment(0xda, body + char(ss) + char(se) + '\x00') + data;
+}
+
+const std::string kEoi = bin("\xff\xd9");
+
+bool all_gray_128(const Image& image) {
+  for (uint8_t v : image.pixels)
+    if (v != 128) return false;
+  return !image.pixels.empty();
+}
+
+}  // namespace
+
+TEST_CASE("JPEGs stb would leave partly undecoded (uninitialised memory) are refused", "[image][jpeg][fuzz]") {
+  // stb_image 2.27 allocates pixel and coefficient buffers without initialising them and returns an
+  // image for these: its pixels were whatever the heap held (found while seeding tests/fuzz).
+  SECTION("a component no scan decodes") {
+    // No scan at all (gray), then one component of three.
+    CHECK(contains(error_of([] { sdw::decode_image(jpeg_head(0xc0, 16, 1) + kEoi); }), "component 1 has no scan"));
+    const std::string head = jpeg_head(0xc0, 16, 3);
+    const std::string y_only = head + jpeg_scan("\x01", 0, 63, bin("\x0f")) + kEoi;
+    CHECK(contains(error_of([&] { sdw::decode_image(y_only); }), "component 2 has no scan"));
+    // One scan per component, or one for all three: complete.
+    const std::string each = head + jpeg_scan("\x01", 0, 63, bin("\x0f")) + jpeg_scan("\x02", 0, 63, bin("\x0f")) +
+                             jpeg_scan("\x03", 0, 63, bin("\x0f")) + kEoi;
+    CHECK(all_gray_128(sdw::decode_image(each)));
+    CHECK(all_gray_128(sdw::decode_image(head + jpeg_scan("\x01\x02\x03", 0, 63, bin("\x00\x0f")) + kEoi)));
+  }
+  SECTION("a progressive component without a first DC scan") {
+    const std::string head = jpeg_head(0xc2, 8, 1);
+    const std::string ac_only = head + jpeg_scan("\x01", 1, 63, bin("\x7f")) + kEoi;
+    CHECK(contains(error_of([&] { sdw::decode_image(ac_only); }), "component 1 has no first DC scan"));
+    const std::string dc_then_ac = head + jpeg_scan("\x01", 0, 0, bin("\x7f")) + jpeg_scan("\x01", 1, 63, bin("\x7f")) + kEoi;
+    CHECK(all_gray_128(sdw::decode_image(dc_then_ac)));
+  }
+  SECTION("a scan with fewer restart markers than restart intervals") {
+    // 16x8 gray: two blocks, one per restart interval, so one RST0 between them.
+    const std::string head = jpeg_head(0xc0, 16, 1, 1);
+    CHECK(all_gray_128(sdw::decode_image(head + jpeg_scan("\x01", 0, 63, bin("\x3f\xff\xd0\x3f")) + kEoi)));
+    const std::string no_rst = head + jpeg_scan("\x01", 0, 63, bin("\x3f\x3f")) + kEoi;
+    CHECK(contains(error_of([&] { sdw::decode_image(no_rst); }), "has 0 restart markers for 2 restart intervals"));
+    const std::string cut = head + jpeg_scan("\x01", 0, 63, bin("\x3f")) + kEoi;
+    CHECK(contains(error_of([&] { sdw::decode_image(cut); }), "has 0 restart markers for 2 restart intervals"));
+  }
+  SECTION("a quantization table no DQT defined") {
+    // Found by tests/fuzz/fuzz_image_decode (a JPEG whose second DQT marker lost a bit): stb
+    // dequantized the chroma with its uninitialised table 1.
+    const std::string scan = jpeg_scan("\x01", 0, 63, bin("\x0f"));
+    const std::string head = jpeg_head(0xc0, 16, 1, 0, 1);
+    const std::string expected = "decodes component 1 with quantization table 1, which no DQT defines";
+    CHECK(contains(error_of([&] { sdw::decode_image(head + scan + kEoi); }), expected));
+    CHECK(contains(error_of([&] { sdw::decode_image(head + scan + jpeg_dqt(1) + kEoi); }), expected));  // too late
+    CHECK(all_gray_128(sdw::decode_image(head + jpeg_dqt(1) + scan + kEoi)));
+    // Progressive images are dequantized at the end: a table defined after the scans still counts.
+    const std::string progressive = jpeg_head(0xc2, 8, 1, 0, 1) + jpeg_scan("\x01", 0, 0, bin("\x7f"));
+    CHECK(contains(error_of([&] { sdw::decode_image(progressive + kEoi); }),
+                   "component 1 uses quantization table 1, which no DQT defines"));
+    CHECK(all_gray_128(sdw::decode_image(progressive + jpeg_dqt(1) + kEoi)));
+  }
+}
