@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the build dependencies (Debian 12 packages only) and builds sd-worker into build/.
+# Installs the build dependencies (Debian 12 packages; the web UI's npm packages from the lockfile
+# in ui/, by the build) and builds sd-worker and its web UI into build/ and ui/dist.
 # Usage: scripts/setup.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,10 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libpng-dev libjpeg62-turbo-dev
   libcli11-dev catch2
   chromium)
+
+# The web UI (ui/) builds with Node.js (>= 20) and npm: Debian's packages where neither came with
+# the machine (a Node.js from elsewhere that brings npm is used as it is).
+if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
