@@ -38,7 +38,8 @@ export function App() {
   const mask = useRef<MaskEditorHandle>(null);
 
   const hooks = { txt2img: useTextToImage({ client }), img2img: useImageToImage({ client }), inpaint: useInpainting({ client }) };
-  const active = hooks[mode];
+  // The job in progress, whichever mode started it (one at a time), else this mode's last one.
+  const active = [hooks.txt2img, hooks.img2img, hooks.inpaint].find((h) => h.isBusy) ?? hooks[mode];
   const addItems = useCallback((items: GalleryItem[]) => setGallery((g) => [...items.slice().reverse(), ...g]), []);
   useResults('txt2img', hooks.txt2img, submitted.txt2img, addItems);
   useResults('img2img', hooks.img2img, submitted.img2img, addItems);
