@@ -37,13 +37,13 @@ describe('useTextToImage', () => {
     );
     expect(result.current.status).toBe('idle');
     await act(async () => {
-      void result.current.generate({ prompt: 'a lighthouse', width: 64, height: 64, steps: 40, preview_every: 5, seed: 3 });
+      void result.current.generate({ prompt: 'a lighthouse', width: 128, height: 128, steps: 60, preview_every: 5, seed: 3 });
     });
     await waitFor(() => expect(result.current.status).toBe('completed'), waitLong);
     const steps = seen.map((s) => s.step).filter((s): s is number => s !== undefined);
     expect(steps.length).toBeGreaterThan(1);
     expect([...steps].sort((a, b) => a - b)).toEqual(steps);  // never backwards
-    expect(seen.some((s) => s.status === 'running' && s.step !== undefined && s.step < 40)).toBe(true);
+    expect(seen.some((s) => s.status === 'running' && s.step !== undefined && s.step < 60)).toBe(true);
     expect(seen.some((s) => s.eta !== undefined)).toBe(true);
     expect(seen.some((s) => s.preview)).toBe(true);
     expect(result.current.preview?.url).toMatch(/^data:image\/png;base64,/);
