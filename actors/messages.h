@@ -217,6 +217,11 @@ typename Inspector::result_type inspect(Inspector& f, Image& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, LoraUse& x) {
+  return f(caf::meta::type_name("sdw.LoraUse"), x.path, x.strength, x.ignore_unmatched);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, GenerationRequest& x) {
   return request_fields(x, [&](auto&... xs) { return detail::inspect_listed(f, "sdw.GenerationRequest", xs...); });
 }

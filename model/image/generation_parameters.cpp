@@ -72,6 +72,8 @@ std::string a1111_parameters(const GenerationParameters& p) {
   if (!p.model.empty()) fields += ", Model: " + quote(p.model);
   if (p.denoising_strength) fields += ", Denoising strength: " + format_number(*p.denoising_strength);
   if (p.clip_skip && *p.clip_skip > 1) fields += ", Clip skip: " + std::to_string(*p.clip_skip);
+  // A1111's extra_generation_params follow the fixed fields.
+  if (!p.lora_hashes.empty()) fields += ", Lora hashes: " + quote(p.lora_hashes);
 
   std::string text = p.prompt;
   if (!p.negative_prompt.empty()) text += "\nNegative prompt: " + p.negative_prompt;

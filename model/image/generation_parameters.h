@@ -20,13 +20,14 @@ struct GenerationParameters {
   std::string model;                          // empty: no "Model:" field
   std::optional<int> clip_skip;               // printed only when > 1, as A1111 does
   std::optional<double> denoising_strength;   // img2img / inpainting
+  std::string lora_hashes;  // A1111's "Lora hashes" value ("name: 0123456789ab, ..."); empty: none
 };
 
 // Formats A1111's infotext (modules/processing.py create_infotext):
 //   <prompt>
 //   Negative prompt: <negative prompt>
 //   Steps: 20, Sampler: Euler a, CFG scale: 7.5, Seed: 42, Size: 512x512, Model: v1-5,
-//   Denoising strength: 0.75, Clip skip: 2
+//   Denoising strength: 0.75, Clip skip: 2, Lora hashes: "add_detail: 0123456789ab"
 // (the fields on one line, in A1111's order). Numbers are printed minimally (7.5, 7, 0.75);
 // string values that contain ',', ':' or a newline are JSON-quoted as A1111's quote() does; the
 // whole text is stripped of leading/trailing whitespace as A1111 does.

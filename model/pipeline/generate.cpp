@@ -2,8 +2,11 @@
 #include "model/pipeline/generate.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include "model/image/generation_parameters.h"
+#include "model/lora/lora_file.h"
+#include "model/lora/lora_hash.h"
 
 namespace sdw {
 namespace {
@@ -43,6 +46,14 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
   p.model = model_name;
   if (request.clip_skip > 1) p.clip_skip = request.clip_skip;
   if (request.mode != GenerationMode::txt2img) p.denoising_strength = request.strength;
+  std::vector<std::pair<std::string, std::string>> hashes;  // A1111: the name as mentioned; here the file's stem
+  for (const LoraUse& l : request.loras) {
+    try {
+      hashes.emplace_back(std::filesystem::path(l.path).stem().string(), lora_short_hash(l.path));
+    } catch (const LoraError&) {  // gone since the job ran: no hash to record
+    }
+  }
+  p.lora_hashes = a1111_lora_hashes(hashes);
   return a1111_parameters(p);
 }
 

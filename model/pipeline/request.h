@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "model/image/image_io.h"
+#include "model/lora/lora_use.h"
 
 namespace sdw {
 
@@ -36,6 +37,9 @@ struct GenerationRequest {
   int num_images = 1;
   Image init_image;   // img2img / inpaint
   Image mask_image;   // inpaint: white = repaint
+  // LoRAs fused into the model for this request, in order (files already resolved; see
+  // model/pipeline/model_loras.h). Text-encoder parts apply before the prompt is encoded.
+  std::vector<LoraUse> loras;
 };
 
 // Limits a request is checked against (the server sets its own).
@@ -46,6 +50,7 @@ struct RequestLimits {
   int max_images = 8;
   int64_t max_pixels = 2048ll * 2048ll;
   double max_guidance = 30.0;
+  int max_loras = 16;
 };
 
 // The request after defaults were applied and values checked.
@@ -61,7 +66,7 @@ struct ResolvedRequest {
 template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
-           x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image);
+           x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
 
 namespace sdw {
@@ -104,6 +105,13 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     Image gray = to_gray(r.mask_image);
     r.mask_image = (gray.width == r.width && gray.height == r.height) ? gray : resize(gray, r.width, r.height);
   }
+  if (static_cast<int>(r.loras.size()) > limits.max_loras)
+    throw RequestError("loras: at most " + std::to_string(limits.max_loras) + " LoRAs per request");
+  for (const LoraUse& l : r.loras) {
+    if (l.path.empty()) throw RequestError("loras: a LoRA without a path");
+    if (!std::isfinite(l.strength)) throw RequestError("loras: the strength of '" + l.path + "' is not a finite number");
+  }
+  check_request_loras(model, r.loras);
   out.seed = r.seed.value_or(random_seed());
   r.seed = out.seed;
   if (!r.scheduler.empty()) {
@@ -183,6 +191,7 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req) 
 }  // namespace
 
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
+  apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
   if (model.is_sdxl()) return encode_prompt_sdxl(model, req);
   const auto& r = req.request;

@@ -27,6 +27,9 @@ struct PromptEmbeddings {
 ResolvedRequest resolve_request(const SdModel& model, GenerationRequest request,
                                 const RequestLimits& limits = {});
 
+// First brings the model's fused LoRAs to the request's set (apply_request_loras: the same set
+// as the previous job costs nothing; none restores the base weights), so text-encoder LoRAs act
+// on this prompt and the UNet's on the steps that follow.
 // SD1.x/2.x: CLIP last hidden state (clip_skip: an earlier layer + final_layer_norm). SDXL
 // (diffusers' StableDiffusionXLPipeline.encode_prompt): both encoders' penultimate hidden states
 // concatenated, text_encoder_2's projected pooled output, and the time ids of the request's size.
