@@ -32,6 +32,14 @@ set(SDW_LIBS_test_asset_folders sdw_catalog)
 set(SDW_LABELS_test_pipeline parity)
 set(SDW_SOURCES_test_pipeline seeded_cases.cpp)
 set(SDW_LABELS_test_sdxl_pipeline parity)
+# LoRA (model/lora): file reading, the prompt syntax and fusing are unit tests; the key mapping
+# (merged weights) and the seeded images are parity tests against diffusers' fixtures.
+set(SDW_LABELS_test_lora_file unit)
+set(SDW_LABELS_test_prompt_loras unit)
+set(SDW_LABELS_test_lora_state unit)
+set(SDW_LABELS_test_lora_targets parity)
+set(SDW_LABELS_test_lora_pipeline parity)
+set(SDW_SOURCES_test_lora_pipeline seeded_cases.cpp)
 # On an accelerator (SDW_TEST_DEVICE, default cuda:0): outside the default run; bench/gpu_check.sh.
 set(SDW_LABELS_test_device_parity gpu parity)
 set(SDW_SOURCES_test_device_parity seeded_cases.cpp)

@@ -9,24 +9,29 @@
 #include "test_util.h"
 
 namespace sdw::test {
+namespace {
+
+bool given(const nlohmann::json& c, const char* key) { return c.contains(key) && !c[key].is_null(); }
+
+}  // namespace
 
 GenerationRequest seeded_request(const nlohmann::json& c) {
   GenerationRequest req;
   const std::string mode = c["mode"];
   req.mode = mode == "txt2img" ? GenerationMode::txt2img : mode == "img2img" ? GenerationMode::img2img : GenerationMode::inpaint;
   req.prompt = c["prompt"];
-  if (!c["negative_prompt"].is_null()) req.negative_prompt = c["negative_prompt"].get<std::string>();
+  if (given(c, "negative_prompt")) req.negative_prompt = c["negative_prompt"].get<std::string>();
   req.width = c["width"];
   req.height = c["height"];
   req.steps = c["steps"];
   req.guidance = c["guidance"].get<double>();
   req.seed = c["seed"].get<uint64_t>();
-  if (!c["scheduler"].is_null()) req.scheduler = c["scheduler"];
-  if (!c["strength"].is_null()) req.strength = c["strength"];
-  if (!c["init_image"].is_null()) req.init_image = load_image(fixture("seeded/" + c["init_image"].get<std::string>()));
-  if (!c["mask_image"].is_null()) req.mask_image = load_image(fixture("seeded/" + c["mask_image"].get<std::string>()));
+  if (given(c, "scheduler")) req.scheduler = c["scheduler"];
+  if (given(c, "strength")) req.strength = c["strength"];
+  if (given(c, "init_image")) req.init_image = load_image(fixture("seeded/" + c["init_image"].get<std::string>()));
+  if (given(c, "mask_image")) req.mask_image = load_image(fixture("seeded/" + c["mask_image"].get<std::string>()));
   req.num_images = c["num_images"];
-  req.clip_skip = c["clip_skip"];
+  req.clip_skip = c.value("clip_skip", 1);
   return req;
 }
 

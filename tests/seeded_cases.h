@@ -9,7 +9,8 @@
 
 namespace sdw::test {
 
-// One case of cases.json as a GenerationRequest (init/mask images read from seeded/).
+// One case of cases.json as a GenerationRequest (init/mask images read from seeded/); fields a
+// case leaves out (the LoRA cases have no strength, images or clip_skip) keep their defaults.
 GenerationRequest seeded_request(const nlohmann::json& c);
 
 // Largest per-channel difference of two images of the same size (a test failure otherwise).

@@ -103,7 +103,9 @@ TEST_CASE("tensors travel as dtype, shape and bytes", "[actors]") {
 TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   config cfg;
   caf::actor_system sys{cfg};
-  JobSubmission j = round_trip(sys, sample_submission());
+  JobSubmission with_loras = sample_submission();
+  with_loras.request.loras = {LoraUse{"/loras/a.safetensors", 0.7}, LoraUse{"/loras/b.safetensors", -0.5, true}};
+  JobSubmission j = round_trip(sys, with_loras);
   const GenerationRequest& r = j.request;
   CHECK(r.prompt == "a cat");
   CHECK(r.negative_prompt.value() == "dog");
@@ -111,6 +113,9 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   CHECK(r.seed.value() == 77);
   CHECK_FALSE(r.guidance.has_value());
   CHECK(r.init_image.pixels == std::vector<uint8_t>{1, 2, 3, 4, 5, 6});
+  REQUIRE(r.loras.size() == 2);
+  CHECK((r.loras[0] == LoraUse{"/loras/a.safetensors", 0.7}));
+  CHECK((r.loras[1] == LoraUse{"/loras/b.safetensors", -0.5, true}));
   CHECK(j.output.format == "jpeg");
   CHECK(j.deadline.value() == 1500ms);
   JobSubmission no_options = round_trip(sys, JobSubmission{});
@@ -129,6 +134,7 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   CHECK(resolved2.seed == 99);
   CHECK(resolved2.scheduler_name == "euler_a");
   CHECK(resolved2.request.eta == 0.25);
+  CHECK(resolved2.request.loras.size() == 2);
 
   embeddings_msg e;
   e.context = to_message(at::randn({2, 77, 8}));
