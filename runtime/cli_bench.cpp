@@ -1,6 +1,8 @@
 // `sd-worker bench` (see cli_bench.h). A benchmark is a program that prints a table, not a test:
 // warm-ups first, then the median of the timed runs, with the device synchronised before each
-// clock read.
+// clock read. `--lora` measures LoRA fusing instead (two synthetic kohya files made for the
+// model: first use, the same set again, a switch, back to the base, and a UNet step with and
+// without a fused LoRA).
 #include "runtime/cli_bench.h"
 
 #include <ATen/Parallel.h>
@@ -10,11 +12,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
+#include <unistd.h>
 
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/lora/lora_cache.h"
+#include "model/lora/lora_state.h"
+#include "model/pipeline/model_loras.h"
+#include "model/safetensors/safetensors.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/rng.h"
@@ -38,6 +46,8 @@ struct BenchArgs {
   int runs = 3;
   bool no_graph = false;
   bool channels_last = false, no_channels_last = false;
+  bool lora = false;
+  int lora_rank = 16;
 };
 
 double median(std::vector<double> v) {
@@ -67,10 +77,137 @@ void row(const char* what, double ms, const std::string& note = "") {
 }
 
 std::string arch_dir(const std::string& arch) {
+  if (std::filesystem::is_directory(arch)) return arch;  // a diffusers folder's configs (tests/fixtures/pipelines/tiny-sd15)
   if (arch == "sd15") return data_dir() + "/configs/sd15";
   if (arch == "sd21") return data_dir() + "/configs/sd21";
   if (arch == "sdxl") return data_dir() + "/configs/sdxl";
   throw ModelSourceError("unknown --arch '" + arch + "' (valid: demo, sd15, sd21, sdxl)");
+}
+
+// A kohya-format LoRA of `rank` on what kohya's sd-scripts trains by default: every Linear/Conv2d
+// of the UNet's transformer blocks (attention, feed-forward, proj_in/out) and the text encoders'
+// attention and MLP layers; fp16 tensors, seeded.
+int64_t write_synthetic_lora(const SdModel& model, const std::string& path, int64_t rank, uint64_t seed) {
+  const LoraModuleIndex index(lora_parts(model));
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  std::map<std::string, at::Tensor> tensors;
+  int64_t modules = 0;
+  for (const LoraModule& m : index.modules()) {
+    const bool unet = m.component == LoraComponent::unet;
+    if (unet ? m.name.find("attentions.") == std::string::npos : m.name.find("encoder.layers.") == std::string::npos) continue;
+    std::string stem = m.name;
+    std::replace(stem.begin(), stem.end(), '.', '_');
+    stem = (m.component == LoraComponent::unet ? "lora_unet_" : m.component == LoraComponent::text_encoder ? "lora_te1_" : "lora_te2_") + stem;
+    if (m.component == LoraComponent::text_encoder && !model.is_sdxl()) stem.replace(0, 9, "lora_te_");
+    std::vector<int64_t> down{rank, m.weight.size(1)}, up{m.weight.size(0), rank};
+    if (m.weight.dim() == 4) {
+      down.insert(down.end(), {m.weight.size(2), m.weight.size(3)});
+      up.insert(up.end(), {1, 1});
+    }
+    tensors[stem + ".lora_down.weight"] = (at::randn(down, gen) * 0.1).to(at::kHalf);
+    tensors[stem + ".lora_up.weight"] = (at::randn(up, gen) * 0.01).to(at::kHalf);
+    tensors[stem + ".alpha"] = at::scalar_tensor(static_cast<double>(rank) / 2, at::kHalf);
+    ++modules;
+  }
+  save_safetensors(path, tensors);
+  return modules;
+}
+
+// Median ms of `fn` over `runs`, each after an untimed `setup`.
+double timed_after(const at::Device& device, int runs, const std::function<void()>& setup, const std::function<void()>& fn) {
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) {
+    setup();
+    synchronize(device);
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    synchronize(device);
+    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return median(t);
+}
+
+int run_lora_bench(SdModel& model, const BenchArgs& a, int width, int height) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("sdw-lora-bench-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  const std::string fa = (dir / "a.safetensors").string(), fb = (dir / "b.safetensors").string();
+  const int64_t modules = write_synthetic_lora(model, fa, a.lora_rank, 1);
+  write_synthetic_lora(model, fb, a.lora_rank, 2);
+  const std::vector<LoraUse> set_a{LoraUse{fa, 0.8}}, set_b{LoraUse{fb, 0.6}}, none;
+  LoraCache cache(int64_t{1} << 30);
+  auto apply = [&](const std::vector<LoraUse>& s) { return apply_request_loras(model, s, cache); };
+  const int runs = std::max(a.runs, 3);
+
+  // UNet inputs as the denoising loop gives them (CFG batch), text conditioning of a real prompt.
+  GenerationRequest req;
+  req.prompt = "a photograph of an astronaut riding a horse on mars";
+  req.negative_prompt = "blurry";
+  req.width = width;
+  req.height = height;
+  req.guidance = a.guidance;
+  RequestLimits limits;
+  limits.max_side = 4096;
+  limits.max_pixels = 4096ll * 4096;
+  const ResolvedRequest resolved = resolve_request(model, req, limits);
+  const PromptEmbeddings prompt = encode_prompt(model, resolved);
+  const int64_t f = model.vae_scale_factor();
+  const auto opts = at::TensorOptions().dtype(model.activation_dtype()).device(model.device);
+  at::Tensor x = at::randn({(a.guidance > 1.0 ? 2 : 1) * int64_t{1}, model.unet->config().in_channels, height / f, width / f}, opts);
+  if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  UNetRunner& runner = model.unet_runner();
+  auto unet_step = [&] { runner.forward(x, 500.0, prompt.context, prompt.added); };
+
+  std::printf("| %-28s | %12s | %s\n", "LoRA step", "median ms", "note");
+  std::printf("|------------------------------|--------------|------\n");
+  LoraApplyStats first;
+  std::vector<double> check_ms, fuse_ms;  // per run: the parts of first use
+  const double first_ms = timed_after(model.device, runs, [&] { apply(none); cache.clear(); }, [&] {
+    first = apply(set_a);
+    check_ms.push_back(first.check_ms);
+    fuse_ms.push_back(first.fuse_ms);
+  });
+  row("first use (read + fuse)", first_ms,
+      std::to_string(modules) + " modules, rank " + std::to_string(a.lora_rank) + ", " +
+          std::to_string(static_cast<int64_t>(fs::file_size(fa) >> 10)) + " KiB file; check " +
+          std::to_string(median(check_ms)) + " ms, fuse " + std::to_string(median(fuse_ms)) + " ms (medians)");
+  const double again_ms = timed_after(model.device, runs, [&] { apply(set_a); }, [&] { apply(set_a); });
+  row("same set again", again_ms, "nothing to do");
+  const double cached_ms = timed_after(model.device, runs, [&] { apply(none); }, [&] { apply(set_a); });
+  row("fuse, file cached", cached_ms, "from the base weights");
+  std::vector<double> restore_ms, switch_fuse_ms;
+  const double switch_ms = timed_after(model.device, runs, [&] { apply(set_a); }, [&] {
+    const LoraApplyStats sw = apply(set_b);
+    restore_ms.push_back(sw.restore_ms);
+    switch_fuse_ms.push_back(sw.fuse_ms);
+  });
+  row("switch A -> B (cached)", switch_ms,
+      "restore " + std::to_string(median(restore_ms)) + " ms + fuse " + std::to_string(median(switch_fuse_ms)) + " ms (medians)");
+  const double base_ms = timed_after(model.device, runs, [&] { apply(set_a); }, [&] { apply(none); });
+  row("back to the base", base_ms, "restore only");
+  // Interleaved rounds (base, fused, base, ...), each after a warm-up step (a fused weight's
+  // prepacked copy is remade on its first use), so drifting machine load hits both alike.
+  std::vector<double> base_steps, lora_steps;
+  for (int round = 0; round < 3; ++round)
+    for (auto* s : {&none, &set_a}) {
+      apply(*s);
+      (s == &none ? base_steps : lora_steps).push_back(time_ms(model.device, std::max(a.warmup, 1), a.runs, unet_step));
+    }
+  const double step_base = median(base_steps), step_lora = median(lora_steps);
+  row("UNet step, no LoRA", step_base, runner.stats().mode);
+  row("UNet step, LoRA fused", step_lora, "overhead " + std::to_string(step_lora - step_base) + " ms");
+  std::printf("\nsaved originals while fused: %.1f MiB (%lld weights); weights %.1f MiB\n",
+              static_cast<double>(first.saved_bytes) / (1 << 20), static_cast<long long>(first.tensors),
+              static_cast<double>(model.weight_bytes()) / (1 << 20));
+  apply(none);
+  return 0;
 }
 
 }  // namespace
@@ -78,7 +215,7 @@ std::string arch_dir(const std::string& arch) {
 int run_bench(int argc, char** argv) {
   BenchArgs a;
   CLI::App app{"Benchmark a full-size architecture with random weights (no download).", "sd-worker bench"};
-  app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl");
+  app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl | a diffusers folder (its configs, random weights)");
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
   app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
   app.add_option("--width", a.width, "image width (default: the architecture's)")->check(CLI::Range(64, 4096));
@@ -90,6 +227,8 @@ int run_bench(int argc, char** argv) {
   app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::Range(0, 100));
   app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
+  app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
+  app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
   try {
@@ -127,6 +266,7 @@ int run_bench(int argc, char** argv) {
                 "activations %s, VAE %s\n\n",
                 build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
+    if (a.lora) return run_lora_bench(*model, a, width, height);
     std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
     std::printf("|------------------------------|--------------|------\n");
 

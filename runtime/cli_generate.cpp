@@ -1,5 +1,7 @@
 // `sd-worker generate` (see cli_generate.h): parses flags with CLI11, loads the model, runs the
 // pipeline, writes PNG (with the A1111 parameters chunk) or JPEG files and prints seed and timings.
+// LoRAs: `--lora FILE_OR_NAME[:STRENGTH]` (a path is taken as given, a name is looked up in the
+// `--lora-dir` folders) and A1111's `<lora:name:strength>` in the prompt (names in the folders).
 #include "runtime/cli_generate.h"
 
 #include <ATen/Parallel.h>
@@ -7,13 +9,18 @@
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
+#include "model/catalog/asset_folders.h"
 #include "model/image/image_io.h"
 #include "model/image/output_format.h"
+#include "model/lora/lora_file.h"
+#include "model/lora/prompt_loras.h"
 #include "model/pipeline/generate.h"
 #include "model/schedulers/scheduler.h"
 #include "runtime/cpu_threads.h"
@@ -45,7 +52,55 @@ struct GenerateArgs {
   bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
   std::string output = "output.png";
   int jpeg_quality = 90;
+  std::vector<std::string> loras;      // FILE_OR_NAME[:STRENGTH], in order
+  std::vector<std::string> lora_dirs;  // where names (and prompt tags) are looked up
 };
+
+// "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
+std::pair<std::string, double> split_lora_arg(const std::string& arg) {
+  const size_t colon = arg.rfind(':');
+  if (colon != std::string::npos && colon > 0) {
+    const std::string number = arg.substr(colon + 1);
+    char* end = nullptr;
+    const double v = std::strtod(number.c_str(), &end);
+    if (!number.empty() && end == number.c_str() + number.size() && std::isfinite(v)) return {arg.substr(0, colon), v};
+  }
+  return {arg, 1.0};
+}
+
+// A --lora argument: an existing file as given, else a name in the --lora-dir folders.
+LoraUse cli_lora(const std::string& arg, const AssetFolders& folders) {
+  const auto [name, strength] = split_lora_arg(arg);
+  if (fs::is_regular_file(name)) return LoraUse{name, strength};
+  if (folders.empty()) throw RequestError("--lora '" + name + "': no such file (and no --lora-dir to look in)");
+  try {
+    return LoraUse{folders.resolve(name).path.string(), strength};
+  } catch (const AssetError& e) {
+    throw RequestError(std::string("--lora: ") + e.what());
+  }
+}
+
+// `<lora:name:w>` tags out of the prompt; their names are looked up in the --lora-dir folders.
+std::vector<LoraUse> prompt_loras(std::string& prompt, const AssetFolders& folders) {
+  PromptLoras p;
+  try {
+    p = extract_prompt_loras(prompt);
+  } catch (const LoraError& e) {
+    throw RequestError(std::string("prompt: ") + e.what());
+  }
+  std::vector<LoraUse> out;
+  for (const PromptLora& l : p.loras) {
+    if (folders.empty())
+      throw RequestError("the prompt names LoRA '" + l.name + "' (<lora:...>); give --lora-dir to say where LoRAs are");
+    try {
+      out.push_back(LoraUse{folders.resolve(l.name).path.string(), l.strength});
+    } catch (const AssetError& e) {
+      throw RequestError(std::string("prompt: ") + e.what());
+    }
+  }
+  prompt = p.prompt;
+  return out;
+}
 
 std::string output_path(const std::string& base, int index, int count) {
   if (count == 1) return base;
@@ -102,6 +157,13 @@ int run_generate(int argc, char** argv) {
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
   app.add_option("--output", a.output, "output file (.png or .jpg); several images: out-0.png, out-1.png, ...");
   app.add_option("--jpeg-quality", a.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
+  app.add_option("--lora", a.loras,
+                 "a LoRA .safetensors file, or a name in a --lora-dir, with an optional strength "
+                 "(FILE_OR_NAME[:STRENGTH], default 1, may be negative); repeatable, applied in order")
+      ->allow_extra_args(false);
+  app.add_option("--lora-dir", a.lora_dirs, "a folder of LoRAs for --lora names and <lora:name:w> in the prompt; repeatable")
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingDirectory);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -139,6 +201,9 @@ int run_generate(int argc, char** argv) {
       req.mask_image = load_image(a.mask_image);
       req.mode = GenerationMode::inpaint;
     }
+    const AssetFolders lora_folders(std::vector<fs::path>(a.lora_dirs.begin(), a.lora_dirs.end()), {".safetensors"}, "LoRA");
+    for (const std::string& l : a.loras) req.loras.push_back(cli_lora(l, lora_folders));
+    for (LoraUse& l : prompt_loras(req.prompt, lora_folders)) req.loras.push_back(std::move(l));
     configure_cpu_threads(a.model == "demo");
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
@@ -155,7 +220,9 @@ int run_generate(int argc, char** argv) {
     if (isatty(STDERR_FILENO)) hooks.on_step = [](int step, int total, const at::Tensor&) { progress_bar(step, total); };
     GenerationResult result = generate(*model, req, hooks);
 
-    const std::string params = result.parameters_text(model->name == "demo" ? "demo" : fs::path(model->name).filename().string(), req);
+    GenerationRequest shown = req;  // the infotext keeps the prompt as typed, <lora:...> tags included (A1111)
+    shown.prompt = a.prompt;
+    const std::string params = result.parameters_text(model->name == "demo" ? "demo" : fs::path(model->name).filename().string(), shown);
     const OutputFormat format{jpeg ? "jpeg" : "png", a.jpeg_quality};
     for (size_t i = 0; i < result.images.size(); ++i) {
       const std::string path = output_path(a.output, static_cast<int>(i), static_cast<int>(result.images.size()));
@@ -172,6 +239,11 @@ int run_generate(int argc, char** argv) {
               << "device: " << model->device.str() << ", " << dtype_name(model->dtype);
     if (model->device.is_cpu()) std::cout << ", " << at::get_num_threads() << " CPU threads";
     std::cout << "\n";
+    if (!req.loras.empty()) {
+      std::cout << "loras:";
+      for (const LoraUse& l : req.loras) std::cout << " " << l.path << " x" << l.strength;
+      std::cout << "\n";
+    }
     return 0;
   } catch (const RequestError& e) {
     std::cerr << "sd-worker generate: invalid request: " << e.what() << "\n";

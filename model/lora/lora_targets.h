@@ -46,7 +46,7 @@ class LoraModuleIndex {
   const LoraModule* find(LoraComponent c, const std::string& dotted) const;
   const LoraModule* find_kohya(LoraComponent c, const std::string& underscored) const;
   bool has(LoraComponent c) const;
-  size_t size() const { return modules_.size(); }
+  const std::vector<LoraModule>& modules() const { return modules_; }
 
  private:
   LoraModelParts parts_;
