@@ -7,8 +7,10 @@
 //   scan decodes (progressive: no first DC scan), or the rest of a scan that stops at a restart
 //   interval without its RSTn marker, comes out as whatever the heap held (found with tests/fuzz).
 // - PNG: IDAT data is inflated without an output bound (a 300 KB file can take 300 MB), chunk
-//   lengths are trusted for allocation (2 GB for a 100-byte file), and the message for unknown
-//   critical chunks is written to a shared static buffer (a data race between threads).
+//   lengths are trusted for allocation (2 GB for a 100-byte file), the message for unknown
+//   critical chunks is written to a shared static buffer (a data race between threads), and the
+//   inflater takes the invalid distance codes 30 and 31 for a distance of 0, copying output bytes
+//   it never wrote (uninitialised memory in the pixels; found with tests/fuzz).
 #pragma once
 
 #include <cstdint>
@@ -31,9 +33,10 @@ void check_jpeg_before_decode(const std::string& jpeg);
 
 // Walks the PNG chunks (the signature is already checked): IHDR first (after CgBI, if any) and
 // within max_pixels, every chunk before IEND must fit in the data, no critical chunks other than
-// IHDR, PLTE, IDAT, IEND and CgBI, and the concatenated IDAT data must inflate (with stb's own
-// zlib, into a bounded buffer) to no more than the size IHDR implies plus 25% and 64 KiB.
-// Throws ImageError otherwise.
+// IHDR, PLTE, IDAT, IEND and CgBI, and the concatenated IDAT data must be a complete deflate
+// stream (checked with zlib, which refuses what stb's inflater misreads; the zlib header and
+// Adler-32 are left to stb, which ignores the latter) that inflates to no more than the size IHDR
+// implies plus 25% and 64 KiB. Throws ImageError otherwise.
 void check_png_before_decode(const std::string& png, int64_t max_pixels);
 
 }  // namespace sdw

@@ -214,3 +214,49 @@ TEST_CASE("JPEGs stb would leave partly undecoded (uninitialised memory) are ref
     CHECK(all_gray_128(sdw::decode_image(progressive + jpeg_dqt(1) + kEoi)));
   }
 }
+
+TEST_CASE("PNG image data with a distance code stb_image misreads is refused", "[image][png][fuzz]") {
+  // Found by tests/fuzz/fuzz_image_decode: stb's inflater (2.27) takes the invalid deflate distance
+  // codes 30 and 31 for a distance of 0 and copies bytes of its output it never wrote.
+  struct BitWriter {  // deflate bit order: values LSB first, Huffman codes MSB first
+    std::string bytes;
+    int used = 8;
+    void bit(int b) {
+      if (used == 8) {
+        bytes += '\0';
+        used = 0;
+      }
+      if (b) bytes.back() = char(bytes.back() | (1 << used));
+      ++used;
+    }
+    void value(uint32_t v, int n) {
+      for (int i = 0; i < n; ++i) bit(int(v >> i) & 1);
+    }
+    void code(uint32_t c, int n) {
+      for (int i = n - 1; i >= 0; --i) bit(int(c >> i) & 1);
+    }
+  };
+  // A 4x1 gray image: filter byte 0, pixel 0x10, then "3 more bytes at `distance_code`".
+  auto png = [](int distance_code) {
+    BitWriter w;
+    w.value(1, 1);  // final block
+    w.value(1, 2);  // fixed Huffman codes
+    w.code(0x30 + 0x00, 8);
+    w.code(0x30 + 0x10, 8);
+    w.code(1, 7);  // length 3
+    w.code(uint32_t(distance_code), 5);
+    w.code(0, 7);  // end of block
+    const std::string ihdr = be32(4) + be32(1) + bin("\x08\x00\x00\x00\x00");
+    return kPngSignature + png_chunk("IHDR", ihdr) + png_chunk("IDAT", bin("\x78\x01") + w.bytes) + png_chunk("IEND", "");
+  };
+  const Image image = sdw::decode_image(png(0));  // distance 1: the pixel repeated
+  CHECK(image.pixels == std::vector<uint8_t>(4, 0x10));
+  CHECK(contains(error_of([&] { sdw::decode_image(png(30)); }), "cannot decode PNG: invalid distance code"));
+  CHECK(contains(error_of([&] { sdw::decode_image(png(31)); }), "cannot decode PNG: invalid distance code"));
+  // A stream that stops before its end: stb would go on with zero bits.
+  const std::string full = png(0);
+  std::vector<Chunk> chunks = walk_chunks(full);
+  const std::string cut = kPngSignature + png_chunk("IHDR", chunks[0].data) +
+                          png_chunk("IDAT", chunks[1].data.substr(0, chunks[1].data.size() - 1)) + png_chunk("IEND", "");
+  CHECK(contains(error_of([&] { sdw::decode_image(cut); }), "cannot decode PNG: "));
+}
