@@ -125,6 +125,8 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.limits.max_pixels = static_cast<int64_t>(a.max_side) * a.max_side;
   hc.jobs.limits.max_steps = a.max_steps;
   hc.jobs.default_preview_every = a.preview_every;
+  hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
+      std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");
   hc.serve_ui = !a.no_ui;
   const UiLocation ui = a.no_ui ? UiLocation{} : find_ui_dir(a.ui_dir);
   hc.ui_dir = ui.dir;

@@ -41,6 +41,7 @@ struct ServeOptions {
   size_t queue_size = 16;
   std::string api_token;
   std::vector<std::string> cors_origins;
+  std::vector<std::string> lora_dirs;
   size_t max_body_bytes = 32u << 20;
   int min_side = 256, max_side = 2048, max_steps = 150;
   int http_threads = 64;

@@ -11,6 +11,7 @@ int http_status(ErrorType type) {
   switch (type) {
     case ErrorType::invalid_request: return 400;
     case ErrorType::authentication: return 401;
+    case ErrorType::forbidden: return 403;
     case ErrorType::not_found: return 404;
     case ErrorType::method_not_allowed: return 405;
     case ErrorType::conflict: return 409;
@@ -27,6 +28,7 @@ const char* type_name(ErrorType type) {
   switch (type) {
     case ErrorType::invalid_request: return "invalid_request_error";
     case ErrorType::authentication: return "authentication_error";
+    case ErrorType::forbidden: return "permission_error";
     case ErrorType::not_found: return "not_found_error";
     case ErrorType::method_not_allowed: return "method_not_allowed_error";
     case ErrorType::conflict: return "conflict_error";
@@ -112,6 +114,11 @@ void write_error(httplib::Response& res, const ApiError& error) {
   if ((error.status() == 429 || error.status() == 503) && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
   if (error.status() == 401 && !res.has_header("WWW-Authenticate")) res.set_header("WWW-Authenticate", "Bearer");
   res.set_content(dump_json(error_json(error, request_id)), "application/json");
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(dump_json(body), "application/json");
 }
 
 }  // namespace sdw::net

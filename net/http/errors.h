@@ -21,6 +21,7 @@ namespace sdw::net {
 enum class ErrorType {
   invalid_request,         // 400
   authentication,          // 401
+  forbidden,               // 403
   not_found,               // 404
   method_not_allowed,      // 405
   conflict,                // 409
@@ -68,6 +69,9 @@ nlohmann::json error_json(const ApiError& error, const std::string& request_id);
 
 // JSON text that never throws on invalid UTF-8 in strings (replaced by U+FFFD).
 std::string dump_json(const nlohmann::json& value);
+
+// A JSON response (dump_json's text, application/json).
+void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 
 // Sets status, body and headers (Retry-After for 429/503, WWW-Authenticate for 401) on `res`; the
 // request id is read from the response's X-Request-Id header (set by the middleware).

@@ -7,17 +7,13 @@
 #include <cctype>
 
 #include "net/http/errors.h"
+#include "net/http/lora_handlers.h"
 #include "net/http/middleware.h"
 #include "net/http/operations.h"
 #include "net/http/sse.h"
 
 namespace sdw::net {
 namespace {
-
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(dump_json(body), "application/json");
-}
 
 // The job id of a /v1/jobs/{id} route; ids that cannot be ours are "not found" (this also
 // covers path tricks such as "..", "%2F" and NUL bytes, which the id check never lets through).
@@ -68,6 +64,7 @@ void handle_submit_job(ServerContext& ctx, const httplib::Request& req, httplib:
   JobRequest job;
   try {
     job = parse_job_request(req.body, ctx.config.jobs);
+    check_loras(ctx, job.submission.request);
   } catch (const ApiError& e) {
     ctx.metrics.job_rejected(e.code());
     throw;

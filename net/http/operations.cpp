@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "model/lora/prompt_loras.h"
 #include "model/schedulers/scheduler.h"
 #include "net/http/errors.h"
 #include "net/http/json_body.h"
@@ -19,26 +20,64 @@ std::string join_quoted(const std::vector<std::string>& names) {
   return out;
 }
 
-void parse_loras(const FieldReader& fields, const ValidationLimits& limits) {
-  const auto* loras = fields.get("loras");
-  if (!loras) return;
-  if (!loras->is_array()) throw invalid_field("loras", "loras must be an array, got " + json_type(*loras));
-  for (size_t i = 0; i < loras->size(); ++i) {
-    const auto& item = (*loras)[i];
-    const std::string name = "loras[" + std::to_string(i) + "]";
-    if (!item.is_object()) throw invalid_field(name, name + " must be an object {\"path\",\"strength\"}, got " + json_type(item));
-    FieldReader lora(item);
-    const auto* path = lora.get("path");
-    if (!path) throw missing_field(name + ".path");
-    if (!path->is_string() || path->get<std::string>().empty())
-      throw invalid_field(name + ".path", name + ".path must be a non-empty string");
-    const auto* strength = lora.get("strength");
-    if (strength && (!strength->is_number() || std::abs(strength->get<double>()) > limits.max_lora_strength))
-      throw invalid_field(name + ".strength", name + ".strength must be a number between -10 and 10");
+// A LoRA name from a request, found in the configured LoRA folders (never a path of its own).
+std::string resolve_lora(const std::string& name, const std::string& field, const ParseOptions& options) {
+  if (!options.lora_folders || options.lora_folders->empty())
+    throw ApiError(ErrorType::invalid_request, "LORA_NOT_FOUND",
+                   field + ": LoRA '" + name + "' asked for, but this worker has no LoRA folders (serve --lora-dir DIR)",
+                   field);
+  try {
+    return options.lora_folders->resolve(name).path.string();
+  } catch (const AssetError& e) {
+    switch (e.kind()) {
+      case AssetError::Kind::bad_name: throw invalid_field(field, field + ": " + e.what());
+      case AssetError::Kind::forbidden: throw ApiError(ErrorType::forbidden, "LORA_PATH_FORBIDDEN", field + ": " + e.what(), field);
+      case AssetError::Kind::not_found: break;
+    }
+    throw ApiError(ErrorType::invalid_request, "LORA_NOT_FOUND", field + ": " + e.what() + " (GET /v1/loras lists them)", field);
   }
-  if (!loras->empty())
-    throw ApiError(ErrorType::invalid_request, "LORA_NOT_SUPPORTED", "loras: LoRA not supported yet by this worker",
-                   "loras");
+}
+
+// `loras: [{"path": name, "strength": w}]` and the prompt's `<lora:name:w>` tags (cut out of the
+// prompt), in that order.
+void parse_loras(const FieldReader& fields, GenerationRequest& r, const ParseOptions& options) {
+  const ValidationLimits& limits = options.limits;
+  if (const auto* loras = fields.get("loras")) {
+    if (!loras->is_array()) throw invalid_field("loras", "loras must be an array, got " + json_type(*loras));
+    if (loras->size() > 16) throw invalid_field("loras", "at most 16 LoRAs per job");
+    for (size_t i = 0; i < loras->size(); ++i) {
+      const auto& item = (*loras)[i];
+      const std::string name = "loras[" + std::to_string(i) + "]";
+      if (!item.is_object()) throw invalid_field(name, name + " must be an object {\"path\",\"strength\"}, got " + json_type(item));
+      FieldReader lora(item);
+      const auto* path = lora.get("path");
+      if (!path) throw missing_field(name + ".path");
+      if (!path->is_string() || path->get<std::string>().empty())
+        throw invalid_field(name + ".path", name + ".path must be a non-empty string");
+      LoraUse use;
+      const auto* strength = lora.get("strength");
+      if (strength && (!strength->is_number() || !std::isfinite(strength->get<double>()) ||
+                       std::abs(strength->get<double>()) > limits.max_lora_strength))
+        throw invalid_field(name + ".strength", name + ".strength must be a number between -10 and 10");
+      use.strength = strength ? strength->get<double>() : 1.0;
+      use.path = resolve_lora(path->get<std::string>(), name + ".path", options);
+      r.loras.push_back(std::move(use));
+    }
+  }
+  if (r.prompt.find("<l") == std::string::npos) return;
+  PromptLoras tags;
+  try {
+    tags = extract_prompt_loras(r.prompt);
+  } catch (const std::exception& e) {
+    throw invalid_field("prompt", std::string("prompt: ") + e.what());
+  }
+  if (r.loras.size() + tags.loras.size() > 16) throw invalid_field("prompt", "at most 16 LoRAs per job");
+  for (const auto& tag : tags.loras) {
+    if (!std::isfinite(tag.strength) || std::abs(tag.strength) > limits.max_lora_strength)
+      throw invalid_field("prompt", "prompt: <lora:" + tag.name + "> strength must be between -10 and 10");
+    r.loras.push_back(LoraUse{resolve_lora(tag.name, "prompt", options), tag.strength});
+  }
+  r.prompt = tags.prompt;
 }
 
 // The output size of img2img/inpaint without width/height: the image's, rounded down to 8.
@@ -121,7 +160,7 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
       throw invalid_field("scheduler", std::string("scheduler: ") + e.what());
     }
   }
-  parse_loras(fields, limits);
+  parse_loras(fields, r, options);
 
   // 4. size and images
   if (r.mode == GenerationMode::txt2img) {

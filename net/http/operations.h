@@ -3,17 +3,21 @@
 // this worker's extras, and the JSON of accepted jobs and job status. Pure functions.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "actors/worker.h"
+#include "model/catalog/asset_folders.h"
 #include "net/http/validation.h"
 
 namespace sdw::net {
 
 struct ParseOptions {
   ServedModel model;
+  // Where the `loras` field's names (and prompt tags `<lora:name:w>`) are looked up; null: none.
+  std::shared_ptr<const AssetFolders> lora_folders;
   ValidationLimits limits;
   int default_preview_every = 0;
 };

@@ -8,6 +8,7 @@
 
 #include "net/http/errors.h"
 #include "net/http/job_handlers.h"
+#include "net/http/lora_handlers.h"
 #include "net/http/middleware.h"
 #include "net/http/openapi.h"
 #include "net/http/service_handlers.h"
@@ -46,6 +47,7 @@ const std::vector<Route>& route_table() {
       {Method::get, "/info", "info", handle_info, true},
       {Method::get, "/metrics", "metrics", handle_metrics, true},
       {Method::get, "/v1/models", "models", handle_models, true},
+      {Method::get, "/v1/loras", "loras", handle_loras, true},
       {Method::post, "/v1/jobs", "submit_job", handle_submit_job, true},
       {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},
       {Method::get, "/v1/jobs/([^/]+)", "job_status", handle_job_status, true},

@@ -10,11 +10,6 @@
 namespace sdw::net {
 namespace {
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(dump_json(body), "application/json");
-}
-
 // rbee's WorkerInfo statuses: starting | ready | busy | stopping | stopped.
 std::string rbee_status(const WorkerHealth& h) {
   if (h.status == "failed") return "stopped";

@@ -215,7 +215,7 @@ TEST_CASE("every validation rule answers 400 naming the field", "[http][validati
       {"loras not array", {{"loras", "x"}}, "INVALID_FIELD", "loras"},
       {"lora without path", {{"loras", json::array({json::object()})}}, "MISSING_FIELD", "loras[0].path"},
       {"lora strength", {{"loras", json::array({{{"path", "a.safetensors"}, {"strength", 11}}})}}, "INVALID_FIELD", "loras[0].strength"},
-      {"lora given", {{"loras", json::array({{{"path", "a.safetensors"}, {"strength", 1.0}}})}}, "LORA_NOT_SUPPORTED", "LoRA"},
+      {"lora given", {{"loras", json::array({{{"path", "a.safetensors"}, {"strength", 1.0}}})}}, "LORA_NOT_FOUND", "no LoRA folders"},
       {"num_images 0", {{"num_images", 0}}, "INVALID_FIELD", "num_images"},
       {"num_images 9", {{"num_images", 9}}, "INVALID_FIELD", "num_images"},
       {"clip_skip 0", {{"clip_skip", 0}}, "INVALID_FIELD", "clip_skip"},

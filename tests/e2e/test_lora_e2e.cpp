@@ -1,0 +1,117 @@
+// LoRAs through `sd-worker serve` end to end: the real binary serving the tiny SD1.5 fixture
+// pipeline with `--lora-dir`, jobs naming LoRAs in the `loras` field and as `<lora:name:w>`
+// prompt tags give diffusers' images (max pixel difference <= 1 from the fixture PNGs), a job
+// without LoRAs after LoRA jobs gives the base image, `GET /v1/loras` lists the folder (not what
+// a symlink leads out of it), and every path trick or bad file is a 4xx in the error shape.
+#include <catch.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "e2e/http_harness.h"
+#include "model/image/image_io.h"
+#include "seeded_cases.h"
+
+using namespace sdw;
+using namespace sdw::test;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+Image fixture_png(const std::string& name) {
+  std::ifstream in(fixture("lora/" + name), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return decode_image(ss.str());
+}
+
+json case_job(const std::string& model) {
+  return {{"operation", "image_generation"}, {"hive_id", "h"}, {"model", model},
+          {"prompt", "a photo of an astronaut riding a horse on mars"},
+          {"negative_prompt", "blurry, lowres, bad anatomy"},
+          {"width", 64}, {"height", 64}, {"steps", 4}, {"guidance_scale", 7.5}, {"seed", 42}};
+}
+
+// Submits and reads the stream to the complete event's image.
+Image run(int port, const json& job) {
+  const HttpReply r = post_json(port, job);
+  INFO(r.raw);
+  REQUIRE(r.status == 200);
+  const SseStream s = read_sse(port, "/v1/jobs/" + r.body["job_id"].get<std::string>() + "/stream");
+  REQUIRE(s.named("complete").size() == 1);
+  return decode_image_base64(s.named("complete")[0].json()["image"].get<std::string>());
+}
+
+}  // namespace
+
+TEST_CASE("serve applies LoRAs per job, equal to diffusers, and refuses path tricks", "[e2e][lora]") {
+  const fs::path root = fs::temp_directory_path() / ("sdw_lora_e2e_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "loras");
+  fs::copy_file(fixture("lora/sd15_A.kohya.safetensors"), root / "loras/detail.safetensors");
+  fs::copy_file(fixture("lora/sd15_B.kohya.safetensors"), root / "loras/b.safetensors");
+  fs::copy_file(fixture("lora/sd15_A.peft.safetensors"), root / "outside.safetensors");
+  fs::create_symlink(root / "outside.safetensors", root / "loras/escape.safetensors");
+  std::ofstream(root / "loras/broken.safetensors") << "not a safetensors file";
+  const std::string model = fixture("pipelines/tiny-sd15");
+  WorkerProcess w({"--model", model, "--min-side", "64", "--lora-dir", (root / "loras").string()});
+  const std::string id = http_get(w.port(), "/v1/models").body["data"][0]["id"];
+
+  SECTION("images equal diffusers' for the field, the prompt tag, two LoRAs, and none after them") {
+    json one = case_job(id);
+    one["loras"] = json::array({{{"path", "detail"}, {"strength", 1.0}}});
+    const int d1 = max_pixel_diff(run(w.port(), one), fixture_png("sd15_A_kohya_s1.png"));
+    json half = case_job(id);
+    half["prompt"] = half["prompt"].get<std::string>() + " <lora:detail:0.5>";
+    const int d05 = max_pixel_diff(run(w.port(), half), fixture_png("sd15_A_kohya_s05.png"));
+    json two = case_job(id);
+    two["loras"] = json::array({{{"path", "detail"}, {"strength", 0.7}}, {{"path", "b.safetensors"}, {"strength", 0.4}}});
+    const int d2 = max_pixel_diff(run(w.port(), two), fixture_png("sd15_A07_B04.png"));
+    const int d0 = max_pixel_diff(run(w.port(), case_job(id)), fixture_png("sd15_nolora.png"));
+    INFO("max pixel diff: A x1 " << d1 << ", A x0.5 (prompt tag) " << d05 << ", A x0.7 + B x0.4 " << d2 << ", none after " << d0);
+    CHECK(d1 <= 1);
+    CHECK(d05 <= 1);
+    CHECK(d2 <= 1);
+    CHECK(d0 == 0);
+  }
+  SECTION("the listing shows the folder's LoRAs, not what a symlink leads out to") {
+    const HttpReply r = http_get(w.port(), "/v1/loras");
+    REQUIRE(r.status == 200);
+    std::vector<std::string> names;
+    for (const auto& item : r.body["data"]) names.push_back(item["name"]);
+    CHECK(names == std::vector<std::string>{"b", "broken", "detail"});
+    CHECK(r.body["data"][2]["family"] == "sd1");
+    CHECK(r.body["data"][2]["rank"] == 4);
+    CHECK(r.body["data"][1].contains("error"));
+  }
+  SECTION("path tricks and bad files are 4xx in the error shape") {
+    const std::vector<std::tuple<std::string, int, std::string>> cases = {
+        {"/etc/passwd", 400, "INVALID_FIELD"},
+        {"../outside", 400, "INVALID_FIELD"},
+        {"escape", 403, "LORA_PATH_FORBIDDEN"},
+        {"model.ckpt", 400, "INVALID_FIELD"},
+        {"missing", 400, "LORA_NOT_FOUND"},
+        {"broken", 400, "INVALID_LORA"},
+    };
+    for (const auto& [path, status, code] : cases) {
+      json job = case_job(id);
+      job["loras"] = json::array({{{"path", path}}});
+      const HttpReply r = post_json(w.port(), job);
+      INFO(path << ": " << r.raw);
+      CHECK(r.status == status);
+      CHECK(r.body["error"]["code"] == code);
+      CHECK(r.body["error"]["param"] == (code == "INVALID_LORA" ? "loras" : "loras[0].path"));
+    }
+    json bad_strength = case_job(id);
+    bad_strength["loras"] = json::array({{{"path", "detail"}, {"strength", 11}}});
+    CHECK(post_json(w.port(), bad_strength).body["error"]["param"] == "loras[0].strength");
+    json bad_tag = case_job(id);
+    bad_tag["prompt"] = "a cat <lora:../outside:1>";
+    CHECK(post_json(w.port(), bad_tag).status == 400);
+  }
+  CHECK(http_get(w.port(), "/health").status == 200);
+  fs::remove_all(root);
+}
