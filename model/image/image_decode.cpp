@@ -91,6 +91,7 @@ Image decode_image(const std::string& bytes, int64_t max_pixels) {
   // Before stb reads any of it (stb_guards.h).
   if (format == Format::kJpeg) check_jpeg_before_decode(bytes);
   if (format == Format::kPng) check_png_before_decode(bytes, max_pixels);  // checks the size too
+  if (format == Format::kBmp) check_bmp_before_decode(bytes);
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp)) throw ImageError(std::string("invalid ") + name + " header: " + stb_reason());
   if (w <= 0 || h <= 0) throw ImageError(std::string("invalid ") + name + " size " + dims(w, h));

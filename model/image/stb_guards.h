@@ -6,6 +6,9 @@
 //   uninitialised memory; and pixel buffers are not initialised either, so a component that no
 //   scan decodes (progressive: no first DC scan), or the rest of a scan that stops at a restart
 //   interval without its RSTn marker, comes out as whatever the heap held (found with tests/fuzz).
+// - BMP: a palette image's palette is a stack array stb does not initialise, read only as far as
+//   the header's data offset allows (not at all when that count comes out negative): indices past
+//   it gave whatever the stack held (found with tests/fuzz).
 // - PNG: IDAT data is inflated without an output bound (a 300 KB file can take 300 MB), chunk
 //   lengths are trusted for allocation (2 GB for a 100-byte file), the message for unknown
 //   critical chunks is written to a shared static buffer (a data race between threads), and the
@@ -30,6 +33,13 @@ constexpr int kMaxJpegScans = 100;
 // component no scan decoded (progressive: no first DC scan); returns normally for anything else
 // (including data stb itself will reject).
 void check_jpeg_before_decode(const std::string& jpeg);
+
+// Reads a BMP's header and palette size as stb does and, for palette images (1, 4 or 8 bits),
+// every pixel index stb will look up: throws ImageError when the palette size stb computes from
+// the data offset is negative or an index lies past the palette; returns normally for anything
+// else (including files stb will reject). Stops at the end of the data (stb reads zeros there).
+// Implemented in stb_bmp_guard.cpp.
+void check_bmp_before_decode(const std::string& bmp);
 
 // Walks the PNG chunks (the signature is already checked): IHDR first (after CgBI, if any) and
 // within max_pixels, every chunk before IEND must fit in the data, no critical chunks other than

@@ -260,3 +260,46 @@ TEST_CASE("PNG image data with a distance code stb_image misreads is refused", "
                           png_chunk("IDAT", chunks[1].data.substr(0, chunks[1].data.size() - 1)) + png_chunk("IEND", "");
   CHECK(contains(error_of([&] { sdw::decode_image(cut); }), "cannot decode PNG: "));
 }
+
+namespace {
+
+std::string le32(uint32_t v) { return std::string{char(v), char(v >> 8), char(v >> 16), char(v >> 24)}; }
+
+// A palette BMP (BITMAPINFOHEADER) with `entries` palette colours (entry i = (i, 2i, 3i)) and the
+// given rows of packed index bytes (each padded to 4 bytes here); `offset` < 0: the right one.
+std::string palette_bmp(int width, int height, int bpp, int entries, const std::vector<std::string>& rows, int64_t offset = -1) {
+  std::string palette, pixels;
+  for (int i = 0; i < entries; ++i) palette += std::string{char(3 * i), char(2 * i), char(i), '\0'};
+  for (const std::string& row : rows) pixels += row + std::string((4 - row.size() % 4) % 4, '\0');
+  const uint32_t data_at = uint32_t(offset >= 0 ? offset : 14 + 40 + int64_t(palette.size()));
+  const std::string info = le32(40) + le32(uint32_t(width)) + le32(uint32_t(height)) + std::string{'\x01', '\0'} +
+                           std::string{char(bpp), '\0'} + le32(0) + le32(uint32_t(pixels.size())) + le32(2835) +
+                           le32(2835) + le32(uint32_t(entries)) + le32(0);
+  return "BM" + le32(uint32_t(14 + info.size() + palette.size() + pixels.size())) + le32(0) + le32(data_at) + info +
+         palette + pixels;
+}
+
+}  // namespace
+
+TEST_CASE("BMP pixel indices past the palette are refused", "[image][bmp][fuzz]") {
+  // Found by tests/fuzz/fuzz_image_decode: stb_image 2.27 keeps the palette in a stack array it
+  // does not initialise, so such indices (or any index, when the data offset leaves no room for a
+  // palette) gave whatever the stack held.
+  const Image ok = sdw::decode_image(palette_bmp(4, 2, 8, 4, {bin("\x00\x01\x02\x03"), bin("\x03\x02\x01\x00")}));
+  REQUIRE(ok.width == 4);
+  CHECK(ok.pixels[0] == 3);  // the top row is stored last: index 3 = (3, 6, 9)
+  CHECK(ok.pixels[1] == 6);
+  CHECK(ok.pixels[2] == 9);
+  CHECK(contains(error_of([] { sdw::decode_image(palette_bmp(4, 2, 8, 4, {bin("\x00\x01\x02\x03"), bin("\x00\xc8\x00\x00")})); }),
+                 "pixel index 200 but the palette has 4 entries"));
+  CHECK(contains(error_of([] { sdw::decode_image(palette_bmp(4, 1, 8, 4, {bin("\x00\x00\x00\x00")}, 0)); }),
+                 "leaves no room for a palette"));
+  // Bits no pixel uses do not count: 3 pixels of 4 bits (low nibble of the second byte unused),
+  // 3 pixels of 1 bit (the low 5 bits unused).
+  CHECK(sdw::decode_image(palette_bmp(3, 1, 4, 2, {bin("\x10\x1f")})).width == 3);
+  CHECK(contains(error_of([] { sdw::decode_image(palette_bmp(3, 1, 4, 2, {bin("\x10\x21")})); }),
+                 "pixel index 2 but the palette has 2 entries"));
+  CHECK(sdw::decode_image(palette_bmp(3, 1, 1, 2, {bin("\xbf")})).width == 3);
+  CHECK(contains(error_of([] { sdw::decode_image(palette_bmp(3, 1, 1, 1, {bin("\x20")})); }),
+                 "pixel index 1 but the palette has 1 entries"));
+}
