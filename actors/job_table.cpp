@@ -34,6 +34,7 @@ job_record& job_table::add(const std::string& id, JobSubmission submission, Reso
   job.submission = std::move(submission);
   job.request = std::move(request);
   job.seed = job.request.seed;
+  job.loras = job.request.request.loras;
   job.total = job.request.request.steps;
   job.submitted = now;
   job.deadline = deadline;

@@ -34,6 +34,7 @@ struct job_record {
   std::string error, error_code;
   clock_type::time_point submitted, started, finished, deadline;
   uint64_t seed = 0;     // the resolved seed (every event carries it)
+  std::vector<LoraUse> loras;  // the LoRAs it applies (for its complete event)
   int device = -1;       // index of the device running it
   int subscribers = 0;   // attached event streams
   size_t image_bytes = 0;  // image file bytes in `events` (previews and results)

@@ -63,6 +63,7 @@ struct JobEvent {
   // complete: per-stage timings and generation facts. decode_ms: VAE decode + pixel conversion
   // (on the device); image_encode_ms: PNG/JPEG encoding (the registry's writer, off the device).
   std::string scheduler;
+  std::vector<LoraUse> loras;        // complete: the LoRAs the job applied
   double encode_ms = 0, denoise_ms = 0, decode_ms = 0, image_encode_ms = 0;
   // narration fields (rbee): actor, action, target, human (= message), correlation_id
   std::string actor, action, target;

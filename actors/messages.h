@@ -250,7 +250,7 @@ typename Inspector::result_type inspect(Inspector& f, EncodedImage& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, JobEvent& x) {
   return f(caf::meta::type_name("sdw.JobEvent"), x.type, x.job_id, x.step, x.total, x.images, x.seed, x.message,
-           x.error_code, x.elapsed_ms, x.scheduler, x.encode_ms, x.denoise_ms, x.decode_ms, x.image_encode_ms, x.actor, x.action,
+           x.error_code, x.elapsed_ms, x.scheduler, x.loras, x.encode_ms, x.denoise_ms, x.decode_ms, x.image_encode_ms, x.actor, x.action,
            x.target, x.correlation_id, x.emitted_at_ms);
 }
 

@@ -105,6 +105,7 @@ void start_write(registry_self self, size_t slot, job_record& job, job_result r)
           JobEvent e;
           e.images = std::move(written.images);
           e.scheduler = r.scheduler;
+          e.loras = job->loras;
           e.encode_ms = r.encode_ms;
           e.denoise_ms = r.denoise_ms;
           e.decode_ms = r.decode_ms;

@@ -2,6 +2,7 @@
 #include "net/http/sse.h"
 
 #include <cmath>
+#include <filesystem>
 
 #include "net/http/errors.h"
 
@@ -75,6 +76,12 @@ nlohmann::json event_json(const JobEvent& e) {
       j["seed"] = e.seed;
       j["steps"] = e.total;
       if (!e.scheduler.empty()) j["scheduler"] = e.scheduler;
+      if (!e.loras.empty()) {
+        nlohmann::json loras = nlohmann::json::array();  // names, never the worker's paths
+        for (const auto& l : e.loras)
+          loras.push_back({{"name", std::filesystem::path(l.path).stem().string()}, {"strength", l.strength}});
+        j["loras"] = std::move(loras);
+      }
       j["timings"] = {{"encode_ms", e.encode_ms},
                       {"denoise_ms", e.denoise_ms},
                       {"decode_ms", e.decode_ms},

@@ -35,14 +35,17 @@ json case_job(const std::string& model) {
           {"width", 64}, {"height", 64}, {"steps", 4}, {"guidance_scale", 7.5}, {"seed", 42}};
 }
 
-// Submits and reads the stream to the complete event's image.
-Image run(int port, const json& job) {
+// Submits and reads the stream to the complete event's image; `applied` gets the event's list
+// of LoRAs (null when it has none).
+Image run(int port, const json& job, json* applied = nullptr) {
   const HttpReply r = post_json(port, job);
   INFO(r.raw);
   REQUIRE(r.status == 200);
   const SseStream s = read_sse(port, "/v1/jobs/" + r.body["job_id"].get<std::string>() + "/stream");
   REQUIRE(s.named("complete").size() == 1);
-  return decode_image_base64(s.named("complete")[0].json()["image"].get<std::string>());
+  const json complete = s.named("complete")[0].json();
+  if (applied) *applied = complete.value("loras", json());
+  return decode_image_base64(complete["image"].get<std::string>());
 }
 
 }  // namespace
@@ -69,8 +72,11 @@ TEST_CASE("serve applies LoRAs per job, equal to diffusers, and refuses path tri
     const int d05 = max_pixel_diff(run(w.port(), half), fixture_png("sd15_A_kohya_s05.png"));
     json two = case_job(id);
     two["loras"] = json::array({{{"path", "detail"}, {"strength", 0.7}}, {{"path", "b.safetensors"}, {"strength", 0.4}}});
-    const int d2 = max_pixel_diff(run(w.port(), two), fixture_png("sd15_A07_B04.png"));
-    const int d0 = max_pixel_diff(run(w.port(), case_job(id)), fixture_png("sd15_nolora.png"));
+    json applied;
+    const int d2 = max_pixel_diff(run(w.port(), two, &applied), fixture_png("sd15_A07_B04.png"));
+    CHECK(applied == json::parse(R"([{"name":"detail","strength":0.7},{"name":"b","strength":0.4}])"));
+    const int d0 = max_pixel_diff(run(w.port(), case_job(id), &applied), fixture_png("sd15_nolora.png"));
+    CHECK(applied.is_null());
     INFO("max pixel diff: A x1 " << d1 << ", A x0.5 (prompt tag) " << d05 << ", A x0.7 + B x0.4 " << d2 << ", none after " << d0);
     CHECK(d1 <= 1);
     CHECK(d05 <= 1);
