@@ -73,7 +73,7 @@ std::vector<std::string> config_arguments(const std::string& path, CLI::App& app
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(ss.str(), nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
     throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
   }
   if (!j.is_object()) throw std::invalid_argument("config file '" + path + "' must hold one JSON object");

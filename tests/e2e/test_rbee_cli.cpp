@@ -137,6 +137,12 @@ TEST_CASE("settings: flags > environment > config file > defaults", "[rbee][cli]
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("not valid JSON"));
 
+    // Found by fuzz_serve_config: a number past a double ended `serve` with an uncaught exception.
+    write_file(dir.file("overflow.json"), R"({"port": 1e400})");
+    r = refused({"--config", dir.file("overflow.json")});
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("not valid JSON"));
+
     write_file(dir.file("range.json"), R"({"port": 70000})");
     r = refused({"--config", dir.file("range.json")});
     CHECK(r.exit_code == 2);
