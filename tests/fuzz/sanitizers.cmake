@@ -13,3 +13,6 @@ set(SDW_SANITIZERS address,undefined)
 add_compile_options(-fsanitize=fuzzer-no-link,${SDW_SANITIZERS} -fno-sanitize-recover=undefined
                     -fno-omit-frame-pointer -O1 -g)
 add_link_options(-fsanitize=${SDW_SANITIZERS})
+# clang writes the time into a precompiled header unless told not to, which makes every ccache
+# lookup of a file that uses it (the libtorch ones) a miss.
+add_compile_options("SHELL:-Xclang -fno-pch-timestamp")
