@@ -73,8 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string program = "serve", flag = "--config", path = config_path;
   char* argv[] = {program.data(), flag.data(), path.data(), nullptr};
   sdw::ServeOptions options;
-  sdw::ServeParse parsed;
-  parsed = sdw::parse_serve_options(3, argv, sdw::BinaryVariant::plain, options);
+  const sdw::ServeParse parsed = sdw::parse_serve_options(3, argv, sdw::BinaryVariant::plain, options);
   if (!parsed.run) {
     SDW_FUZZ_CHECK(parsed.exit_code == 0 || parsed.exit_code == 2);
     return 0;
