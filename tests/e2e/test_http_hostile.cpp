@@ -50,29 +50,13 @@ class RawClient {
   bool connected() const { return connected_; }
   bool send(const std::string& bytes) { return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size()); }
   // Everything the server sends until it closes or `timeout` passes.
-  std::string read_all(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    std::string out;
-    const auto until = Clock::now() + timeout;
-    char buf[16384];
-    while (Clock::now() < until) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
-      if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 1))) <= 0) break;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n <= 0) {
-        closed_ = true;
-        break;
-      }
-      out.append(buf, static_cast<size_t>(n));
-    }
-    return out;
-  }
-  // Reads until `needle` has arrived (or the server closes, or `timeout`).
+  std::string read_all(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) { return read_until("", timeout); }
+  // Reads until `needle` has arrived (never, when empty), the server closes, or `timeout` passes.
   std::string read_until(const std::string& needle, std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
     std::string out;
     const auto until = Clock::now() + timeout;
     char buf[16384];
-    while (out.find(needle) == std::string::npos && Clock::now() < until) {
+    while ((needle.empty() || out.find(needle) == std::string::npos) && Clock::now() < until) {
       pollfd p{fd_, POLLIN, 0};
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
       if (::poll(&p, 1, static_cast<int>(std::max<long long>(left, 1))) <= 0) break;
