@@ -40,6 +40,8 @@ set(SDW_LABELS_test_lora_state unit)
 set(SDW_LABELS_test_lora_targets parity)
 set(SDW_LABELS_test_lora_pipeline parity)
 set(SDW_SOURCES_test_lora_pipeline seeded_cases.cpp)
+set(SDW_LABELS_test_textual_inversion unit)
+set(SDW_LABELS_test_prompt_tokens parity)
 # On an accelerator (SDW_TEST_DEVICE, default cuda:0): outside the default run; bench/gpu_check.sh.
 set(SDW_LABELS_test_device_parity gpu parity)
 set(SDW_SOURCES_test_device_parity seeded_cases.cpp)

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <utility>
 
+#include "model/safetensors/pickle_guard.h"
 #include "model/safetensors/safetensors.h"
 
 namespace sdw {
@@ -111,27 +112,12 @@ std::string shape_text(const at::Tensor& t) {
   return s + "]";
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
-// Pickle files are never opened as such: by extension, then by their first bytes (a pickle
-// stream starts with the PROTO opcode 0x80; torch.save's zip files with "PK\3\4").
+// Pickle files are never opened as such (model/safetensors/pickle_guard.h).
 void refuse_pickle(const std::string& path) {
-  static const char* pickle_extensions[] = {".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle"};
-  const std::string p = lower(path);
-  for (const char* ext : pickle_extensions)
-    if (ends_with(p, ext))
-      throw LoraError("LoRA file '" + path + "' is a pickle (" + ext +
-                      ") file; only .safetensors LoRAs are loaded (pickle files can run code when read)");
-  std::ifstream in(path, std::ios::binary);
-  char head[4] = {0, 0, 0, 0};
-  in.read(head, 4);
-  if (in.gcount() >= 2 && static_cast<unsigned char>(head[0]) == 0x80 && head[1] >= 1 && head[1] <= 5)
-    throw LoraError("LoRA file '" + path + "' is a Python pickle, not safetensors; only .safetensors LoRAs are loaded");
-  if (in.gcount() == 4 && std::memcmp(head, "PK\x03\x04", 4) == 0)
-    throw LoraError("LoRA file '" + path + "' is a zip (torch.save) file, not safetensors; only .safetensors LoRAs are loaded");
+  const std::string reason = pickle_reason(path);
+  if (!reason.empty())
+    throw LoraError("LoRA file '" + path + "' is " + reason +
+                    "; only .safetensors LoRAs are loaded (pickle files can run code when read)");
 }
 
 }  // namespace

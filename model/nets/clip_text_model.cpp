@@ -87,7 +87,7 @@ CLIPTextTransformerImpl::CLIPTextTransformerImpl(const CLIPTextConfig& c, const 
   final_layer_norm = register_module("final_layer_norm", nn::LayerNorm(c.hidden_size, c.layer_norm_eps, options));
 }
 
-CLIPTextOutput CLIPTextTransformerImpl::forward(const at::Tensor& input_ids) {
+CLIPTextOutput CLIPTextTransformerImpl::forward(const at::Tensor& input_ids, const at::Tensor& token_embeds) {
   if (input_ids.dim() != 2) throw std::invalid_argument("CLIP text model: input_ids must be [B, L]");
   const int64_t len = input_ids.size(1);
   if (len > config_.max_position_embeddings)
@@ -96,7 +96,10 @@ CLIPTextOutput CLIPTextTransformerImpl::forward(const at::Tensor& input_ids) {
   at::Tensor ids = input_ids.to(token_embedding->weight.device(), at::kLong);
   at::Tensor positions = at::arange(len, ids.options()).unsqueeze(0);  // [1, L]
   // 1. embeddings
-  at::Tensor h = token_embedding->forward(ids) + position_embedding->forward(positions);  // [B, L, H]
+  if (token_embeds.defined() && (token_embeds.dim() != 3 || token_embeds.size(0) != ids.size(0) || token_embeds.size(1) != len))
+    throw std::invalid_argument("CLIP text model: token_embeds must be [B, L, H] for input_ids [B, L]");
+  at::Tensor tokens = token_embeds.defined() ? token_embeds : token_embedding->forward(ids);  // [B, L, H]
+  at::Tensor h = tokens + position_embedding->forward(positions);                            // [B, L, H]
   CLIPTextOutput out;
   out.hidden_states.reserve(layers_.size() + 1);
   out.hidden_states.push_back(h);
@@ -124,8 +127,8 @@ CLIPTextModelImpl::CLIPTextModelImpl(const CLIPTextConfig& c, const at::TensorOp
     text_projection = register_module("text_projection", nn::Linear(c.hidden_size, c.projection_dim, false, options));
 }
 
-CLIPTextOutput CLIPTextModelImpl::forward(const at::Tensor& input_ids) {
-  CLIPTextOutput out = text_model->forward(input_ids);
+CLIPTextOutput CLIPTextModelImpl::forward(const at::Tensor& input_ids, const at::Tensor& token_embeds) {
+  CLIPTextOutput out = text_model->forward(input_ids, token_embeds);
   if (text_projection) out.text_embeds = text_projection->forward(out.pooler_output);
   return out;
 }

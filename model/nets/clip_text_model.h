@@ -70,7 +70,9 @@ class CLIPTextTransformerImpl : public torch::nn::Module {
  public:
   CLIPTextTransformerImpl(const CLIPTextConfig& c, const at::TensorOptions& options);
   // `num_layers` < 0: all layers. Fewer layers are used for single-file SD2 towers.
-  CLIPTextOutput forward(const at::Tensor& input_ids);
+  // `token_embeds` [B, L, H]: used instead of token_embedding(input_ids) (textual-inversion
+  // vectors in some rows); the ids still choose the pooled EOS position.
+  CLIPTextOutput forward(const at::Tensor& input_ids, const at::Tensor& token_embeds = {});
 
   std::shared_ptr<torch::nn::Module> embeddings;
   nn::Embedding token_embedding{nullptr}, position_embedding{nullptr};
@@ -85,7 +87,8 @@ TORCH_MODULE(CLIPTextTransformer);
 class CLIPTextModelImpl : public torch::nn::Module {
  public:
   CLIPTextModelImpl(const CLIPTextConfig& c, const at::TensorOptions& options);
-  CLIPTextOutput forward(const at::Tensor& input_ids);  // input_ids: [B, L] int64
+  // input_ids: [B, L] int64; token_embeds: see CLIPTextTransformerImpl::forward.
+  CLIPTextOutput forward(const at::Tensor& input_ids, const at::Tensor& token_embeds = {});
   const CLIPTextConfig& config() const { return config_; }
   CLIPTextTransformer text_model{nullptr};
   nn::Linear text_projection{nullptr};

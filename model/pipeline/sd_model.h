@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "model/embeddings/embedding_library.h"
 #include "model/lora/lora_state.h"
 #include "model/nets/autoencoder_kl.h"
 #include "model/nets/clip_text_model.h"
@@ -64,6 +65,8 @@ struct SdModel {
   std::shared_ptr<UNetRunner> runner;  // made on first use
   // The LoRAs fused into the UNet and text encoders now (model_loras.h); made on first use.
   std::shared_ptr<LoraState> loras;
+  // Textual-inversion embeddings prompts may name (--embeddings-dir); null: none.
+  std::shared_ptr<EmbeddingLibrary> embeddings;
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except

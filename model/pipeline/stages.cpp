@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/embeddings/prompt_tokens.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
 
@@ -140,9 +141,16 @@ at::Tensor mask_to_tensor(const Image& mask) {
 
 namespace {
 
+// The embeddings of the --embeddings-dir folders that fit this model's text encoders.
+EmbeddingSet usable_embeddings(const SdModel& model) {
+  if (!model.embeddings || model.text_encoder.is_empty()) return {};  // (a refiner without text_encoder: none)
+  return model.embeddings->usable(model.text_encoder->config().hidden_size,
+                                  model.text_encoder_2 ? model.text_encoder_2->config().hidden_size : 0);
+}
+
 // diffusers' StableDiffusionXLPipeline.encode_prompt (prompt_2 = prompt, negative_prompt_2 =
 // negative_prompt) and _get_add_time_ids (original = target = the request's size, crop (0, 0)).
-PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req) {
+PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, const EmbeddingSet& embeddings) {
   const auto& r = req.request;
   const int64_t n = r.num_images;
   // Hidden states [1, 77, 768 + 1280] and the pooled projection [1, 1280] of one text. `layer`:
@@ -153,8 +161,7 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req) 
     for (int i = 0; i < 2; ++i) {
       const ClipTokenizer& tok = i == 0 ? *model.tokenizer : *model.tokenizer_2;
       CLIPTextModel& te = i == 0 ? model.text_encoder : model.text_encoder_2;
-      at::Tensor ids = at::tensor(tok.encode_padded(text), at::kLong).unsqueeze(0).to(model.device);  // [1, 77]
-      CLIPTextOutput out = te->forward(ids);
+      CLIPTextOutput out = encode_prompt_tokens(te, tokenize_prompt(tok, text, embeddings), i == 1, model.device);
       states.push_back(out.hidden_states[out.hidden_states.size() - layer]);  // no final_layer_norm
       if (i == 1) pooled = out.text_embeds;
     }
@@ -193,14 +200,14 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req) 
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
   apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
-  if (model.is_sdxl()) return encode_prompt_sdxl(model, req);
+  const EmbeddingSet embeddings = usable_embeddings(model);
+  if (model.is_sdxl()) return encode_prompt_sdxl(model, req, embeddings);
   const auto& r = req.request;
   const int64_t n = r.num_images;
-  auto ids_of = [&](const std::string& text) {
-    auto ids = model.tokenizer->encode_padded(text);
-    return at::tensor(ids, at::kLong).unsqueeze(0).to(model.device);  // [1, 77]
+  auto encode = [&](const std::string& text) {  // [1, 77, D] states
+    return encode_prompt_tokens(model.text_encoder, tokenize_prompt(*model.tokenizer, text, embeddings), false, model.device);
   };
-  CLIPTextOutput out = model.text_encoder->forward(ids_of(r.prompt));
+  CLIPTextOutput out = encode(r.prompt);
   at::Tensor cond = out.last_hidden_state;
   if (r.clip_skip > 1) {
     // diffusers clip_skip = k-1: final_layer_norm(hidden_states[-(k)]), applied to the prompt only.
@@ -213,7 +220,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
     p.context = cond;
     return p;
   }
-  at::Tensor uncond = model.text_encoder->forward(ids_of(r.negative_prompt.value_or(""))).last_hidden_state;
+  at::Tensor uncond = encode(r.negative_prompt.value_or("")).last_hidden_state;
   uncond = uncond.to(model.activation_dtype()).repeat({n, 1, 1});
   p.context = at::cat({uncond, cond}, 0);  // [2N, 77, D]: [negative, positive]
   return p;
