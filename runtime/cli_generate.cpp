@@ -45,7 +45,7 @@ struct GenerateArgs {
   std::string scheduler;
   int clip_skip = 1;
   std::string init_image, mask_image;
-  double strength = 0.8;
+  double strength = -1;  // < 0: the model's default
   int num_images = 1;
   std::string device = "cpu";
   std::string dtype = "fp32";
@@ -147,7 +147,8 @@ int run_generate(int argc, char** argv) {
   }() + ")");
   app.add_option("--clip-skip", a.clip_skip, "A1111 numbering: 1 = last layer")->check(CLI::Range(1, 48));
   app.add_option("--init-image", a.init_image, "image for img2img / inpainting")->check(CLI::ExistingFile);
-  app.add_option("--strength", a.strength, "img2img/inpaint strength in (0, 1]")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--strength", a.strength, "img2img/inpaint strength in (0, 1] (default: SD 0.8; SDXL 0.3 img2img, 0.9999 inpaint)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--mask-image", a.mask_image, "inpainting mask (white = repaint)")->check(CLI::ExistingFile);
   app.add_option("--num-images", a.num_images, "images per prompt")->check(CLI::Range(1, 16));
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
@@ -190,7 +191,7 @@ int run_generate(int argc, char** argv) {
   if (a.has_seed) req.seed = a.seed;
   req.scheduler = a.scheduler;
   req.clip_skip = a.clip_skip;
-  req.strength = a.strength;
+  if (a.strength >= 0) req.strength = a.strength;
   req.num_images = a.num_images;
   try {
     if (!a.init_image.empty()) {

@@ -15,21 +15,23 @@ bool given(const nlohmann::json& c, const char* key) { return c.contains(key) &&
 
 }  // namespace
 
-GenerationRequest seeded_request(const nlohmann::json& c) {
+GenerationRequest seeded_request(const nlohmann::json& c, const std::string& dir) {
   GenerationRequest req;
-  const std::string mode = c["mode"];
+  std::string mode = c["mode"];
+  if (mode.rfind("xl_", 0) == 0) mode = mode.substr(3);  // sdxl_modes: xl_img2img, xl_inpaint
+  if (mode != "txt2img" && mode != "img2img" && mode != "inpaint") FAIL("unknown mode " << mode);
   req.mode = mode == "txt2img" ? GenerationMode::txt2img : mode == "img2img" ? GenerationMode::img2img : GenerationMode::inpaint;
   req.prompt = c["prompt"];
   if (given(c, "negative_prompt")) req.negative_prompt = c["negative_prompt"].get<std::string>();
-  req.width = c["width"];
-  req.height = c["height"];
+  if (given(c, "width")) req.width = c["width"];  // sdxl_modes img2img: null, the image's size
+  if (given(c, "height")) req.height = c["height"];
   req.steps = c["steps"];
   req.guidance = c["guidance"].get<double>();
   req.seed = c["seed"].get<uint64_t>();
   if (given(c, "scheduler")) req.scheduler = c["scheduler"];
-  if (given(c, "strength")) req.strength = c["strength"];
-  if (given(c, "init_image")) req.init_image = load_image(fixture("seeded/" + c["init_image"].get<std::string>()));
-  if (given(c, "mask_image")) req.mask_image = load_image(fixture("seeded/" + c["mask_image"].get<std::string>()));
+  if (given(c, "strength") && c["strength"].is_number()) req.strength = c["strength"].get<double>();  // "default": not passed
+  if (given(c, "init_image")) req.init_image = load_image(fixture(dir + "/" + c["init_image"].get<std::string>()));
+  if (given(c, "mask_image")) req.mask_image = load_image(fixture(dir + "/" + c["mask_image"].get<std::string>()));
   req.num_images = c["num_images"];
   req.clip_skip = c.value("clip_skip", 1);
   return req;

@@ -9,9 +9,10 @@
 
 namespace sdw::test {
 
-// One case of cases.json as a GenerationRequest (init/mask images read from seeded/); fields a
-// case leaves out (the LoRA cases have no strength, images or clip_skip) keep their defaults.
-GenerationRequest seeded_request(const nlohmann::json& c);
+// One case of cases.json as a GenerationRequest (init/mask images read from the fixture folder
+// `dir`); fields a case leaves out (the LoRA cases have no strength, images or clip_skip; a
+// "default" strength or null size) keep their defaults.
+GenerationRequest seeded_request(const nlohmann::json& c, const std::string& dir = "seeded");
 
 // Largest per-channel difference of two images of the same size (a test failure otherwise).
 int max_pixel_diff(const Image& a, const Image& b);

@@ -32,7 +32,9 @@ struct GenerationRequest {
   std::optional<uint64_t> seed;   // nullopt: a random seed, reported in the result
   std::string scheduler;          // "": the model's own scheduler
   int clip_skip = 1;              // A1111 numbering: 1 = last layer
-  double strength = 0.8;          // img2img / inpaint
+  // img2img / inpaint; nullopt: the pipeline's default (SD 0.8; SDXL as diffusers: img2img 0.3,
+  // inpaint 0.9999, which starts from the noised init image rather than pure noise).
+  std::optional<double> strength;
   double eta = 0.0;               // DDIM's η (diffusers' `eta`): 0 deterministic; other schedulers ignore it
   int num_images = 1;
   Image init_image;   // img2img / inpaint
@@ -40,6 +42,15 @@ struct GenerationRequest {
   // LoRAs fused into the model for this request, in order (files already resolved; see
   // model/pipeline/model_loras.h). Text-encoder parts apply before the prompt is encoded.
   std::vector<LoraUse> loras;
+  // SDXL only (diffusers' StableDiffusionXL{,Img2Img}Pipeline): stop after this fraction of the
+  // schedule and return the noisy latents (`denoising_end`, the base of a base + refiner pair), or
+  // start at it from given latents (`denoising_start`, img2img: the refiner). Each in (0, 1).
+  std::optional<double> denoising_start;
+  std::optional<double> denoising_end;
+  // SDXL UNets trained with an aesthetic score in their time ids (the refiner's
+  // requires_aesthetics_score): the score of the prompt row and of the negative row.
+  double aesthetic_score = 6.0;
+  double negative_aesthetic_score = 2.5;
 };
 
 // Limits a request is checked against (the server sets its own).
@@ -66,7 +77,8 @@ struct ResolvedRequest {
 template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
-           x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras);
+           x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
+           x.denoising_end, x.aesthetic_score, x.negative_aesthetic_score);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

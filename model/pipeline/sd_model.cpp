@@ -27,7 +27,7 @@ void apply_family_defaults(SdModel& m) {
   const std::string cls = m.scheduler_config.value("_class_name", "");
   const bool turbo_like = (cls == "EulerDiscreteScheduler" || cls == "EulerAncestralDiscreteScheduler") &&
                           m.scheduler_config.value("timestep_spacing", "") == "trailing";
-  const char* version = m.family == "sdxl" ? (turbo_like ? "turbo" : "xl")
+  const char* version = m.family == "sdxl" ? (turbo_like ? "turbo" : m.is_inpainting_unet() ? "xl-inpaint" : "xl")
                         : turbo_like        ? "sd-turbo"
                         : m.family == "sd2" ? "v2-1"
                                             : "v1-5";
@@ -96,10 +96,14 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   check_device_dtype(options.device, options.dtype);
   DiffusersFolder f = DiffusersFolder::open(folder);
   const bool sdxl = f.pipeline_class.find("XL") != std::string::npos;
-  if (sdxl && f.pipeline_class != "StableDiffusionXLPipeline")
+  if (sdxl && f.pipeline_class != "StableDiffusionXLPipeline" && f.pipeline_class != "StableDiffusionXLImg2ImgPipeline" &&
+      f.pipeline_class != "StableDiffusionXLInpaintPipeline")
     throw LoadError("'" + folder + "' is a " + f.pipeline_class +
-                    "; of the SDXL pipelines only StableDiffusionXLPipeline (txt2img) is supported");
-  std::vector<const char*> needed{"unet", "vae", "text_encoder", "tokenizer", "scheduler"};
+                    "; the SDXL pipelines supported are StableDiffusionXL{,Img2Img,Inpaint}Pipeline");
+  // An SDXL refiner has text_encoder_2 only (model_index.json: "text_encoder": [null, null]).
+  const bool first_encoder = !sdxl || f.has("text_encoder") || f.has("tokenizer");
+  std::vector<const char*> needed{"unet", "vae", "scheduler"};
+  if (first_encoder) needed.insert(needed.end(), {"text_encoder", "tokenizer"});
   if (sdxl) needed.insert(needed.end(), {"text_encoder_2", "tokenizer_2"});
   for (const char* c : needed)
     if (!f.has(c)) throw LoadError("'" + folder + "' has no '" + c + "' component");
@@ -110,14 +114,16 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
   m->dtype = options.dtype;
   const std::string variant = weight_variant_for(options.dtype);
   const auto opts = at::TensorOptions().dtype(options.dtype).device(options.device);
-  m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(f.path("tokenizer")));
-  m->text_encoder = load_text_encoder(f.path("text_encoder"), opts, variant);
+  if (first_encoder) {
+    m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(f.path("tokenizer")));
+    m->text_encoder = load_text_encoder(f.path("text_encoder"), opts, variant);
+  }
   m->unet = load_unet(f.path("unet"), opts, variant);
   auto vae_config = AutoencoderKLConfig::from_json(read_json_file(f.path("vae") + "/config.json"));
   m->vae_dtype = vae_dtype_for(options.dtype, options.vae_fp32, vae_config.force_upcast);
   m->vae = load_vae(f.path("vae"), at::TensorOptions().dtype(m->vae_dtype).device(options.device), variant);
   m->scheduler_config = read_json_file(f.path("scheduler") + "/scheduler_config.json");
-  const bool sd2_tokenizer = m->tokenizer->pad_token() == "!";
+  const bool sd2_tokenizer = first_encoder && m->tokenizer->pad_token() == "!";
   m->family = sd2_tokenizer || m->unet->config().use_linear_projection ? "sd2" : "sd1";
   if (sdxl) {
     m->family = "sdxl";
@@ -126,6 +132,7 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
     if (!m->text_encoder_2->config().with_projection)
       throw LoadError("'" + folder + "/text_encoder_2' is not a CLIPTextModelWithProjection (SDXL pools its projection)");
     m->force_zeros_for_empty_prompt = f.model_index.value("force_zeros_for_empty_prompt", true);  // diffusers' default
+    m->requires_aesthetics_score = f.model_index.value("requires_aesthetics_score", false);
   }
   apply_family_defaults(*m);
   apply_speed_options(*m, options);

@@ -48,6 +48,10 @@ struct SdModel {
   std::shared_ptr<ClipTokenizer> tokenizer_2;
   CLIPTextModel text_encoder_2{nullptr};
   bool force_zeros_for_empty_prompt = false;
+  // SDXL refiner-style UNets condition on an aesthetic score instead of the target size
+  // (model_index.json's requires_aesthetics_score; see sdxl_stages.h). A refiner has no
+  // `text_encoder` (only text_encoder_2): then `text_encoder` and `tokenizer` are empty.
+  bool requires_aesthetics_score = false;
   UNet2DConditionModel unet{nullptr};
   AutoencoderKL vae{nullptr};
   nlohmann::json scheduler_config;

@@ -1,7 +1,7 @@
 // Pipeline stages (see stages.h). Follows diffusers 0.30's StableDiffusionPipeline,
 // StableDiffusionImg2ImgPipeline, StableDiffusionInpaintPipeline and (txt2img)
-// StableDiffusionXLPipeline, including the order of random draws, so a seed gives the image
-// diffusers gives.
+// StableDiffusionXL{,Img2Img,Inpaint}Pipeline (SDXL-only parts in sdxl_stages.h), including the
+// order of random draws, so a seed gives the image diffusers gives.
 #include "model/pipeline/stages.h"
 
 #include <c10/core/InferenceMode.h>
@@ -14,6 +14,7 @@
 #include "model/embeddings/prompt_tokens.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
+#include "model/pipeline/sdxl_stages.h"
 
 namespace sdw {
 namespace {
@@ -76,17 +77,22 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   if (!std::isfinite(r.eta) || r.eta < 0 || r.eta > 1) throw RequestError("eta must be between 0 and 1");
   if (r.num_images < 1 || r.num_images > limits.max_images)
     throw RequestError("num_images must be between 1 and " + std::to_string(limits.max_images));
-  const int layers = static_cast<int>(model.text_encoder->config().num_hidden_layers);
+  const CLIPTextModel& first_encoder = model.text_encoder.is_empty() ? model.text_encoder_2 : model.text_encoder;
+  const int layers = static_cast<int>(first_encoder->config().num_hidden_layers);
   if (r.clip_skip < 1 || r.clip_skip > layers)
     throw RequestError("clip_skip must be between 1 and " + std::to_string(layers) + " for this model");
-  if (r.mode != GenerationMode::txt2img && model.is_sdxl())
-    throw RequestError(std::string(mode_name(r.mode)) + " is not supported for SDXL models yet (txt2img only)");
+  check_sdxl_fields(model, r);
+  // A refiner's img2img (denoising_start) may start from the base model's latents instead of an
+  // image: then the caller passes them to prepare_denoise and sets width and height.
+  const bool latents_in = r.denoising_start && r.init_image.pixels.empty() && r.width > 0 && r.height > 0;
   if (r.mode != GenerationMode::txt2img) {
-    if (r.init_image.pixels.empty()) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
-    if (!std::isfinite(r.strength) || r.strength <= 0 || r.strength > 1)
-      throw RequestError("strength must be in (0, 1], got " + std::to_string(r.strength));
-    if (static_cast<int>(r.steps * r.strength) < 1)
-      throw RequestError("strength " + std::to_string(r.strength) + " with " + std::to_string(r.steps) +
+    if (r.init_image.pixels.empty() && !latents_in) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
+    if (!r.strength) r.strength = default_strength(model, r.mode);
+    const double strength = *r.strength;
+    if (!std::isfinite(strength) || strength <= 0 || strength > 1)
+      throw RequestError("strength must be in (0, 1], got " + std::to_string(strength));
+    if (static_cast<int>(r.steps * strength) < 1 && !r.denoising_start)
+      throw RequestError("strength " + std::to_string(strength) + " with " + std::to_string(r.steps) +
                          " steps leaves no denoising step; raise steps or strength");
     // Default size: the init image's, rounded down to a multiple of 8.
     if (r.width == 0) r.width = round_down_to(r.init_image.width, 8);
@@ -101,7 +107,7 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     throw RequestError("width x height exceeds " + std::to_string(limits.max_pixels) + " pixels");
   if (r.width % model.vae_scale_factor() != 0 || r.height % model.vae_scale_factor() != 0)
     throw RequestError("width and height must be multiples of " + std::to_string(model.vae_scale_factor()));
-  if (r.mode != GenerationMode::txt2img) r.init_image = fit_image(r.init_image, r.width, r.height);
+  if (r.mode != GenerationMode::txt2img && !latents_in) r.init_image = fit_image(r.init_image, r.width, r.height);
   if (r.mode == GenerationMode::inpaint) {
     Image gray = to_gray(r.mask_image);
     r.mask_image = (gray.width == r.width && gray.height == r.height) ? gray : resize(gray, r.width, r.height);
@@ -244,25 +250,48 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   const std::vector<int64_t> shape{n, model.unet->config().out_channels, r.height / f, r.width / f};
   const auto opts = at::TensorOptions().dtype(model.activation_dtype()).device(model.device);
 
+  const int64_t train_steps = s.scheduler->config().value("num_train_timesteps", 1000);
   if (r.mode == GenerationMode::txt2img) {
     s.timesteps = s.scheduler->timesteps();
+    if (r.denoising_end) s.timesteps = apply_denoising_end(s.timesteps, *r.denoising_end, train_steps);
     at::Tensor noise = initial_latents.defined() ? initial_latents.to(opts) : randn_like_diffusers(shape, s.generator, opts);
     s.latents = noise * s.scheduler->init_noise_sigma();
     return s;
   }
 
-  s.timesteps = img2img_timesteps(*s.scheduler, r.steps, r.strength).first;
+  const double strength = r.strength.value_or(default_strength(model, r.mode));
+  // SD: with the scheduler's begin index (StableDiffusionImg2ImgPipeline); SDXL: without, and
+  // denoising_start / denoising_end (StableDiffusionXLImg2ImgPipeline).
+  s.timesteps = model.is_sdxl() ? sdxl_img2img_timesteps(*s.scheduler, r.steps, strength, r.denoising_start)
+                                : img2img_timesteps(*s.scheduler, r.steps, strength).first;
+  if (r.denoising_end) s.timesteps = apply_denoising_end(s.timesteps, *r.denoising_end, train_steps);
+  if (s.timesteps.size(0) == 0) throw RequestError("these settings leave no denoising step; raise steps");
   const double t0 = s.timesteps[0].item<double>();
+  if (r.mode == GenerationMode::img2img && overrides.init_latents.defined()) {
+    // Latents handed over from a base model (diffusers' 4-channel `image`): used as they are.
+    if (!r.denoising_start) throw RequestError("init latents are only taken with denoising_start");
+    at::Tensor init = overrides.init_latents.to(opts);
+    if (init.dim() != 4 || init.size(1) != shape[1] || init.size(2) != shape[2] || init.size(3) != shape[3] ||
+        (init.size(0) != 1 && init.size(0) != n))
+      throw RequestError("the handed-over latents do not fit this request's size and batch");
+    s.latents = init.size(0) == n ? init : init.repeat({n, 1, 1, 1});
+    return s;
+  }
+  if (r.init_image.pixels.empty() && !overrides.image.defined()) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
   at::Tensor image = overrides.image.defined() ? overrides.image : image_to_tensor(r.init_image);  // [1, 3, H, W]
   if (r.mode == GenerationMode::img2img) {
     at::Tensor init_latents = encode_image_latents(model, image, s.generator).repeat({n, 1, 1, 1});
+    if (r.denoising_start) {  // diffusers' add_noise=False: the image is taken as partly denoised
+      s.latents = init_latents;
+      return s;
+    }
     at::Tensor noise = randn_like_diffusers(shape, s.generator, opts);
     s.latents = s.scheduler->add_noise(init_latents, noise, t0);
     return s;
   }
 
   // inpaint
-  const bool strength_max = r.strength == 1.0;
+  const bool strength_max = strength == 1.0;
   s.inpaint9 = model.is_inpainting_unet();
   s.inpaint_legacy = !s.inpaint9;
   if (s.inpaint_legacy || !strength_max) s.image_latents = encode_image_latents(model, image, s.generator).repeat({n, 1, 1, 1});

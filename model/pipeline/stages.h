@@ -58,10 +58,14 @@ struct DenoiseState {
 // Tensors that replace what prepare_denoise would make, as diffusers' pipelines accept them:
 // `latents` = the `latents=` argument (noise before init_noise_sigma), `image` = the init image as
 // [1, 3, H, W] in [-1, 1], `mask` = [1, 1, H, W] in {0, 1}. Used by replay tests and tools.
+// `init_latents` (SDXL img2img with denoising_start only): the latents [1|N, 4, h, w] a base
+// model stopped at (denoising_end), taken unchanged as the refiner's start (diffusers' 4-channel
+// `image` argument: no VAE encode, no noise).
 struct PrepareOverrides {
   at::Tensor latents;
   at::Tensor image;
   at::Tensor mask;
+  at::Tensor init_latents;
 };
 
 DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& request, PromptEmbeddings prompt,

@@ -167,11 +167,14 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
     parse_size(fields, r, kDefaultSide, limits);
   } else {
     parse_size(fields, r, 0, limits);  // 0: the input image's size
-    r.strength = fields.number("strength", kDefaultStrength, 0.0, 1.0);
-    if (r.strength <= 0) throw invalid_field("strength", "strength must be greater than 0 and at most 1, got 0");
-    if (static_cast<int>(r.steps * r.strength) < 1)
-      throw invalid_field("strength", "strength " + std::to_string(r.strength) + " with " + std::to_string(r.steps) +
-                                          " steps leaves no denoising step; raise steps or strength");
+    if (fields.has("strength")) {  // absent: the model's default (SDXL: diffusers' 0.3 / 0.9999)
+      const double strength = fields.number("strength", kDefaultStrength, 0.0, 1.0);
+      if (strength <= 0) throw invalid_field("strength", "strength must be greater than 0 and at most 1, got 0");
+      if (static_cast<int>(r.steps * strength) < 1)
+        throw invalid_field("strength", "strength " + std::to_string(strength) + " with " + std::to_string(r.steps) +
+                                            " steps leaves no denoising step; raise steps or strength");
+      r.strength = strength;
+    }
     const char* image_field = r.mode == GenerationMode::img2img ? "input_image" : "init_image";
     r.init_image = decode_field_image(image_field, fields.required_string(image_field), limits);
     if (r.width == 0 || r.height == 0) check_derived_size(image_field, r.init_image, limits);

@@ -42,7 +42,7 @@ void check_job(const JobRequest& job, const ParseOptions& o) {
     SDW_FUZZ_CHECK(int64_t(r.width) * r.height <= limits.max_pixels);
     return;
   }
-  SDW_FUZZ_CHECK(r.strength > 0 && r.strength <= 1);
+  SDW_FUZZ_CHECK(!r.strength || (*r.strength > 0 && *r.strength <= 1));  // absent: the model's default
   check_image(r.init_image);
   SDW_FUZZ_CHECK(int64_t(r.init_image.width) * r.init_image.height <= limits.max_input_pixels);
   if (r.mode == GenerationMode::inpaint) {

@@ -109,7 +109,7 @@ TEST_CASE("tiny-sdxl txt2img without a negative prompt uses zero negatives, as d
   run_group("txt2img_noneg", /*with_negative=*/false, 5.0);
 }
 
-TEST_CASE("SDXL: batches, no-CFG requests and the refused modes", "[sdxl]") {
+TEST_CASE("SDXL: batches, no-CFG requests and the denoising_start / denoising_end checks", "[sdxl]") {
   auto model = load_sdxl();
   GenerationRequest req = request(true, 7.5);
   req.num_images = 2;
@@ -134,5 +134,12 @@ TEST_CASE("SDXL: batches, no-CFG requests and the refused modes", "[sdxl]") {
   img2img.init_image.width = img2img.init_image.height = 32;
   img2img.init_image.channels = 3;
   img2img.init_image.pixels.assign(32 * 32 * 3, 128);
-  CHECK_THROWS_WITH(resolve_request(*model, img2img), Catch::Contains("not supported for SDXL"));
+  CHECK(*resolve_request(*model, img2img).request.strength == 0.3);  // SDXL img2img: test_sdxl_modes.cpp
+  img2img.denoising_start = 1.5;
+  CHECK_THROWS_WITH(resolve_request(*model, img2img), Catch::Contains("denoising_start must be between 0 and 1"));
+  img2img.denoising_start = 0.8;
+  img2img.denoising_end = 0.5;
+  CHECK_THROWS_WITH(resolve_request(*model, img2img), Catch::Contains("must be below denoising_end"));
+  req.denoising_start = 0.5;  // txt2img cannot start late
+  CHECK_THROWS_WITH(resolve_request(*model, req), Catch::Contains("denoising_start needs img2img"));
 }

@@ -322,7 +322,10 @@ TEST_CASE("image_transform and image_inpaint: images, strength and sizes", "[htt
   t["input_image"] = png_base64(320, 264);
   JobRequest job = parse_job_request(t, options());
   CHECK(job.submission.request.mode == GenerationMode::img2img);
-  CHECK(job.submission.request.strength == Approx(0.8));
+  CHECK(!job.submission.request.strength);  // absent: the model's default, decided by the pipeline
+  t["strength"] = 0.5;
+  CHECK(parse_job_request(t, options()).submission.request.strength == 0.5);
+  t.erase("strength");
   CHECK(job.submission.request.init_image.width == 320);
   CHECK(job.submission.request.width == 0);  // the image's size, decided by the pipeline
 
