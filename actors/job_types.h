@@ -129,6 +129,7 @@ struct WorkerHealth {
   // The loaded model (empty until one device has it) and every device's state.
   std::string family, dtype;
   int default_width = 0, default_height = 0, default_steps = 0;
+  int64_t text_width = 0, text_width_2 = 0;  // the text encoders' widths (model_info)
   std::vector<DeviceModelState> devices;
 };
 

@@ -95,17 +95,28 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
                    "model '" + name + "' not found (expected 'demo', a diffusers folder or a .safetensors checkpoint)");
 }
 
+namespace {
+
+// What model_info says of a loaded model itself.
+void describe_loaded(model_info& info, const SdModel& model) {
+  info.family = model.family;
+  info.weight_bytes = model.weight_bytes();
+  info.default_width = model.default_width;
+  info.default_height = model.default_height;
+  info.default_steps = model.default_steps;
+  info.text_width = model.text_encoder.is_empty() ? 0 : model.text_encoder->config().hidden_size;
+  info.text_width_2 = model.text_encoder_2.is_empty() ? 0 : model.text_encoder_2->config().hidden_size;
+}
+
+}  // namespace
+
 loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> self, loader_config cfg) {
   if (cfg.preloaded) {
     self->state.model = cfg.preloaded;
     self->state.info.name = cfg.model;
     self->state.info.label = model_label(cfg.model);
-    self->state.info.family = cfg.preloaded->family;
     self->state.info.device = cfg.device_name;
-    self->state.info.weight_bytes = cfg.preloaded->weight_bytes();
-    self->state.info.default_width = cfg.preloaded->default_width;
-    self->state.info.default_height = cfg.preloaded->default_height;
-    self->state.info.default_steps = cfg.preloaded->default_steps;
+    describe_loaded(self->state.info, *cfg.preloaded);
   }
   return {
       [=](load_atom) -> caf::result<model_info> {
@@ -169,6 +180,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                 }
               }
               *result = load_served_model(source, options, budget, estimate.get(), progress);
+              (*result)->embeddings = cfg.embeddings;
             },
             [=](const caf::error& err) {
               auto& st = self->state;
@@ -182,15 +194,11 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                 model_info& info = st.info;
                 info.name = cfg.model;
                 info.label = model_label(cfg.model);
-                info.family = st.model->family;
                 info.device = cfg.device_name;
-                info.weight_bytes = st.model->weight_bytes();
+                describe_loaded(info, *st.model);
                 info.estimate_bytes = *estimate;
                 info.available_bytes = budget > 0 ? budget : 0;
                 info.load_ms = ms_since(t0);
-                info.default_width = st.model->default_width;
-                info.default_height = st.model->default_height;
-                info.default_steps = st.model->default_steps;
                 self->send(cfg.events, narrate_atom::value, std::string("loader"),
                            "model '" + cfg.model + "' loaded on " + cfg.device_name + " in " +
                                std::to_string(static_cast<int64_t>(info.load_ms)) + " ms (weights " +

@@ -32,6 +32,7 @@ struct loader_config {
   // WorkerConfig::resolve_model: a non-path model name -> a local folder (Hub download).
   std::function<std::string(const std::string&, std::function<void(const std::string&)>)> resolve_model;
   std::shared_ptr<SdModel> preloaded;  // a restarted loader keeps the model its device already has
+  std::shared_ptr<EmbeddingLibrary> embeddings;  // WorkerConfig::embeddings, given to the loaded model
 };
 
 struct loader_state {

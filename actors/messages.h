@@ -113,6 +113,9 @@ struct model_info {
   int64_t available_bytes = 0;  // what it was checked against (0: not measured)
   double load_ms = 0;
   int32_t default_width = 0, default_height = 0, default_steps = 0;
+  // Widths of the text encoders' token embeddings (text_width_2: SDXL's second, else 0), which
+  // tell which textual-inversion embeddings fit.
+  int64_t text_width = 0, text_width_2 = 0;
 };
 
 // Registry -> subscriber: the events of a job from an index on; `finished` once the terminal
@@ -158,7 +161,7 @@ typename Inspector::result_type inspect(Inspector& f, write_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("sdw.model_info"), x.name, x.label, x.family, x.device, x.weight_bytes,
-           x.estimate_bytes, x.available_bytes, x.load_ms, x.default_width, x.default_height, x.default_steps);
+           x.estimate_bytes, x.available_bytes, x.load_ms, x.default_width, x.default_height, x.default_steps, x.text_width, x.text_width_2);
 }
 
 template <class Inspector>

@@ -215,6 +215,8 @@ WorkerHealth health_of(const registry_state& st) {
   h.default_width = st.model.default_width;
   h.default_height = st.model.default_height;
   h.default_steps = st.model.default_steps;
+  h.text_width = st.model.text_width;
+  h.text_width_2 = st.model.text_width_2;
   for (const auto& d : st.devices) {
     DeviceModelState ds;
     ds.device = d.name;

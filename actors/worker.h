@@ -17,6 +17,8 @@
 
 namespace sdw {
 
+class EmbeddingLibrary;  // model/embeddings/embedding_library.h
+
 struct WorkerConfig {
   std::string model = "demo";       // "demo", a diffusers folder, ...
   std::vector<std::string> model_aliases;  // other names requests may use
@@ -26,6 +28,9 @@ struct WorkerConfig {
   // file replacing the checkpoint's (ModelLoadOptions::config_dir / vae_file). Empty: not given.
   std::string model_config_dir;
   std::string vae_file;
+  // Textual-inversion embeddings prompts may name (serve --embeddings-dir); null: none. Shared with
+  // the HTTP layer's listing.
+  std::shared_ptr<EmbeddingLibrary> embeddings;
   // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   bool cuda_graphs = true;
   std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere

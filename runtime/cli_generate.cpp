@@ -54,6 +54,7 @@ struct GenerateArgs {
   int jpeg_quality = 90;
   std::vector<std::string> loras;      // FILE_OR_NAME[:STRENGTH], in order
   std::vector<std::string> lora_dirs;  // where names (and prompt tags) are looked up
+  std::vector<std::string> embedding_dirs;  // textual-inversion embeddings prompts may name
 };
 
 // "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
@@ -165,6 +166,10 @@ int run_generate(int argc, char** argv) {
   app.add_option("--lora-dir", a.lora_dirs, "a folder of LoRAs for --lora names and <lora:name:w> in the prompt; repeatable")
       ->allow_extra_args(false)
       ->check(CLI::ExistingDirectory);
+  app.add_option("--embeddings-dir", a.embedding_dirs,
+                 "a folder of textual-inversion .safetensors embeddings; a prompt uses one by its file name; repeatable")
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingDirectory);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -215,6 +220,8 @@ int run_generate(int argc, char** argv) {
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);
+    if (!a.embedding_dirs.empty())
+      model->embeddings = std::make_shared<EmbeddingLibrary>(std::vector<fs::path>(a.embedding_dirs.begin(), a.embedding_dirs.end()));
     const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
 
     GenerateHooks hooks;

@@ -73,6 +73,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.model_aliases = a.aliases;
   wc.model_config_dir = a.model_config_dir;
   wc.vae_file = a.vae_file;
+  wc.embeddings = std::make_shared<EmbeddingLibrary>(std::vector<std::filesystem::path>(a.embedding_dirs.begin(), a.embedding_dirs.end()));
   if (a.model != "demo" && fs::is_directory(a.model)) {
     const fs::path folder = fs::path(a.model).lexically_normal();
     const std::string base = (folder.has_filename() ? folder : folder.parent_path()).filename().string();
@@ -125,6 +126,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.limits.max_pixels = static_cast<int64_t>(a.max_side) * a.max_side;
   hc.jobs.limits.max_steps = a.max_steps;
   hc.jobs.default_preview_every = a.preview_every;
+  hc.embeddings = wc.embeddings;
   hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
       std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");
   hc.serve_ui = !a.no_ui;

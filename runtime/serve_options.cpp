@@ -182,6 +182,9 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
       ->envname("LLORCH_API_TOKEN");
   app.add_option("--lora-dir", a.lora_dirs, "folder of LoRA .safetensors files jobs may name (repeatable)")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--embeddings-dir", a.embedding_dirs,
+                 "folder of textual-inversion .safetensors embeddings prompts may name (repeatable)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
   app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
   app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
@@ -317,6 +320,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"api_token", a.api_token.empty() ? "" : "***"},
       {"cors_origin", a.cors_origins},
       {"lora_dir", a.lora_dirs},
+      {"embeddings_dir", a.embedding_dirs},
       {"max_body_bytes", a.max_body_bytes},
       {"min_side", a.min_side},
       {"max_side", a.max_side},

@@ -42,6 +42,7 @@ struct ServeOptions {
   std::string api_token;
   std::vector<std::string> cors_origins;
   std::vector<std::string> lora_dirs;
+  std::vector<std::string> embedding_dirs;
   size_t max_body_bytes = 32u << 20;
   int min_side = 256, max_side = 2048, max_steps = 150;
   int http_threads = 64;

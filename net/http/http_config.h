@@ -4,10 +4,15 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "net/http/operations.h"
+
+namespace sdw {
+class EmbeddingLibrary;  // model/embeddings/embedding_library.h
+}
 
 namespace sdw::net {
 
@@ -30,6 +35,8 @@ struct HttpConfig {
   std::string device;              // WorkerInfo.device ("" -> the worker's)
   std::string version = "0.1.0";
   ParseOptions jobs;               // served model, validation limits, default previews
+  // The --embeddings-dir folders (GET /v1/embeddings); null or empty: none.
+  std::shared_ptr<EmbeddingLibrary> embeddings;
   bool serve_ui = true;            // GET /ui/: the web app (--no-ui turns it off)
   std::string ui_dir;              // the built app's folder (ui/dist); "" when none was found
   bool log_requests = true;
