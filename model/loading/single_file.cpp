@@ -42,6 +42,7 @@ const KnownFamily kFamilies[] = {
     {"sd15", TextTower::openai_clip, 768, 4},
     {"sd15-inpaint", TextTower::openai_clip, 768, 9},
     {"sd21", TextTower::open_clip, 1024, 4},
+    {"sdxl", TextTower::sdxl, 2048, 4},
 };
 
 // A stored tensor on its way to a diffusers name.
@@ -142,6 +143,14 @@ SingleFileDetection detect_single_file(const SafetensorsFile& file) {
   if (conv_in.size() != 4) throw LoadError(where + ": '" + kUnetFirstConv + "' has shape " + shape_str(conv_in) + ", expected 4 dimensions");
   d.unet_in_channels = conv_in[1];
   if (sgm) {
+    bool clip_l = false, refiner = false;
+    for (const auto& n : names) {
+      clip_l = clip_l || starts_with(n, "conditioner.embedders.0.transformer.");
+      refiner = refiner || starts_with(n, "conditioner.embedders.0.model.");
+    }
+    if (refiner && !clip_l)
+      throw LoadError(where + " is an SDXL refiner checkpoint (conditioner.embedders.0.model.*: OpenCLIP only); "
+                      "refiner single files are not supported: use the refiner's diffusers folder");
     d.text = TextTower::sdxl;
   } else if (openai && openclip) {
     throw LoadError(where + " holds two text encoders (cond_stage_model.transformer.* and cond_stage_model.model.*)");
@@ -216,8 +225,6 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
   const SingleFileDetection& d = out.detection;
   const std::string where = "'" + path + "'";
   // 1. which configs
-  if (d.text == TextTower::sdxl)
-    throw LoadError(where + " is an SDXL checkpoint (conditioner.embedders.*); SDXL single files are not supported yet");
   if (!options.config_dir.empty()) {
     if (!fs::is_directory(options.config_dir)) throw LoadError("--config '" + options.config_dir + "' is not a folder");
     out.config_dir = options.config_dir;
@@ -227,6 +234,10 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
     if (!fs::is_directory(out.config_dir))
       throw LoadError("the worker's config folder for " + d.family + " is missing ('" + out.config_dir +
                       "'); set SDW_DATA_DIR or pass --config DIR");
+  } else if (d.text == TextTower::sdxl && d.cross_attention_dim == 2048 && d.unet_in_channels == 9) {
+    throw LoadError(where + " is an SDXL inpainting checkpoint (" + d.description +
+                    "); the worker ships no config for it: pass --config DIR with a diffusers folder of the same "
+                    "architecture (e.g. diffusers/stable-diffusion-xl-1.0-inpainting-0.1's configs)");
   } else if (d.text == TextTower::open_clip && d.cross_attention_dim == 1024 && d.unet_in_channels == 9) {
     throw LoadError(where + " is an SD2.x inpainting checkpoint (" + d.description +
                     "); the worker ships no config for it: pass --config DIR with a diffusers folder of the same "
@@ -234,7 +245,7 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
   } else {
     throw LoadError(where + ": unrecognised model family (" + d.description +
                     "). Known: SD1.x (OpenAI CLIP text encoder, cross-attention 768, 4 or 9 input channels) and "
-                    "SD2.x (OpenCLIP, 1024, 4 channels). Pass --config DIR with a diffusers folder (unet/, vae/, "
+                    "SD2.x (OpenCLIP, 1024, 4 channels), SDXL base (CLIP + OpenCLIP, 2048, 4 channels). Pass --config DIR with a diffusers folder (unet/, vae/, "
                     "text_encoder/, scheduler/ configs) of the checkpoint's architecture");
   }
   const std::string cfg = out.config_dir;
@@ -246,13 +257,27 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
   const auto unet_config = parse_config<UNet2DConditionConfig>(unet_json, cfg + "/unet/config.json");
   const auto vae_config = parse_config<AutoencoderKLConfig>(vae_json, cfg + "/vae/config.json");
   const auto text_config = parse_config<CLIPTextConfig>(text_json, cfg + "/text_encoder/config.json");
+  const bool sdxl = d.text == TextTower::sdxl;
+  CLIPTextConfig text2_config;
+  if (sdxl) {
+    text2_config = parse_config<CLIPTextConfig>(read_config(cfg, "text_encoder_2/config.json", why),
+                                                cfg + "/text_encoder_2/config.json");
+    if (!text2_config.with_projection)
+      throw LoadError(cfg + "/text_encoder_2/config.json is not a CLIPTextModelWithProjection (SDXL pools its projection)");
+  }
   if (fs::is_directory(cfg + "/tokenizer")) out.tokenizer_dir = cfg + "/tokenizer";
-  out.pipeline_class = unet_config.in_channels == 9 ? "StableDiffusionInpaintPipeline" : "StableDiffusionPipeline";
-  if (fs::is_regular_file(cfg + "/model_index.json"))
-    out.pipeline_class = read_json_file(cfg + "/model_index.json").value("_class_name", out.pipeline_class);
+  if (sdxl && fs::is_directory(cfg + "/tokenizer_2")) out.tokenizer_2_dir = cfg + "/tokenizer_2";
+  out.pipeline_class = sdxl ? (unet_config.in_channels == 9 ? "StableDiffusionXLInpaintPipeline" : "StableDiffusionXLPipeline")
+                       : unet_config.in_channels == 9 ? "StableDiffusionInpaintPipeline"
+                                                      : "StableDiffusionPipeline";
+  if (fs::is_regular_file(cfg + "/model_index.json")) {
+    out.model_index = read_json_file(cfg + "/model_index.json");
+    out.pipeline_class = out.model_index.value("_class_name", out.pipeline_class);
+  }
 
   // 2. names: every tensor converted or ignored by a rule
-  LdmLayout layout = LdmLayout::from_configs(unet_config, vae_config, d.text, text_config.num_hidden_layers);
+  LdmLayout layout = LdmLayout::from_configs(unet_config, vae_config, d.text, text_config.num_hidden_layers,
+                                             sdxl ? text2_config.num_hidden_layers : 32);
   layout.include_vae = options.vae_path.empty();
   const LdmKeyMap map(layout);
   std::map<SdComponent, ComponentTensors> parts;
@@ -292,6 +317,11 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
   check_component(*out.unet, parts[SdComponent::unet], "UNet", stored_name_of(SdComponent::unet), problems);
   check_component(*out.text_encoder, parts[SdComponent::text_encoder], "text encoder",
                   stored_name_of(SdComponent::text_encoder), problems);
+  if (sdxl) {
+    out.text_encoder_2 = CLIPTextModel(text2_config, opts);
+    check_component(*out.text_encoder_2, parts[SdComponent::text_encoder_2], "text encoder 2",
+                    stored_name_of(SdComponent::text_encoder_2), problems);
+  }
   if (layout.include_vae) {
     out.vae = AutoencoderKL(vae_config, vae_opts);
     if (d.has_vae) check_component(*out.vae, parts[SdComponent::vae], "VAE", stored_name_of(SdComponent::vae), problems);
@@ -299,6 +329,7 @@ SingleFileComponents load_single_file(const std::string& path, const SingleFileO
   if (!problems.empty()) throw_problems(where + " (configs from '" + cfg + "')", problems);
   load_checked(out.unet, parts[SdComponent::unet], "UNet from " + where);
   load_checked(out.text_encoder, parts[SdComponent::text_encoder], "text encoder from " + where);
+  if (sdxl) load_checked(out.text_encoder_2, parts[SdComponent::text_encoder_2], "text encoder 2 from " + where);
   if (layout.include_vae)
     load_checked(out.vae, parts[SdComponent::vae], "VAE from " + where);
   else

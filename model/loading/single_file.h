@@ -1,5 +1,6 @@
-// Single-file Stable Diffusion checkpoints in the original (CompVis/LDM) layout, as `.safetensors`:
-// recognising the family (SD1.x, SD1.x inpainting, SD2.x) from tensor names and shapes, choosing the
+// Single-file Stable Diffusion checkpoints in the original (CompVis/LDM, SGM for SDXL) layout, as
+// `.safetensors`: recognising the family (SD1.x, SD1.x inpainting, SD2.x, SDXL base) from tensor
+// names and shapes, choosing the
 // diffusers configs (shipped with the worker, or a --config folder), converting the names
 // (single_file_keys.h) and loading UNet, VAE and text encoder strictly. Mirrors diffusers'
 // `FromSingleFileMixin.from_single_file` (infer_diffusers_model_type + the convert_ldm_* functions).
@@ -25,7 +26,7 @@ struct SingleFileDetection {
   int64_t unet_in_channels = 0;     // model.diffusion_model.input_blocks.0.0.weight [C, in, 3, 3]
   int64_t cross_attention_dim = 0;  // attn2.to_k.weight [C, context]
   bool has_vae = false;             // first_stage_model.* present
-  // The shipped config folder it matches: "sd15", "sd15-inpaint", "sd21"; "" if none does.
+  // The shipped config folder it matches: "sd15", "sd15-inpaint", "sd21", "sdxl"; "" if none does.
   std::string family;
   std::string description;  // for messages, e.g. "text encoder OpenAI CLIP ..., cross-attention width 768, ..."
 };
@@ -47,12 +48,15 @@ struct SingleFileComponents {
   std::string config_dir;  // where the configs came from (--config or <configs_root>/<family>)
   std::string family;      // shipped family used ("" with --config)
   CLIPTextModel text_encoder{nullptr};
+  CLIPTextModel text_encoder_2{nullptr};  // SDXL: OpenCLIP bigG with its projection
   UNet2DConditionModel unet{nullptr};
   AutoencoderKL vae{nullptr};
   at::ScalarType vae_dtype = at::kFloat;
   nlohmann::json scheduler_config;
   std::string pipeline_class;  // model_index.json of --config, else by the UNet's input channels
   std::string tokenizer_dir;   // <config_dir>/tokenizer when present, else "" (the caller picks by text tower)
+  std::string tokenizer_2_dir; // SDXL: <config_dir>/tokenizer_2 when present, else ""
+  nlohmann::json model_index;  // <config_dir>/model_index.json when present, else {}
   size_t ignored_tensors = 0;  // tensors skipped by an ignore rule
 };
 

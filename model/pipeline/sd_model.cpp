@@ -167,6 +167,16 @@ std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const M
                                                               : "/tokenizer/clip-vit-large-patch14");
   m->tokenizer = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_dir));
   m->family = open_clip || m->tokenizer->pad_token() == "!" || m->unet->config().use_linear_projection ? "sd2" : "sd1";
+  if (c.detection.text == TextTower::sdxl) {
+    // SDXL: tokenizer_2 pads with '!' (OpenCLIP); model_index.json of --config, else diffusers' defaults.
+    m->family = "sdxl";
+    m->text_encoder_2 = c.text_encoder_2;
+    const std::string tokenizer_2_dir =
+        !c.tokenizer_2_dir.empty() ? c.tokenizer_2_dir : data_dir() + "/tokenizer/clip-vit-large-patch14-pad-excl";
+    m->tokenizer_2 = std::make_shared<ClipTokenizer>(ClipTokenizer::from_folder(tokenizer_2_dir));
+    m->force_zeros_for_empty_prompt = c.model_index.value("force_zeros_for_empty_prompt", true);
+    m->requires_aesthetics_score = c.model_index.value("requires_aesthetics_score", false);
+  }
   apply_family_defaults(*m);
   apply_speed_options(*m, options);
   return m;

@@ -101,9 +101,9 @@ void apply_speed_options(SdModel& model, const ModelLoadOptions& options);
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options);
 
-// Loads a single-file checkpoint in the original LDM layout (SD1.x, SD1.x inpainting, SD2.x
-// `.safetensors`): configs from `options.config_dir` or the worker's data/configs/<family>,
-// the CLIP tokenizer from the worker's data, the VAE from `options.vae_file` when given
+// Loads a single-file checkpoint in the original LDM layout (SD1.x, SD1.x inpainting, SD2.x, SDXL
+// base `.safetensors`): configs from `options.config_dir` or the worker's data/configs/<family>,
+// the CLIP tokenizer(s) from the worker's data, the VAE from `options.vae_file` when given
 // (see model/loading/single_file.h). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const ModelLoadOptions& options);
 
