@@ -155,7 +155,8 @@ EmbeddingSet usable_embeddings(const SdModel& model) {
 }
 
 // diffusers' StableDiffusionXLPipeline.encode_prompt (prompt_2 = prompt, negative_prompt_2 =
-// negative_prompt) and _get_add_time_ids (original = target = the request's size, crop (0, 0)).
+// negative_prompt; a refiner without text_encoder: text_encoder_2 alone) and _get_add_time_ids
+// (sdxl_time_ids: original = target = the request's size, crop (0, 0), or the aesthetic scores).
 PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, const EmbeddingSet& embeddings) {
   const auto& r = req.request;
   const int64_t n = r.num_images;
@@ -164,7 +165,7 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, 
   auto encode = [&](const std::string& text, size_t layer) {
     std::vector<at::Tensor> states;
     at::Tensor pooled;
-    for (int i = 0; i < 2; ++i) {
+    for (int i = model.text_encoder.is_empty() ? 1 : 0; i < 2; ++i) {
       const ClipTokenizer& tok = i == 0 ? *model.tokenizer : *model.tokenizer_2;
       CLIPTextModel& te = i == 0 ? model.text_encoder : model.text_encoder_2;
       CLIPTextOutput out = encode_prompt_tokens(te, tokenize_prompt(tok, text, embeddings), i == 1, model.device);
@@ -177,14 +178,12 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, 
   PromptEmbeddings p;
   p.cfg = req.guidance > 1.0;
   const auto dt = model.activation_dtype();
-  const at::Tensor ids_row = at::tensor({double(r.height), double(r.width), 0.0, 0.0, double(r.height), double(r.width)})
-                                 .to(model.device, dt)
-                                 .unsqueeze(0);  // [1, 6]
+  const SdxlTimeIds ids = sdxl_time_ids(model, r);  // [1, 6] each ([1, 5] with aesthetic scores)
   cond = cond.to(dt).repeat({n, 1, 1});          // [N, 77, 2048]
   pooled = pooled.to(dt).repeat({n, 1});         // [N, 1280]
   if (!p.cfg) {
     p.context = cond;
-    p.added = {pooled, ids_row.repeat({n, 1})};
+    p.added = {pooled, ids.positive.repeat({n, 1})};
     return p;
   }
   at::Tensor uncond, uncond_pooled;
@@ -197,7 +196,8 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, 
     uncond_pooled = up.to(dt).repeat({n, 1});
   }
   p.context = at::cat({uncond, cond}, 0);                         // [2N, 77, 2048]: [negative, positive]
-  p.added = {at::cat({uncond_pooled, pooled}, 0), ids_row.repeat({2 * n, 1})};  // [2N, 1280], [2N, 6]
+  p.added = {at::cat({uncond_pooled, pooled}, 0),
+             at::cat({ids.negative.repeat({n, 1}), ids.positive.repeat({n, 1})}, 0)};  // [2N, 1280], [2N, 6]
   return p;
 }
 
