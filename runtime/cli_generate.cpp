@@ -24,6 +24,10 @@
 #include "model/pipeline/generate.h"
 #include "model/schedulers/scheduler.h"
 #include "runtime/cpu_threads.h"
+#include "net/hub/hub_error.h"
+#include "net/hub/hub_reference.h"
+#include "runtime/hub_asset.h"
+#include "runtime/hub_model.h"
 #include "runtime/model_source.h"
 
 namespace fs = std::filesystem;
@@ -69,10 +73,20 @@ std::pair<std::string, double> split_lora_arg(const std::string& arg) {
   return {arg, 1.0};
 }
 
-// A --lora argument: an existing file as given, else a name in the --lora-dir folders.
+// A --lora argument: an existing file as given, an hf://org/name/file reference (downloaded into
+// the Hub cache), else a name in the --lora-dir folders.
 LoraUse cli_lora(const std::string& arg, const AssetFolders& folders) {
   const auto [name, strength] = split_lora_arg(arg);
   if (fs::is_regular_file(name)) return LoraUse{name, strength};
+  if (net::has_hub_file_prefix(name)) {
+    try {
+      const net::HubProgress bar = isatty(STDERR_FILENO) ? terminal_download_bar() : net::HubProgress{};
+      auto note = [](const std::string& line) { std::cerr << "sd-worker: " << line << "\n"; };
+      return LoraUse{resolve_hub_file(name, kMaxHubLoraBytes, bar, note), strength};
+    } catch (const net::HubError& e) {
+      throw RequestError(std::string("--lora: ") + e.what());
+    }
+  }
   if (folders.empty()) throw RequestError("--lora '" + name + "': no such file (and no --lora-dir to look in)");
   try {
     return LoraUse{folders.resolve(name).path.string(), strength};

@@ -21,6 +21,7 @@
 #include "net/rbee/heartbeat.h"
 #include "net/http/http_server.h"
 #include "runtime/cpu_threads.h"
+#include "runtime/hub_asset.h"
 #include "runtime/log.h"
 #include "runtime/model_source.h"
 #include "runtime/serve_options.h"
@@ -127,6 +128,13 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.limits.max_steps = a.max_steps;
   hc.jobs.default_preview_every = a.preview_every;
   hc.embeddings = wc.embeddings;
+  if (a.hub_loras) {
+    hc.jobs.resolve_hub_lora = [&logger](const std::string& reference) {
+      logger.info("loras", "hub", "LoRA " + reference + ": from the Hugging Face Hub cache or a download", reference);
+      return resolve_hub_file(reference, kMaxHubLoraBytes, {},
+                              [&logger, reference](const std::string& line) { logger.info("loras", "hub", line, reference); });
+    };
+  }
   hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
       std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");
   hc.serve_ui = !a.no_ui;

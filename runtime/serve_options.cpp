@@ -182,6 +182,10 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
       ->envname("LLORCH_API_TOKEN");
   app.add_option("--lora-dir", a.lora_dirs, "folder of LoRA .safetensors files jobs may name (repeatable)")
       ->check(CLI::ExistingDirectory);
+  app.add_flag("--hub-loras", a.hub_loras,
+               "let jobs name LoRAs on the Hugging Face Hub (hf://org/name[@revision]/file.safetensors), "
+               "downloaded into the Hub cache when first used");
+  flags.insert("hub-loras");
   app.add_option("--embeddings-dir", a.embedding_dirs,
                  "folder of textual-inversion .safetensors embeddings prompts may name (repeatable)")
       ->check(CLI::ExistingDirectory);
@@ -321,6 +325,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"cors_origin", a.cors_origins},
       {"lora_dir", a.lora_dirs},
       {"embeddings_dir", a.embedding_dirs},
+      {"hub_loras", a.hub_loras},
       {"max_body_bytes", a.max_body_bytes},
       {"min_side", a.min_side},
       {"max_side", a.max_side},

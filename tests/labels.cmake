@@ -36,6 +36,7 @@ set(SDW_SOURCES_test_pipeline seeded_cases.cpp)
 set(SDW_LABELS_test_sdxl_pipeline parity)
 set(SDW_LABELS_test_sdxl_modes parity)
 set(SDW_SOURCES_test_sdxl_modes seeded_cases.cpp)
+set(SDW_LABELS_test_sdxl_refiner unit)
 # LoRA (model/lora): file reading, the prompt syntax and fusing are unit tests; the key mapping
 # (merged weights) and the seeded images are parity tests against diffusers' fixtures.
 set(SDW_LABELS_test_lora_file unit)
@@ -70,6 +71,8 @@ set(SDW_LIBS_test_static_files sdw_net)
 # Hugging Face Hub download: a fake Hub on loopback.
 set(SDW_LABELS_test_hub hub http)
 set(SDW_LIBS_test_hub sdw_net sdw_loading)
+set(SDW_LABELS_test_hub_file hub http)
+set(SDW_LIBS_test_hub_file sdw_net)
 
 # e2e/: the real binary (tests/CMakeLists.txt adds the harness, the binary and a 300 s timeout).
 set(SDW_LABELS_test_http_e2e http)

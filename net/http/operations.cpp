@@ -10,6 +10,8 @@
 #include "net/http/errors.h"
 #include "net/http/json_body.h"
 #include "net/http/sse.h"
+#include "net/hub/hub_error.h"
+#include "net/hub/hub_reference.h"
 
 namespace sdw::net {
 namespace {
@@ -20,8 +22,31 @@ std::string join_quoted(const std::vector<std::string>& names) {
   return out;
 }
 
-// A LoRA name from a request, found in the configured LoRA folders (never a path of its own).
+// A LoRA from the Hub (hf://org/name/file.safetensors), when the worker allows downloads.
+std::string resolve_hub_lora(const std::string& name, const std::string& field, const ParseOptions& options) {
+  if (!options.resolve_hub_lora)
+    throw ApiError(ErrorType::forbidden, "LORA_HUB_DISABLED",
+                   field + ": '" + name + "': this worker does not download LoRAs from the Hugging Face Hub (serve --hub-loras)",
+                   field);
+  try {
+    return options.resolve_hub_lora(name);
+  } catch (const HubError& e) {
+    switch (e.code()) {
+      case HubErrc::invalid_reference: throw invalid_field(field, field + ": " + e.what());
+      case HubErrc::repo_not_found:
+      case HubErrc::revision_not_found:
+      case HubErrc::entry_not_found:
+      case HubErrc::unauthorized: throw ApiError(ErrorType::invalid_request, "LORA_NOT_FOUND", field + ": " + e.what(), field);
+      case HubErrc::unsupported: throw ApiError(ErrorType::invalid_request, "INVALID_LORA", field + ": " + e.what(), field);
+      default: throw ApiError(ErrorType::unavailable, "LORA_DOWNLOAD_FAILED", field + ": " + e.what(), field);
+    }
+  }
+}
+
+// A LoRA name from a request, found in the configured LoRA folders (never a path of its own), or
+// an hf:// reference.
 std::string resolve_lora(const std::string& name, const std::string& field, const ParseOptions& options) {
+  if (has_hub_file_prefix(name)) return resolve_hub_lora(name, field, options);
   if (!options.lora_folders || options.lora_folders->empty())
     throw ApiError(ErrorType::invalid_request, "LORA_NOT_FOUND",
                    field + ": LoRA '" + name + "' asked for, but this worker has no LoRA folders (serve --lora-dir DIR)",

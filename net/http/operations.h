@@ -3,6 +3,7 @@
 // this worker's extras, and the JSON of accepted jobs and job status. Pure functions.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,6 +19,9 @@ struct ParseOptions {
   ServedModel model;
   // Where the `loras` field's names (and prompt tags `<lora:name:w>`) are looked up; null: none.
   std::shared_ptr<const AssetFolders> lora_folders;
+  // `hf://org/name[@revision]/file.safetensors` LoRAs: the local path after the download (throws
+  // net::HubError); null: such references are refused (serve --hub-loras turns them on).
+  std::function<std::string(const std::string& reference)> resolve_hub_lora;
   ValidationLimits limits;
   int default_preview_every = 0;
 };

@@ -1,6 +1,7 @@
 // The Hub client: revision listing, file selection, cache reuse, offline fallback (see hub_client.h).
 #include "net/hub/hub_client.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -139,6 +140,40 @@ std::string HubClient::download_pipeline(const HubReference& reference, const Hu
   return snapshot;
 }
 
+std::string HubClient::download_file(const HubFileReference& file, const HubDownloadOptions& options) const {
+  const HubReference& reference = file.repo;
+  if (!is_safe_repo_path(file.path))
+    throw HubError(HubErrc::invalid_reference, "'" + file.to_string() + "': not a file path inside a repository");
+  if (config_.cache_dir.empty()) throw HubError(HubErrc::io, "no Hugging Face cache folder (set HF_HOME or HF_HUB_CACHE)");
+  const HubRepoCache cache(config_.cache_dir, reference.repo_id);
+  auto cached = [&](const std::string& reason) {
+    const auto commit = cache.cached_commit(reference.revision);
+    if (!commit || !cache.has_file(*commit, file.path))
+      throw HubError(HubErrc::not_cached, "'" + file.to_string() + "' is not in the cache (" + cache.root() + ")" +
+                                              (reason.empty() ? "" : "; " + reason));
+    return cache.snapshot_dir(*commit) + "/" + file.path;
+  };
+  if (config_.offline) return cached("HF_HUB_OFFLINE is set, so nothing can be downloaded");
+  if (is_commit_hash(reference.revision) && cache.has_file(reference.revision, file.path))
+    return cache.snapshot_dir(reference.revision) + "/" + file.path;
+  Listing listing;
+  try {
+    listing = list_revision(reference);
+  } catch (const HubError& e) {
+    if (e.code() != HubErrc::network) throw;
+    try {
+      return cached(e.what());
+    } catch (const HubError& c) {
+      throw HubError(HubErrc::network, c.what());
+    }
+  }
+  if (std::find(listing.files.begin(), listing.files.end(), file.path) == listing.files.end())
+    throw HubError(HubErrc::entry_not_found, "'" + reference.to_string() + "' has no file '" + file.path + "'");
+  fetch_file(reference, listing.commit, file.path, options);
+  if (reference.revision != listing.commit) cache.write_ref(reference.revision, listing.commit);
+  return cache.snapshot_dir(listing.commit) + "/" + file.path;
+}
+
 HubClient::Listing HubClient::list_revision(const HubReference& reference) const {
   const std::string url =
       config_.endpoint + "/api/models/" + reference.repo_id + "/revision/" + url_quote(reference.revision, false);
@@ -227,6 +262,9 @@ int64_t HubClient::fetch_file(const HubReference& reference, const std::string& 
                                          "' (got '" + blob.etag + "'), so it cannot be cached");
   blob.size = parse_size(r.header("x-linked-size"));
   if (blob.size < 0 && r.status == 200) blob.size = parse_size(r.header("content-length"));
+  if (options.max_file_bytes > 0 && blob.size > options.max_file_bytes)
+    throw HubError(HubErrc::unsupported, "'" + path + "' of '" + reference.to_string() + "' is " + format_bytes(blob.size) +
+                                             ", larger than the " + format_bytes(options.max_file_bytes) + " allowed here");
   int64_t fetched = 0;
   if (!fs::is_regular_file(cache.blob_path(blob.etag))) {
     if (options.note && (blob.size < 0 || blob.size >= kNoteBytes))

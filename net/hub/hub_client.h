@@ -24,6 +24,7 @@ struct HubDownloadOptions {
   std::string variant;                           // "fp16": prefer *.fp16.safetensors weights
   HubProgress progress;                          // per file, while bytes arrive
   std::function<void(const std::string&)> note;  // one line per step worth telling a person
+  int64_t max_file_bytes = 0;                    // > 0: a larger file is refused before its download
 };
 
 class HubClient {
@@ -32,6 +33,12 @@ class HubClient {
 
   // The local snapshot folder holding every file the pipeline needs. Throws HubError.
   std::string download_pipeline(const HubReference& reference, const HubDownloadOptions& options = {}) const;
+
+  // The local path of one file of a repository (download_file: a LoRA, an embedding), downloaded
+  // into the snapshot or found there; offline or with the Hub unreachable, the cached file of the
+  // revision. Throws HubError (entry_not_found: the repository has no such file; unsupported:
+  // larger than options.max_file_bytes).
+  std::string download_file(const HubFileReference& reference, const HubDownloadOptions& options = {}) const;
 
   const HubConfig& config() const { return config_; }
 

@@ -3,6 +3,8 @@
 // prompt tags give diffusers' images (max pixel difference <= 1 from the fixture PNGs), a job
 // without LoRAs after LoRA jobs gives the base image, `GET /v1/loras` lists the folder (not what
 // a symlink leads out of it), and every path trick or bad file is a 4xx in the error shape.
+// LoRAs from a (fake) Hugging Face Hub as hf:// references, with `serve --hub-loras` and in
+// `generate --lora`, give the same images; without --hub-loras they are refused (403).
 #include <catch.hpp>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 
 #include "e2e/http_harness.h"
 #include "model/image/image_io.h"
+#include "net/hub/fake_hub.h"
 #include "seeded_cases.h"
 
 using namespace sdw;
@@ -120,4 +123,62 @@ TEST_CASE("serve applies LoRAs per job, equal to diffusers, and refuses path tri
   }
   CHECK(http_get(w.port(), "/health").status == 200);
   fs::remove_all(root);
+}
+
+TEST_CASE("hf:// LoRAs: generate --lora and serve --hub-loras download them and give diffusers' images", "[e2e][lora][hub]") {
+  using namespace sdw::test::fake_hub;
+  FakeHub hub;
+  hub.add("org/loras", make_repo("loras", {{"detail.safetensors", read_file(fixture("lora/sd15_A.kohya.safetensors"))},
+                                           {"old.ckpt", "pickle"}}));
+  TempDir tmp;
+  const std::vector<std::pair<std::string, std::string>> env = {{"HF_HOME", tmp.file("hf")}, {"HF_ENDPOINT", hub.endpoint()}};
+  const std::string model = fixture("pipelines/tiny-sd15");
+
+  SECTION("generate --lora hf://...:0.5") {
+    const json c = case_job("x");
+    const ProcessResult p = run_process(
+        {SDW_WORKER_BINARY, "generate", "--model", model, "--prompt", c["prompt"], "--negative-prompt", c["negative_prompt"],
+         "--width", "64", "--height", "64", "--steps", "4", "--guidance", "7.5", "--seed", "42", "--output", tmp.file("out.png"),
+         "--lora", "hf://org/loras/detail.safetensors:0.5"},
+        env, {"HF_TOKEN", "HF_HUB_OFFLINE", "HF_HUB_CACHE"});
+    INFO(p.output());
+    REQUIRE(p.exit_code == 0);
+    CHECK(max_pixel_diff(load_image(tmp.file("out.png")), fixture_png("sd15_A_kohya_s05.png")) <= 1);
+    const ProcessResult missing = run_process({SDW_WORKER_BINARY, "generate", "--model", model, "--prompt", "x", "--output",
+                                               tmp.file("m.png"), "--lora", "hf://org/loras/nope.safetensors"},
+                                              env);
+    CHECK(missing.exit_code == 2);
+    CHECK_THAT(missing.output(), Catch::Contains("has no file 'nope.safetensors'"));
+  }
+  SECTION("serve: only with --hub-loras; errors in the error shape") {
+    {
+      WorkerProcess off({"--model", model, "--min-side", "64"}, env);
+      json j = case_job(http_get(off.port(), "/v1/models").body["data"][0]["id"]);
+      j["loras"] = json::array({{{"path", "hf://org/loras/detail.safetensors"}}});
+      const HttpReply r = post_json(off.port(), j);
+      CHECK(r.status == 403);
+      CHECK(r.body["error"]["code"] == "LORA_HUB_DISABLED");
+    }
+    WorkerProcess w({"--model", model, "--min-side", "64", "--hub-loras"}, env);
+    const std::string id = http_get(w.port(), "/v1/models").body["data"][0]["id"];
+    json j = case_job(id);
+    j["loras"] = json::array({{{"path", "hf://org/loras/detail.safetensors"}, {"strength", 1.0}}});
+    json applied;
+    CHECK(max_pixel_diff(run(w.port(), j, &applied), fixture_png("sd15_A_kohya_s1.png")) <= 1);
+    CHECK(applied == json::parse(R"([{"name":"detail","strength":1.0}])"));
+    const std::vector<std::tuple<std::string, int, std::string>> cases = {
+        {"hf://org/loras/nope.safetensors", 400, "LORA_NOT_FOUND"},
+        {"hf://org/missing/detail.safetensors", 400, "LORA_NOT_FOUND"},
+        {"hf://org/loras/old.ckpt", 400, "INVALID_FIELD"},
+        {"hf://org/loras/../x.safetensors", 400, "INVALID_FIELD"},
+    };
+    for (const auto& [path, status, code] : cases) {
+      json bad = case_job(id);
+      bad["loras"] = json::array({{{"path", path}}});
+      const HttpReply r = post_json(w.port(), bad);
+      INFO(path << ": " << r.raw);
+      CHECK(r.status == status);
+      CHECK(r.body["error"]["code"] == code);
+    }
+  }
 }
