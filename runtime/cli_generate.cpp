@@ -22,6 +22,7 @@
 #include "model/lora/lora_file.h"
 #include "model/lora/prompt_loras.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/refiner.h"
 #include "model/schedulers/scheduler.h"
 #include "runtime/cpu_threads.h"
 #include "net/hub/hub_error.h"
@@ -39,6 +40,8 @@ struct GenerateArgs {
   std::string model = "demo";
   std::string config_dir;  // single files: diffusers folder whose configs apply
   std::string vae_file;    // single files: VAE replacing the checkpoint's
+  std::string refiner;     // SDXL refiner model (diffusers folder); "" = none
+  double refiner_start = 0.8;
   std::string prompt;
   std::string negative_prompt;
   bool has_negative = false;
@@ -148,6 +151,9 @@ int run_generate(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   app.add_option("--vae", a.vae_file, "single files: a VAE .safetensors (diffusers or LDM names) replacing the checkpoint's")
       ->check(CLI::ExistingFile);
+  app.add_option("--refiner", a.refiner, "SDXL: a refiner model that finishes the base's schedule from --refiner-start");
+  app.add_option("--refiner-start", a.refiner_start, "fraction of the schedule the base runs before the refiner (default 0.8)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--prompt", a.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", a.negative_prompt, "what to avoid")->each([&](const std::string&) { a.has_negative = true; });
   app.add_option("--width", a.width, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
@@ -240,7 +246,10 @@ int run_generate(int argc, char** argv) {
 
     GenerateHooks hooks;
     if (isatty(STDERR_FILENO)) hooks.on_step = [](int step, int total, const at::Tensor&) { progress_bar(step, total); };
-    GenerationResult result = generate(*model, req, hooks);
+    std::shared_ptr<SdModel> refiner;
+    if (!a.refiner.empty()) refiner = load_model(a.refiner, lo);
+    GenerationResult result = refiner ? generate_with_refiner(*model, *refiner, req, a.refiner_start, hooks)
+                                      : generate(*model, req, hooks);
 
     GenerationRequest shown = req;  // the infotext keeps the prompt as typed, <lora:...> tags included (A1111)
     shown.prompt = a.prompt;

@@ -1,0 +1,105 @@
+// Base + refiner hand-off (see refiner.h).
+#include "model/pipeline/refiner.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "model/pipeline/sdxl_stages.h"
+
+namespace sdw {
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+ResolvedRequest refiner_request(const SdModel& refiner, const ResolvedRequest& base, double start,
+                                const RequestLimits& limits) {
+  GenerationRequest r = base.request;
+  r.mode = GenerationMode::img2img;
+  r.init_image = {};
+  r.mask_image = {};
+  r.loras.clear();
+  r.denoising_end.reset();
+  r.denoising_start = start;
+  r.strength.reset();
+  r.clip_skip = 1;  // the base's text encoders' layer count says nothing of the refiner's
+  r.guidance = base.guidance;
+  r.seed = base.seed;
+  return resolve_request(refiner, std::move(r), limits);
+}
+
+DenoiseState prepare_refiner(SdModel& refiner, const ResolvedRequest& refiner_req, PromptEmbeddings prompt,
+                             const DenoiseState& base_state) {
+  PrepareOverrides o;
+  o.init_latents = base_state.latents;
+  DenoiseState s = prepare_denoise(refiner, refiner_req, std::move(prompt), o);
+  s.generator = base_state.generator;  // prepare drew nothing: the base's stream continues
+  return s;
+}
+
+GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const GenerationRequest& request, double start,
+                                       const GenerateHooks& hooks, const RequestLimits& limits) {
+  const auto t_start = std::chrono::steady_clock::now();
+  if (!base.is_sdxl() || !refiner.is_sdxl()) throw RequestError("a refiner hand-off needs SDXL models (base and refiner)");
+  if (!std::isfinite(start) || start <= 0 || start >= 1)
+    throw RequestError("the refiner start must be between 0 and 1 (exclusive), got " + std::to_string(start));
+  if (request.mode == GenerationMode::inpaint) throw RequestError("a refiner hand-off after inpainting is not supported");
+  GenerationRequest b = request;
+  b.denoising_end = start;
+  const ResolvedRequest rb = resolve_request(base, b, limits);
+  const ResolvedRequest rr = refiner_request(refiner, rb, start, limits);
+  GenerationResult result;
+  result.seed = rb.seed;
+  result.width = rb.request.width;
+  result.height = rb.request.height;
+  result.steps = rb.request.steps;
+  result.guidance = rb.guidance;
+
+  auto t0 = std::chrono::steady_clock::now();
+  PromptEmbeddings base_prompt = encode_prompt(base, rb);
+  result.timings.encode_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  DenoiseState bs = prepare_denoise(base, rb, std::move(base_prompt));
+  result.scheduler = bs.scheduler->class_name();
+  result.sampler_name = sampler_display_name(*bs.scheduler);
+  // The refiner's timesteps are known before the base runs: the progress total covers both.
+  int64_t refiner_steps = 0;
+  {
+    c10::InferenceMode guard;
+    auto probe = rr.scheduler_name.empty() ? make_scheduler(refiner.scheduler_config)
+                                           : make_scheduler(rr.scheduler_name, refiner.scheduler_config);
+    refiner_steps = sdxl_img2img_timesteps(*probe, rr.request.steps, 1.0, start).size(0);
+  }
+  const int total = static_cast<int>(bs.total() + refiner_steps);
+  int done = 0;
+  auto run = [&](SdModel& model, DenoiseState& s) {
+    while (!s.done()) {
+      if (hooks.cancelled && hooks.cancelled()) throw CancelledError();
+      denoise_step(model, s);
+      ++result.unet_calls;
+      if (hooks.on_step) hooks.on_step(++done, total, s.latents);
+    }
+  };
+  run(base, bs);
+  const double base_denoise_ms = ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  PromptEmbeddings refiner_prompt = encode_prompt(refiner, rr);
+  result.timings.encode_ms += ms_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  DenoiseState rs = prepare_refiner(refiner, rr, std::move(refiner_prompt), bs);
+  run(refiner, rs);
+  result.timings.denoise_ms = base_denoise_ms + ms_since(t0);
+
+  t0 = std::chrono::steady_clock::now();
+  result.images = to_images(decode_latents(refiner, rs.latents));
+  result.timings.decode_ms = ms_since(t0);
+  result.timings.total_ms = ms_since(t_start);
+  return result;
+}
+
+}  // namespace sdw
