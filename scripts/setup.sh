@@ -8,7 +8,7 @@ BUILD_DIR=${1:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread
-  libcaf-dev libcpp-httplib-dev libssl-dev ca-certificates nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev
+  libcaf-dev libcpp-httplib-dev libssl-dev ca-certificates nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
   libpng-dev libjpeg62-turbo-dev
   libcli11-dev catch2
   chromium)
