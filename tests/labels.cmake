@@ -102,8 +102,6 @@ set(SDW_LABELS_test_heartbeat rbee)
 set(SDW_LIBS_test_heartbeat sdw_net)
 set(SDW_LABELS_test_rbee_cli rbee cli)
 set(SDW_LIBS_test_rbee_cli sdw_net)
-set(SDW_LABELS_test_network_mode rbee cli)
-set(SDW_LIBS_test_network_mode sdw_net)
 set(SDW_LABELS_test_cli_generate parity cli)
 set(SDW_SOURCES_test_cli_generate seeded_cases.cpp)
 # The real binary on a Hub reference, against the fake Hub of tests/net/hub/fake_hub.h.
