@@ -10,6 +10,8 @@ set(SDW_LABELS_test_t5_tokenizer parity)
 set(SDW_LIBS_test_t5_tokenizer sdw_tokenizer)
 set(SDW_LABELS_test_schedulers parity)
 set(SDW_LIBS_test_schedulers sdw_schedulers)
+set(SDW_LABELS_test_flow_match_euler parity)
+set(SDW_LIBS_test_flow_match_euler sdw_schedulers)
 foreach(t test_image_decode test_stb_guards test_png_encode test_png_text test_jpeg_encode test_base64
           test_image_convert test_generation_parameters)
   set(SDW_LABELS_${t} unit fuzz)

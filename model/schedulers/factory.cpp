@@ -10,6 +10,7 @@
 #include "model/schedulers/dpmpp_2m.h"
 #include "model/schedulers/euler.h"
 #include "model/schedulers/euler_a.h"
+#include "model/schedulers/flow_match_euler.h"
 #include "model/schedulers/heun.h"
 #include "model/schedulers/lcm.h"
 #include "model/schedulers/pndm.h"
@@ -85,6 +86,8 @@ std::unique_ptr<Scheduler> build(const SchedulerConfig& config) {
   if (cls == "HeunDiscreteScheduler") return std::make_unique<HeunScheduler>(config);
   if (cls == "LCMScheduler") return std::make_unique<LcmScheduler>(config);
   if (cls == "UniPCMultistepScheduler") return std::make_unique<UniPcScheduler>(config);
+  // SD3's own scheduler: built from a model's config by class, not offered by name for UNet models.
+  if (cls == "FlowMatchEulerDiscreteScheduler") return std::make_unique<FlowMatchEulerScheduler>(config);
   throw SchedulerError("unknown scheduler class '" + cls + "'");
 }
 

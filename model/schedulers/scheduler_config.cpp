@@ -117,6 +117,14 @@ const std::map<std::string, Signature>& signatures() {
                                {"timestep_spacing", "leading"},
                                {"timestep_scaling", 10.0},
                                {"rescale_betas_zero_snr", false}})},
+      // No betas: the flow-matching schedule is sigma = t / T (shifted).
+      {"FlowMatchEulerDiscreteScheduler", {{"num_train_timesteps", 1000},
+                                           {"shift", 1.0},
+                                           {"use_dynamic_shifting", false},
+                                           {"base_shift", 0.5},
+                                           {"max_shift", 1.15},
+                                           {"base_image_seq_len", 256},
+                                           {"max_image_seq_len", 4096}}},
       {"UniPCMultistepScheduler", concat(betas_head(0.0001, 0.02, "linear"),
                                          {{"solver_order", 2},
                                           {"prediction_type", "epsilon"},
@@ -243,6 +251,12 @@ void read_typed(SchedulerConfig& c) {
     } else if (key == "solver_p") c.has_solver_p = !v.is_null();
     else if (key == "original_inference_steps") c.original_inference_steps = read_int(cls, key, v);
     else if (key == "timestep_scaling") c.timestep_scaling = read_double(cls, key, v);
+    else if (key == "shift") c.shift = read_double(cls, key, v);
+    else if (key == "use_dynamic_shifting") c.use_dynamic_shifting = read_bool(cls, key, v);
+    else if (key == "base_shift") c.base_shift = v.is_null() ? 0.5 : read_double(cls, key, v);
+    else if (key == "max_shift") c.max_shift = v.is_null() ? 1.15 : read_double(cls, key, v);
+    else if (key == "base_image_seq_len") c.base_image_seq_len = v.is_null() ? 256 : read_int(cls, key, v);
+    else if (key == "max_image_seq_len") c.max_image_seq_len = v.is_null() ? 4096 : read_int(cls, key, v);
     else throw SchedulerError(cls + ": internal error, unhandled config key '" + key + "'");
   }
 }
@@ -311,6 +325,11 @@ void validate(SchedulerConfig& c) {
   if (c.thresholding && (cls == "DPMSolverMultistepScheduler" || cls == "UniPCMultistepScheduler") &&
       c.dynamic_thresholding_ratio <= 0) {
     throw SchedulerError(cls + ": dynamic_thresholding_ratio must be > 0");
+  }
+  if (cls == "FlowMatchEulerDiscreteScheduler") {
+    if (!std::isfinite(c.shift) || c.shift <= 0) throw SchedulerError(cls + ": shift must be a positive number");
+    if (c.use_dynamic_shifting && c.max_image_seq_len == c.base_image_seq_len)
+      throw SchedulerError(cls + ": max_image_seq_len must differ from base_image_seq_len");
   }
   if (cls == "LCMScheduler" && c.original_inference_steps < 1) {
     throw SchedulerError(cls + ": original_inference_steps must be >= 1");

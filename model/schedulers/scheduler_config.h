@@ -69,6 +69,14 @@ struct SchedulerConfig {
   int64_t original_inference_steps = 50;
   double timestep_scaling = 10.0;
 
+  // FlowMatchEulerDiscreteScheduler (shift; dynamic shifting: mu from the image's token count)
+  double shift = 1.0;
+  bool use_dynamic_shifting = false;
+  double base_shift = 0.5;
+  double max_shift = 1.15;
+  int64_t base_image_seq_len = 256;
+  int64_t max_image_seq_len = 4096;
+
   // The effective config: every key of the class signature (value in use), `_use_default_values`
   // (signature keys left at their defaults, sorted), `_class_name`, and the hidden keys carried
   // over from the source config (e.g. `skip_prk_steps` on an Euler built from SD1.5's PNDM).
