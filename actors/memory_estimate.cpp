@@ -118,11 +118,21 @@ MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtyp
   const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
   e.weight_bytes = header_weight_bytes(file, elem, vae_elem, true, &e.prepackable_bytes);
+  // SDXL (conditioner.embedders.*): its UNet at 1024x1024; otherwise an SD1.x UNet at 512x512.
+  bool sdxl = false;
+  const SafetensorsFile st = SafetensorsFile::open(file);
+  for (const auto& [name, info] : st.infos())
+    if (name.rfind("conditioner.embedders.", 0) == 0) sdxl = true;
   nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
                       {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
                       {"attention_head_dim", 8}};
+  if (sdxl)
+    unet = {{"block_out_channels", {320, 640, 1280}},
+            {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
+            {"attention_head_dim", {5, 10, 20}}};
   nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
-  e.activation_bytes = activation_bytes(unet, vae, 512, 512, static_cast<int>(elem));
+  const int side = sdxl ? 1024 : 512;
+  e.activation_bytes = activation_bytes(unet, vae, side, side, static_cast<int>(elem));
   return e;
 }
 
@@ -157,9 +167,13 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
 MemoryEstimate estimate_model(const SdModel& model) {
   MemoryEstimate e;
   e.weight_bytes = model.weight_bytes();
-  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model.text_encoder.get()),
-                                     static_cast<const torch::nn::Module*>(model.unet.get())})
-    for (const auto& p : m->parameters()) e.prepackable_bytes += p.numel() * p.element_size();
+  // The text encoders (an SDXL refiner has only the second) and the UNet.
+  auto count = [&](const torch::nn::Module& m) {
+    for (const auto& p : m.parameters()) e.prepackable_bytes += p.numel() * p.element_size();
+  };
+  if (!model.text_encoder.is_empty()) count(*model.text_encoder);
+  if (!model.text_encoder_2.is_empty()) count(*model.text_encoder_2);
+  count(*model.unet);
   const auto& uc = model.unet->config();
   nlohmann::json unet{{"block_out_channels", uc.block_out_channels},
                       {"down_block_types", uc.down_block_types},

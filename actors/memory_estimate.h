@@ -46,7 +46,8 @@ int64_t activation_bytes(const nlohmann::json& unet_config, const nlohmann::json
 // From a diffusers folder, without loading it (reads the configs and the safetensors headers).
 MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype);
 
-// From a single-file checkpoint's header; activations as an SD1.x UNet/VAE at 512x512.
+// From a single-file checkpoint's header; activations as an SD1.x UNet/VAE at 512x512, or for an
+// SDXL file (conditioner.embedders.*) its UNet at 1024x1024.
 MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype);
 
 // From a loaded model (its parameters and configs) at its default size.

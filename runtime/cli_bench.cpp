@@ -2,7 +2,8 @@
 // warm-ups first, then the median of the timed runs, with the device synchronised before each
 // clock read. `--lora` measures LoRA fusing instead (two synthetic kohya files made for the
 // model: first use, the same set again, a switch, back to the base, and a UNet step with and
-// without a fused LoRA).
+// without a fused LoRA). `--img2img STRENGTH`: the loop and end-to-end rows run img2img from a
+// synthetic init image, and the VAE encode gets its own row.
 #include "runtime/cli_bench.h"
 
 #include <ATen/Parallel.h>
@@ -48,7 +49,25 @@ struct BenchArgs {
   bool channels_last = false, no_channels_last = false;
   bool lora = false;
   int lora_rank = 16;
+  double img2img = 0;  // > 0: img2img at this strength from a synthetic init image
 };
+
+// A smooth RGB pattern of the bench size: the init image of --img2img.
+Image pattern_image(int width, int height) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.channels = 3;
+  img.pixels.resize(static_cast<size_t>(width) * height * 3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) {
+      uint8_t* p = &img.pixels[(static_cast<size_t>(y) * width + x) * 3];
+      p[0] = static_cast<uint8_t>(255 * x / std::max(1, width - 1));
+      p[1] = static_cast<uint8_t>(255 * y / std::max(1, height - 1));
+      p[2] = static_cast<uint8_t>((x + y) % 256);
+    }
+  return img;
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -229,6 +248,8 @@ int run_bench(int argc, char** argv) {
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
   app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
   app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
+  app.add_option("--img2img", a.img2img, "measure img2img at this strength (a synthetic init image; adds the VAE encode)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
   try {
@@ -259,9 +280,10 @@ int run_bench(int argc, char** argv) {
     reset_peak_memory(model->device);
 
     std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g, "
-                "%d CPU threads\n",
+                "%d CPU threads%s\n",
                 a.arch.c_str(), a.device.c_str(), a.dtype.c_str(), width, height, a.batch,
-                static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads());
+                static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads(),
+                a.img2img > 0 ? (", img2img strength " + std::to_string(a.img2img)).c_str() : "");
     std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
                 "activations %s, VAE %s\n\n",
                 build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
@@ -281,6 +303,11 @@ int run_bench(int argc, char** argv) {
     req.seed = 1;
     req.num_images = a.batch;
     req.scheduler = a.scheduler;
+    if (a.img2img > 0) {
+      req.mode = GenerationMode::img2img;
+      req.strength = a.img2img;
+      req.init_image = pattern_image(width, height);
+    }
     RequestLimits limits;
     limits.max_side = 4096;
     limits.max_pixels = 4096ll * 4096;
@@ -315,11 +342,18 @@ int run_bench(int argc, char** argv) {
     at::Tensor latents = at::randn({a.batch, 4, height / f, width / f}, opts);
     const double vae_peak = stage_peak([&] { decode_ms = time_ms(model->device, a.warmup, a.runs, [&] { decode_latents(*model, latents); }); });
     std::vector<Image> images = to_images(decode_latents(*model, latents));
+    if (a.img2img > 0) {  // img2img: the init image through the VAE encoder (posterior moments)
+      const at::Tensor image = image_to_tensor(req.init_image).to(model->device, model->vae_activation_dtype());
+      const double enc_ms = time_ms(model->device, a.warmup, a.runs, [&] { model->vae->encode(image); });
+      row("VAE encode (img2img)", enc_ms, "strength " + std::to_string(a.img2img));
+    }
     png_ms = time_ms(model->device, a.warmup, a.runs, [&] {
       for (const auto& img : images) encode_png(img);
     });
+    int64_t loop_steps = a.steps;  // img2img runs fewer (int(steps * strength))
     loop_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
       DenoiseState s = prepare_denoise(*model, resolved, prompt);
+      loop_steps = s.total();
       while (!s.done()) denoise_step(*model, s);
     });
     e2e_peak = stage_peak([&] {
@@ -328,12 +362,12 @@ int run_bench(int argc, char** argv) {
         for (const auto& img : r.images) encode_png(img);
       });
     });
-    row("denoise loop", loop_ms, std::to_string(a.steps) + " steps");
+    row("denoise loop", loop_ms, std::to_string(loop_steps) + " steps" + (a.img2img > 0 ? " (img2img, incl. VAE encode)" : ""));
     row("VAE decode", decode_ms, "batch " + std::to_string(a.batch));
     row("PNG encode", png_ms, std::to_string(a.batch) + " image(s)");
     row("end to end (to PNG bytes)", e2e_ms, "");
     std::printf("\n");
-    if (loop_ms > 0) std::printf("steps/s: %.3f\n", a.steps / (loop_ms / 1000.0));
+    if (loop_ms > 0) std::printf("steps/s: %.3f\n", loop_steps / (loop_ms / 1000.0));
     else std::printf("steps/s (UNet only): %.3f\n", 1000.0 / unet_ms);
     if (e2e_ms > 0) std::printf("images/s: %.4f\n", a.batch / (e2e_ms / 1000.0));
     double unet_bytes = 0;

@@ -461,3 +461,39 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   shown.prepack_bytes = 1 << 28;
   CHECK(shown.describe() == "1.75 GiB (weights 1.00 GiB + activations 512.0 MiB + prepacked weights up to 256.0 MiB)");
 }
+
+TEST_CASE("SDXL memory estimates: both text encoders, a refiner without the first, SDXL single files at 1024", "[actors][sdxl]") {
+  const std::string folder = test::fixture("pipelines/tiny-sdxl");
+  auto model = load_diffusers_model(folder, {});
+  const MemoryEstimate e = estimate_folder(folder, at::kFloat);
+  CHECK(e.weight_bytes >= model->weight_bytes());  // text_encoder_2 included
+  int64_t params = 0;
+  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
+                                     static_cast<const torch::nn::Module*>(model->text_encoder_2.get()),
+                                     static_cast<const torch::nn::Module*>(model->unet.get())})
+    for (const auto& p : m->parameters()) params += p.numel() * p.element_size();
+  CHECK(estimate_model(*model).prepackable_bytes == params);
+  const int64_t te1 = [&] {
+    int64_t b = 0;
+    for (const auto& p : model->text_encoder->parameters()) b += p.numel() * p.element_size();
+    return b;
+  }();
+  model->text_encoder = CLIPTextModel{nullptr};  // a refiner has text_encoder_2 only
+  CHECK(estimate_model(*model).prepackable_bytes == params - te1);
+
+  // Single files: an SDXL header is estimated with SDXL's UNet at 1024x1024, an SD1 one at 512x512.
+  test::TempDir tmp;
+  std::map<std::string, at::Tensor> t{{"model.diffusion_model.input_blocks.0.0.weight", at::zeros({4, 4, 3, 3})},
+                                      {"cond_stage_model.transformer.text_model.final_layer_norm.weight", at::zeros({4})}};
+  save_safetensors(tmp.file("sd1.safetensors"), t);
+  t.erase("cond_stage_model.transformer.text_model.final_layer_norm.weight");
+  t["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"] = at::zeros({4});
+  save_safetensors(tmp.file("xl.safetensors"), t);
+  nlohmann::json xl_unet{{"block_out_channels", {320, 640, 1280}},
+                         {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
+                         {"attention_head_dim", {5, 10, 20}}};
+  nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
+  const MemoryEstimate xl = estimate_single_file(tmp.file("xl.safetensors"), at::kFloat);
+  CHECK(xl.activation_bytes == activation_bytes(xl_unet, vae, 1024, 1024, 4));
+  CHECK(xl.activation_bytes > estimate_single_file(tmp.file("sd1.safetensors"), at::kFloat).activation_bytes);
+}
