@@ -13,7 +13,7 @@ namespace sdw {
 struct CatalogEntry {
   std::string version;     // rbee name: "v1-5", "v2-1", "sd-turbo", ...
   std::string repo;        // Hugging Face repo id
-  std::string family;      // "sd1", "sd2", "sdxl", "demo"
+  std::string family;      // "sd1", "sd2", "sdxl", "sd3", "demo"
   bool inpainting = false;
   int width = 512, height = 512;
   int steps = 20;

@@ -10,6 +10,7 @@
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
 #include "model/nn/layers.h"
+#include "model/pipeline/sd3_model.h"
 
 namespace fs = std::filesystem;
 
@@ -47,6 +48,7 @@ int64_t SdModel::weight_bytes() const {
   int64_t total = 0;
   for (const torch::nn::Module* m : parts)
     for (const auto& p : m->parameters()) total += p.numel() * p.element_size();
+  if (sd3) total += sd3->weight_bytes();
   return total;
 }
 
@@ -95,6 +97,7 @@ std::string data_dir() {
 std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const ModelLoadOptions& options) {
   check_device_dtype(options.device, options.dtype);
   DiffusersFolder f = DiffusersFolder::open(folder);
+  if (is_sd3_pipeline_class(f.pipeline_class)) return load_sd3_model(f, options);
   const bool sdxl = f.pipeline_class.find("XL") != std::string::npos;
   if (sdxl && f.pipeline_class != "StableDiffusionXLPipeline" && f.pipeline_class != "StableDiffusionXLImg2ImgPipeline" &&
       f.pipeline_class != "StableDiffusionXLInpaintPipeline")

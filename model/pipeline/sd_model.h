@@ -35,7 +35,11 @@ struct ModelLoadOptions {
   // resolve_channels_last).
   bool cuda_graphs = true;
   std::optional<bool> channels_last;
+  // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros.
+  bool load_t5 = true;
 };
+
+struct Sd3Components;  // model/pipeline/sd3_model.h
 
 struct SdModel {
   std::string name;          // what the user named (path, "demo", ...)
@@ -71,6 +75,8 @@ struct SdModel {
   std::shared_ptr<LoraState> loras;
   // Textual-inversion embeddings prompts may name (--embeddings-dir); null: none.
   std::shared_ptr<EmbeddingLibrary> embeddings;
+  // SD3 (family "sd3"): T5 and the MMDiT that replaces the UNet (then `unet` is empty).
+  std::shared_ptr<Sd3Components> sd3;
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except
@@ -81,6 +87,7 @@ struct SdModel {
   at::ScalarType activation_dtype_for(at::ScalarType weights) const;
   bool is_inpainting_unet() const { return unet->config().in_channels == 9; }
   bool is_sdxl() const { return family == "sdxl"; }
+  bool is_sd3() const { return family == "sd3"; }
   // Approximate bytes of all weights.
   int64_t weight_bytes() const;
   // The denoising loop's UNet: eager, or CUDA graph replays (made on first use with `cuda_graphs`).

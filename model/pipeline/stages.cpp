@@ -14,6 +14,7 @@
 #include "model/embeddings/prompt_tokens.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
+#include "model/pipeline/sd3_stages.h"
 #include "model/pipeline/sdxl_stages.h"
 
 namespace sdw {
@@ -64,6 +65,7 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   ResolvedRequest out;
   out.request = std::move(in);
   GenerationRequest& r = out.request;
+  if (model.is_sd3()) check_sd3_request(model, r);
   if (r.prompt.empty()) throw RequestError("prompt must not be empty");
   if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");
   if (r.negative_prompt && r.negative_prompt->size() > 20000) throw RequestError("negative_prompt is longer than 20000 bytes");
@@ -204,6 +206,7 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, 
 }  // namespace
 
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
+  if (model.is_sd3()) return sd3_encode_prompt(model, req);
   apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
   const EmbeddingSet embeddings = usable_embeddings(model);
@@ -234,6 +237,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
 
 DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
                              const PrepareOverrides& overrides) {
+  if (model.is_sd3()) return sd3_prepare_denoise(model, req, std::move(prompt), overrides);
   const at::Tensor& initial_latents = overrides.latents;
   c10::InferenceMode guard;
   const auto& r = req.request;
@@ -313,6 +317,7 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
 }
 
 void denoise_step(SdModel& model, DenoiseState& s) {
+  if (model.is_sd3()) return sd3_denoise_step(model, s);
   c10::InferenceMode guard;
   if (s.done()) throw std::logic_error("denoise_step called after the last step");
   const double t = s.timesteps[s.step].item<double>();
@@ -340,6 +345,7 @@ void denoise_step(SdModel& model, DenoiseState& s) {
 }
 
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
+  if (model.is_sd3()) return sd3_decode_latents(model, latents);
   c10::InferenceMode guard;
   const double sf = model.vae->config().scaling_factor;
   at::Tensor z = (latents / sf).to(model.vae_activation_dtype());  // [N, 4, h, w]
