@@ -11,7 +11,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libcaf-dev libcpp-httplib-dev libssl-dev ca-certificates nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
   libpng-dev libjpeg62-turbo-dev
   libcli11-dev catch2
-  chromium)
+  chromium
+  curl)  # the doc examples' test runs them with curl (tests/e2e/test_doc_examples.cpp)
 
 # The web UI (ui/) builds with Node.js (>= 20) and npm: Debian's packages where neither came with
 # the machine (a Node.js from elsewhere that brings npm is used as it is).
