@@ -2,7 +2,8 @@
 // tiny-sdxl fixture, `image_transform` and `image_inpaint` jobs with the init (and mask) images of
 // tests/fixtures/sdxl_modes give diffusers' images (max pixel difference <= 1 from the fixture
 // PNGs of StableDiffusionXLImg2ImgPipeline / StableDiffusionXLInpaintPipeline), including the
-// SDXL default strengths a job gets when it names none (img2img 0.3, inpaint 0.9999).
+// SDXL default strengths a job gets when it names none (img2img 0.3, inpaint 0.9999); GET
+// /v1/models reports the SDXL family and its default size.
 #include <catch.hpp>
 
 #include <fstream>
@@ -75,6 +76,8 @@ TEST_CASE("serve runs SDXL img2img and inpainting jobs with diffusers' images an
   const HttpReply models = http_get(w.port(), "/v1/models");
   REQUIRE(models.status == 200);
   const std::string id = models.body["data"][0]["id"];
+  CHECK(models.body["data"][0]["family"] == "sdxl");
+  CHECK(models.body["data"][0]["default_width"] == 64);  // tiny-sdxl: sample_size 32 x VAE factor 2
   // strength 0.6 with a negative prompt; no strength (SDXL img2img's 0.3) without one; 4-channel
   // inpainting without strength (0.9999: steps - 1 steps from the noised init image).
   for (const char* case_id : {"xl_i2i_s06_neg", "xl_i2i_s03_noneg", "xl_inp4_default_strength"}) {

@@ -45,4 +45,25 @@ TEST_CASE("memory estimates grow with precision and size", "[catalog]") {
   REQUIRE(fp16_512 < 8'000'000'000);
   const auto xl = *find_catalog_entry("xl");
   REQUIRE(estimate_memory_bytes(xl, 2, 1024, 1024) > fp16_512 * 2);
+  // SDXL at 1024 in fp16: 7.1 GB of weights, 3.2 GB of VAE decode, 0.6 GB of UNet features; its
+  // first attention level (64x64 tokens, 10 heads) adds 0.7 GB, not the 8.6 GB an SD1-style
+  // attention over all 128x128 latents would (11.6 GB in all, not 19.6).
+  REQUIRE(estimate_memory_bytes(xl, 2, 1024, 1024) < 12'000'000'000);
+}
+
+TEST_CASE("SDXL catalog defaults: base and inpainting at 1024, turbo at 512 in one step without guidance", "[catalog][sdxl]") {
+  const auto xl = *find_catalog_entry("xl");
+  CHECK(xl.family == "sdxl");
+  CHECK(xl.width == 1024);
+  CHECK(xl.height == 1024);
+  CHECK(xl.guidance == 5.0);  // StableDiffusionXLPipeline's default
+  const auto inpaint = *find_catalog_entry("xl-inpaint");
+  CHECK(inpaint.inpainting);
+  CHECK(inpaint.width == 1024);
+  const auto turbo = *find_catalog_entry("turbo");
+  CHECK(turbo.width == 512);
+  CHECK(turbo.steps >= 1);
+  CHECK(turbo.steps <= 4);
+  CHECK(turbo.guidance == 0.0);
+  CHECK(turbo.scheduler.empty());  // the repo's own: EulerAncestralDiscreteScheduler, trailing
 }
