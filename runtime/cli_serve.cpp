@@ -175,6 +175,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
                   (resolve_channels_last(wc.channels_last, parse_device(wc.devices.front())) ? ", channels_last UNet" : "") + ")",
               a.host + ":" + std::to_string(port));
 
+  logger.info("worker", "data", "data files (CLIP vocabularies, configs) from " + data_dir(), data_dir());
   if (!a.no_ui && ui.built)
     logger.info("http", "ui", "web UI at http://" + a.host + ":" + std::to_string(port) + "/ui/ (files from " + ui.dir + ")", ui.dir);
   else if (!a.no_ui)

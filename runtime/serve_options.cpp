@@ -102,6 +102,10 @@ std::vector<std::string> config_arguments(const std::string& path, CLI::App& app
 
 }  // namespace
 
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 BinaryVariant variant_from_program_name(const std::string& argv0) {
   const size_t slash = argv0.find_last_of('/');
   const std::string base = slash == std::string::npos ? argv0 : argv0.substr(slash + 1);
@@ -175,7 +179,13 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA");
   flags.insert("no-channels-last");
   // HTTP
-  app.add_option("--host", a.host, "address to bind (default loopback only)");
+  app.add_option("--host", a.host,
+                 "address to bind (default: loopback for `sd-worker serve`, all interfaces when spawned by "
+                 "rbee-hive as `<binary> --worker-id ...`; a non-loopback address needs a token)");
+  app.add_flag("--local-mode", a.local_mode, "rbee local mode: loopback only, no auth (a token is refused)");
+  flags.insert("local-mode");
+  app.add_flag("--insecure-no-auth", a.insecure_no_auth, "listen on a non-loopback address without a token, on purpose");
+  flags.insert("insecure-no-auth");
   app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
   app.add_option("--queue-size", a.queue_size, "jobs waiting beyond the running ones (then 429)")->check(CLI::Range(1, 100000));
   app.add_option("--api-token", a.api_token, "bearer token required on every route but /, /health, /ready")
@@ -261,6 +271,17 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   };
   if (a.min_side > a.max_side) return fail("--min-side must not exceed --max-side");
 
+  // Network or local mode (rbee): the address, and no network listener without auth.
+  const bool spawned_by_hive = argc > 0 && std::string(argv[0]) != "serve";  // main.cpp passes "serve" first otherwise
+  if (a.local_mode && !a.api_token.empty())
+    return fail("--local-mode serves loopback without auth; remove the token (LLORCH_API_TOKEN / --api-token) or "
+                "drop --local-mode");
+  if (app.count("--host") == 0) a.host = spawned_by_hive && !a.local_mode ? "0.0.0.0" : "127.0.0.1";
+  if (!is_loopback_host(a.host) && a.api_token.empty() && !a.insecure_no_auth)
+    return fail("listening on " + a.host + " (reachable from the network) needs a bearer token: set LLORCH_API_TOKEN "
+                "(or --api-token); --local-mode serves loopback without one; --insecure-no-auth serves the network "
+                "without auth on purpose");
+
   // --model, else --sd-version, else the demo model.
   if (app.count("--model") == 0 && !a.sd_version.empty()) a.model = a.sd_version;
 
@@ -319,6 +340,8 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"channels_last", a.channels_last ? nlohmann::json(true) : a.no_channels_last ? nlohmann::json(false) : nlohmann::json("auto")},
       {"memory_limit_mb", a.memory_limit_mb},
       {"host", a.host},
+      {"local_mode", a.local_mode},
+      {"insecure_no_auth", a.insecure_no_auth},
       {"port", a.port},
       {"queue_size", a.queue_size},
       {"api_token", a.api_token.empty() ? "" : "***"},

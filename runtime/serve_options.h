@@ -6,6 +6,7 @@
 // (`--worker-id --model --device --port --queen-url`) and the Rust SD worker's (`--sd-version
 // --model-path --callback-url --cuda-device --metal-device --use-f16 --use-flash-attn`). The
 // install name (sd-worker-cpu|cuda|metal|rbee) picks the default device.
+// rbee's network and local modes: see ServeOptions::host.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,8 @@ enum class BinaryVariant { plain, rbee, cpu, cuda, metal };
 
 // From argv[0]'s file name: "sd-worker-cuda" -> cuda, "sd-worker" -> plain, ...
 BinaryVariant variant_from_program_name(const std::string& argv0);
+// 127.x.x.x, localhost, ::1.
+bool is_loopback_host(const std::string& host);
 const char* to_string(BinaryVariant v);
 
 struct ServeOptions {
@@ -36,7 +39,12 @@ struct ServeOptions {
   bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
   int64_t memory_limit_mb = 0;  // memory the model may plan with (0: MemAvailable on CPU)
   // HTTP
+  // Where to listen: --host, else loopback for `sd-worker serve` and --local-mode, all interfaces
+  // (0.0.0.0) when rbee-hive spawns the worker (`<binary> --worker-id ...`, no `serve` word), as
+  // rbee's own workers do in network mode. A non-loopback address needs a token unless
+  // --insecure-no-auth says otherwise; --local-mode refuses a token.
   std::string host = "127.0.0.1";
+  bool local_mode = false, insecure_no_auth = false;
   int port = 8080;
   size_t queue_size = 16;
   std::string api_token;

@@ -84,6 +84,12 @@ bool resolve_channels_last(const std::optional<bool>& requested, const at::Devic
 
 std::string data_dir() {
   if (const char* env = std::getenv("SDW_DATA_DIR")) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);  // links such as sd-worker-cpu resolved
+  if (!ec) {
+    const fs::path share = (exe.parent_path() / ".." / "share" / "sd-worker").lexically_normal();
+    if (fs::is_directory(share / "tokenizer", ec)) return share.string();
+  }
 #ifdef SDW_INSTALL_DATA_DIR
   if (fs::is_directory(SDW_INSTALL_DATA_DIR)) return SDW_INSTALL_DATA_DIR;
 #endif

@@ -114,8 +114,10 @@ std::shared_ptr<SdModel> load_diffusers_model(const std::string& folder, const M
 // (see model/loading/single_file.h). Throws LoadError naming the problem.
 std::shared_ptr<SdModel> load_single_file_model(const std::string& file, const ModelLoadOptions& options);
 
-// Where the worker's data files (the CLIP vocabulary) live: $SDW_DATA_DIR, else the install
-// prefix's share/sd-worker, else the source tree's data/.
+// Where the worker's data files (the CLIP vocabulary, single-file configs) live: $SDW_DATA_DIR,
+// else share/sd-worker next to the running binary (<prefix>/bin/sd-worker ->
+// <prefix>/share/sd-worker, wherever the prefix is), else the configured install prefix's, else
+// the source tree's data/ (a binary run from the build tree).
 std::string data_dir();
 
 }  // namespace sdw

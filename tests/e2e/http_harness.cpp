@@ -144,8 +144,8 @@ std::string worker_binary(const std::string& install_name) {
 }
 
 WorkerProcess::WorkerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env,
-                             bool serve_word, WaitFor wait_for, std::string binary)
-    : binary_(binary.empty() ? std::string(SDW_WORKER_BINARY) : std::move(binary)) {
+                             bool serve_word, WaitFor wait_for, std::string binary, bool loopback_host)
+    : binary_(binary.empty() ? std::string(SDW_WORKER_BINARY) : std::move(binary)), loopback_host_(loopback_host) {
   char tmpl[] = "/tmp/sdw-http-XXXXXX";
   const int fd = mkstemp(tmpl);
   if (fd < 0) throw std::runtime_error("mkstemp failed");
@@ -168,7 +168,8 @@ bool WorkerProcess::start(const std::vector<std::string>& args,
   port_ = free_port();
   std::vector<std::string> argv_s = {binary_};
   if (serve_word) argv_s.push_back("serve");
-  argv_s.insert(argv_s.end(), {"--host", "127.0.0.1", "--port", std::to_string(port_)});
+  if (loopback_host_) argv_s.insert(argv_s.end(), {"--host", "127.0.0.1"});
+  argv_s.insert(argv_s.end(), {"--port", std::to_string(port_)});
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
   if (fd < 0) throw std::runtime_error("cannot open the worker log " + log_path_);

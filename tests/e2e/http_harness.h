@@ -33,9 +33,11 @@ class WorkerProcess {
   // without the sub-command, as rbee-hive spawns it), stdout and stderr into a log file.
   // `env` adds variables. Waits until /ready is 200 (or, with WaitFor::listening, until /health
   // answers at all). Retries with another port if the first one was taken meanwhile. `binary`
-  // replaces the built sd-worker (e.g. its install-name link sd-worker-cpu next to it).
+  // replaces the built sd-worker (e.g. its install-name link sd-worker-cpu next to it). With
+  // `loopback_host` false no --host is passed (the worker's own default address is tested).
   explicit WorkerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {},
-                         bool serve_word = true, WaitFor wait_for = WaitFor::ready, std::string binary = {});
+                         bool serve_word = true, WaitFor wait_for = WaitFor::ready, std::string binary = {},
+                         bool loopback_host = true);
   ~WorkerProcess();
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
@@ -56,6 +58,7 @@ class WorkerProcess {
   bool wait_ready(int tries, WaitFor wait_for);
 
   std::string binary_;
+  bool loopback_host_ = true;
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
