@@ -107,6 +107,9 @@ set(SDW_SOURCES_test_openapi_e2e e2e/openapi_check.cpp)
 # The web UI's routes: static files, path safety, --no-ui, an unbuilt UI, the install layout.
 set(SDW_LABELS_test_ui_e2e http ui)
 set(SDW_LIBS_test_ui_e2e sdw_net)
+# The marked shell/JS examples of docs/EXAMPLES.md and docs/API.md, run as written (docs/TESTING.md).
+set(SDW_LABELS_test_doc_examples http docs)
+set(SDW_LIBS_test_doc_examples sdw_net)
 # rbee registration and heartbeats: fake hive/queen servers and the real `sd-worker serve`.
 set(SDW_LABELS_test_heartbeat rbee)
 set(SDW_LIBS_test_heartbeat sdw_net)
