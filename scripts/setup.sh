@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the build dependencies (Debian 12 packages; the web UI's npm packages from the lockfile
-# in ui/, by the build) and builds sd-worker and its web UI into build/ and ui/dist.
+# Installs the build dependencies (Debian 12 packages; the npm packages of the web UI (ui/) and of
+# the API client tests (tests/clients/) from their lockfiles, by the build's `npm ci`) and builds
+# sd-worker and its web UI into build/ and ui/dist.
 # Usage: scripts/setup.sh [build-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   chromium
   curl)  # the doc examples' test runs them with curl (tests/e2e/test_doc_examples.cpp)
 
-# The web UI (ui/) builds with Node.js (>= 20) and npm: Debian's packages where neither came with
+# The web UI (ui/) and the client tests build with Node.js (>= 20) and npm: Debian's packages where neither came with
 # the machine (a Node.js from elsewhere that brings npm is used as it is).
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 

@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <cctype>
+
 #include "actors/worker.h"
 
 namespace sdw::net {
@@ -97,7 +99,30 @@ ApiError from_library_status(int status) {
   }
 }
 
-nlohmann::json error_json(const ApiError& error, const std::string& request_id) {
+namespace {
+thread_local ErrorShape tl_shape = ErrorShape::rbee;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+}  // namespace
+
+void set_error_shape(ErrorShape shape) { tl_shape = shape; }
+ErrorShape current_error_shape() { return tl_shape; }
+
+nlohmann::json error_json(const ApiError& error, const std::string& request_id, ErrorShape shape) {
+  if (shape == ErrorShape::openai) {
+    const nlohmann::json param = error.param().empty() ? nlohmann::json(nullptr) : nlohmann::json(error.param());
+    return {{"error",
+             {{"message", error.what()}, {"type", type_name(error.type())}, {"param", param}, {"code", lower(error.code())}}}};
+  }
+  if (shape == ErrorShape::a1111)
+    return {{"error", "HTTPException"},
+            {"detail", error.what()},
+            {"body", ""},
+            {"errors", std::to_string(error.status()) + ": " + error.what()},
+            {"code", error.code()}};
   nlohmann::json e = {{"code", error.code()}, {"message", error.what()}, {"type", type_name(error.type())}};
   if (!error.param().empty()) e["param"] = error.param();
   if (!request_id.empty()) e["request_id"] = request_id;
@@ -113,7 +138,7 @@ void write_error(httplib::Response& res, const ApiError& error) {
   const std::string request_id = res.get_header_value("X-Request-Id");
   if ((error.status() == 429 || error.status() == 503) && !res.has_header("Retry-After")) res.set_header("Retry-After", "1");
   if (error.status() == 401 && !res.has_header("WWW-Authenticate")) res.set_header("WWW-Authenticate", "Bearer");
-  res.set_content(dump_json(error_json(error, request_id)), "application/json");
+  res.set_content(dump_json(error_json(error, request_id, tl_shape)), "application/json");
 }
 
 void send_json(httplib::Response& res, int status, const nlohmann::json& body) {

@@ -64,8 +64,19 @@ ApiError from_worker_error(const WorkerError& error);
 // The error cpp-httplib meant by a bare status it set itself (404 no route, 413, 400, ...).
 ApiError from_library_status(int status);
 
-// {"error":{...}} with the request id (omitted when empty).
-nlohmann::json error_json(const ApiError& error, const std::string& request_id);
+// Which API's error body a route answers with; the type -> status table is the same for all.
+//   rbee:   {"error":{"code","message","type"[,"param"][,"request_id"]}}
+//   openai: {"error":{"message","type","param","code"}} (OpenAI's shape: param null when none, code
+//           in lower case, e.g. "invalid_field")
+//   a1111:  {"error":"HTTPException","detail","body","errors"[,"code"]} (AUTOMATIC1111's handler)
+enum class ErrorShape { rbee, openai, a1111 };
+// The shape write_error uses on this thread: the dispatched route's (routes.cpp sets it), rbee
+// before a route is known.
+void set_error_shape(ErrorShape shape);
+ErrorShape current_error_shape();
+
+// The error body in `shape` (rbee's carries the request id, omitted when empty).
+nlohmann::json error_json(const ApiError& error, const std::string& request_id, ErrorShape shape = ErrorShape::rbee);
 
 // JSON text that never throws on invalid UTF-8 in strings (replaced by U+FFFD).
 std::string dump_json(const nlohmann::json& value);
@@ -73,8 +84,9 @@ std::string dump_json(const nlohmann::json& value);
 // A JSON response (dump_json's text, application/json).
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 
-// Sets status, body and headers (Retry-After for 429/503, WWW-Authenticate for 401) on `res`; the
-// request id is read from the response's X-Request-Id header (set by the middleware).
+// Sets status, body (in the current shape) and headers (Retry-After for 429/503, WWW-Authenticate
+// for 401) on `res`; the request id is read from the response's X-Request-Id header (set by the
+// middleware).
 void write_error(httplib::Response& res, const ApiError& error);
 
 }  // namespace sdw::net

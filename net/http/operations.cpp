@@ -105,17 +105,6 @@ void parse_loras(const FieldReader& fields, GenerationRequest& r, const ParseOpt
   r.prompt = tags.prompt;
 }
 
-// The output size of img2img/inpaint without width/height: the image's, rounded down to 8.
-void check_derived_size(const std::string& field, const Image& image, const ValidationLimits& limits) {
-  const int w = image.width - image.width % 8, h = image.height - image.height % 8;
-  auto fits = [&](int v) { return v >= limits.min_side && v <= limits.max_side; };
-  if (!fits(w) || !fits(h))
-    throw invalid_field(field, field + " is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
-                                   "; the output size (rounded down to multiples of 8: " + std::to_string(w) + "x" +
-                                   std::to_string(h) + ") must be between " + std::to_string(limits.min_side) +
-                                   " and " + std::to_string(limits.max_side) + " per side; pass width/height to resize");
-}
-
 void parse_size(const FieldReader& fields, GenerationRequest& r, int fallback, const ValidationLimits& limits) {
   const int big = 1 << 20;
   r.width = fields.integer("width", fallback, 0, big);

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <regex>
 
+#include "net/http/a1111_handlers.h"
 #include "net/http/errors.h"
 #include "net/http/embedding_handlers.h"
 #include "net/http/job_handlers.h"
 #include "net/http/lora_handlers.h"
 #include "net/http/middleware.h"
+#include "net/http/openai_handlers.h"
 #include "net/http/openapi.h"
 #include "net/http/service_handlers.h"
 #include "net/http/ui_handlers.h"
@@ -54,6 +56,23 @@ const std::vector<Route>& route_table() {
       {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},
       {Method::get, "/v1/jobs/([^/]+)", "job_status", handle_job_status, true},
       {Method::del, "/v1/jobs/([^/]+)", "cancel_job", handle_cancel_job, true},
+      // OpenAI Images API (docs/openai-api.md): OpenAI's error shape.
+      {Method::post, "/v1/images/generations", "openai_generations", handle_openai_generations, true, ErrorShape::openai},
+      {Method::post, "/v1/images/edits", "openai_edits", handle_openai_edits, true, ErrorShape::openai},
+      {Method::get, "/v1/images/files/([^/]+)", "openai_image_file", handle_openai_image_file, false, ErrorShape::openai},
+      // AUTOMATIC1111 API (docs/a1111-api.md): A1111's error shape.
+      {Method::post, "/sdapi/v1/txt2img", "a1111_txt2img", handle_a1111_txt2img, true, ErrorShape::a1111},
+      {Method::post, "/sdapi/v1/img2img", "a1111_img2img", handle_a1111_img2img, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/progress", "a1111_progress", handle_a1111_progress, true, ErrorShape::a1111},
+      {Method::post, "/sdapi/v1/interrupt", "a1111_interrupt", handle_a1111_interrupt, true, ErrorShape::a1111},
+      {Method::post, "/sdapi/v1/skip", "a1111_skip", handle_a1111_skip, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/samplers", "a1111_samplers", handle_a1111_samplers, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/schedulers", "a1111_schedulers", handle_a1111_schedulers, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/sd-models", "a1111_sd_models", handle_a1111_sd_models, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/options", "a1111_options", handle_a1111_get_options, true, ErrorShape::a1111},
+      {Method::post, "/sdapi/v1/options", "a1111_set_options", handle_a1111_set_options, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/loras", "a1111_loras", handle_a1111_loras, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/memory", "a1111_memory", handle_a1111_memory, true, ErrorShape::a1111},
       {Method::get, "/openapi.json", "openapi", handle_openapi, false},
       {Method::get, "/ui", "ui", handle_ui_redirect, false},
       {Method::get, "/ui/(.*)", "ui", handle_ui_file, false},
@@ -80,6 +99,8 @@ const Route* match_route(const std::string& method, const std::string& path) {
 }
 
 std::optional<ApiError> admit_request(ServerContext& ctx, const httplib::Request& req) {
+  const Route* route = match_route(req.method, req.path);
+  if (route) set_error_shape(route->shape);  // every refusal below in the route's API's shape
   std::vector<std::string> lengths;
   for (size_t i = 0; i < req.get_header_value_count("Content-Length"); ++i)
     lengths.push_back(req.get_header_value("Content-Length", i));
@@ -93,7 +114,6 @@ std::optional<ApiError> admit_request(ServerContext& ctx, const httplib::Request
       return ApiError(ErrorType::payload_too_large, "BODY_TOO_LARGE",
                       "request body larger than " + std::to_string(ctx.config.max_body_bytes) + " bytes");
   }
-  const Route* route = match_route(req.method, req.path);
   if (!route) {
     const auto allowed = allowed_methods(req.path);
     if (allowed.empty()) return ApiError(ErrorType::not_found, "ROUTE_NOT_FOUND", "no route " + printable(req.method, 16) + " " + printable(req.path));
@@ -109,6 +129,7 @@ std::optional<ApiError> admit_request(ServerContext& ctx, const httplib::Request
 
 void dispatch(const Route& route, ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
   tl_route = route.name;
+  set_error_shape(route.shape);
   try {
     route.handler(ctx, req, res);
   } catch (const ApiError& e) {
@@ -123,6 +144,9 @@ void dispatch(const Route& route, ServerContext& ctx, const httplib::Request& re
 }
 
 const char* current_route_name() { return tl_route; }
-void reset_current_route() { tl_route = "unmatched"; }
+void reset_current_route() {
+  tl_route = "unmatched";
+  set_error_shape(ErrorShape::rbee);
+}
 
 }  // namespace sdw::net

@@ -21,7 +21,9 @@ struct Route {
   const char* pattern;  // cpp-httplib regex (matched against the URL-decoded path)
   const char* name;
   Handler handler;
-  bool needs_auth;  // false only for /, /health, /ready, /openapi.json and the web UI's files
+  bool needs_auth;  // false only for /, /health, /ready, /openapi.json, the web UI's files and
+                    // the signed image URLs of the OpenAI API
+  ErrorShape shape = ErrorShape::rbee;  // the error body of this route's API
 };
 
 const std::vector<Route>& route_table();

@@ -3,6 +3,8 @@
 
 #include <httplib.h>
 
+#include <ctime>
+
 #include "model/catalog/catalog.h"
 #include "net/http/errors.h"
 #include "net/http/metrics.h"
@@ -28,6 +30,12 @@ std::string public_reason(const WorkerHealth& h) {
   for (size_t at = reason.find(path); at != std::string::npos; at = reason.find(path, at + name.size()))
     reason.replace(at, path.size(), name);
   return reason;
+}
+
+// When this process started (Unix seconds): the `created` of the served model's entry.
+int64_t process_start_unix() {
+  static const int64_t start = static_cast<int64_t>(std::time(nullptr));
+  return start;
 }
 
 }  // namespace
@@ -87,6 +95,8 @@ void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Respons
   nlohmann::json model = {
       {"id", name},
       {"object", "model"},
+      {"created", process_start_unix()},  // OpenAI's Model object: created, owned_by
+      {"owned_by", "sd-worker"},
       {"aliases", ctx.config.jobs.model.aliases},
       {"status", h.status == "failed" ? "failed" : (any_ready ? "loaded" : "loading")},
       {"loaded", any_ready},

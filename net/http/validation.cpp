@@ -133,6 +133,16 @@ void check_side(const std::string& field, int value, const ValidationLimits& lim
                                    std::to_string(limits.max_side) + ", got " + std::to_string(value));
 }
 
+void check_derived_size(const std::string& field, const Image& image, const ValidationLimits& limits) {
+  const int w = image.width - image.width % 8, h = image.height - image.height % 8;
+  auto fits = [&](int v) { return v >= limits.min_side && v <= limits.max_side; };
+  if (!fits(w) || !fits(h))
+    throw invalid_field(field, field + " is " + std::to_string(image.width) + "x" + std::to_string(image.height) +
+                                   "; the output size (rounded down to multiples of 8: " + std::to_string(w) + "x" +
+                                   std::to_string(h) + ") must be between " + std::to_string(limits.min_side) +
+                                   " and " + std::to_string(limits.max_side) + " per side; pass width/height to resize");
+}
+
 Image decode_field_image(const std::string& field, const std::string& base64, const ValidationLimits& limits) {
   if (base64.empty()) throw invalid_field(field, field + " must not be empty (a base64 PNG or JPEG)");
   try {

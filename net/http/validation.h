@@ -56,6 +56,9 @@ class FieldReader {
 void check_prompt(const std::string& field, const std::string& text, bool required, const ValidationLimits& limits);
 // A side length: multiple of 8 within [min_side, max_side].
 void check_side(const std::string& field, int value, const ValidationLimits& limits);
+// The output size of img2img/inpaint without width/height is the image's, rounded down to
+// multiples of 8: 400 naming `field` unless that fits the side limits.
+void check_derived_size(const std::string& field, const Image& image, const ValidationLimits& limits);
 // Decodes a base64 image (plain or data: URL) within the pixel limit; ApiError 400 INVALID_IMAGE
 // naming the field and the decoder's reason otherwise.
 Image decode_field_image(const std::string& field, const std::string& base64, const ValidationLimits& limits);

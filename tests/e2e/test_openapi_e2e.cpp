@@ -61,6 +61,7 @@ WorkerProcess& open_worker() {
 // A sample concrete path for a document path template.
 std::string sample_path(const std::string& templ) {
   std::string out = std::regex_replace(templ, std::regex("\\{job_id\\}"), kValidUnknownId);
+  out = std::regex_replace(out, std::regex("\\{file\\}"), kValidUnknownId + ".0." + std::string(64, '0') + ".png");
   return std::regex_replace(out, std::regex("\\{path\\}"), "index.html");
 }
 
@@ -334,6 +335,10 @@ TEST_CASE("with a token: 401s, open routes, a job that fails, a full queue", "[e
     CHECK(r.status == 401);
   }
   check_reply("/v1/jobs", "POST", post_json(port, demo_job(), {{"Authorization", "Bearer wrong"}}));
+  const HttpReply openai = http_post(port, "/v1/images/generations", R"({"prompt":"x"})");
+  check_reply("/v1/images/generations", "POST", openai);
+  CHECK(openai.status == 401);
+  CHECK(openai.body["error"]["code"] == "missing_api_key");
   check_reply("/v1/jobs/{job_id}", "GET", http_get(port, "/v1/jobs/" + kValidUnknownId));
   for (const char* path : {"/", "/health", "/ready", "/openapi.json"}) {
     const HttpReply r = http_get(port, path);
@@ -359,6 +364,84 @@ TEST_CASE("with a token: 401s, open routes, a job that fails, a full queue", "[e
   CHECK(seen.count("error") == 1);
   check_reply("/v1/jobs/{job_id}", "GET", http_get(port, "/v1/jobs/" + failing, auth));
   http_delete(port, "/v1/jobs/" + queued, auth);
+}
+
+TEST_CASE("OpenAI Images routes answer as documented, in OpenAI's error shape", "[e2e][openapi][openai]") {
+  const int port = open_worker().port();
+  const json body = {{"prompt", "a fox"}, {"size", "64x64"}, {"steps", 3}, {"seed", 5}, {"n", 2}};
+  json b64 = body;
+  b64["response_format"] = "b64_json";
+  const HttpReply generated = http_post(port, "/v1/images/generations", b64.dump());
+  check_reply("/v1/images/generations", "POST", generated);
+  REQUIRE(generated.status == 200);
+  CHECK(generated.body["data"].size() == 2);
+  CHECK_FALSE(generated.header("X-Job-Id").empty());
+  const HttpReply by_url = http_post(port, "/v1/images/generations", body.dump());
+  check_reply("/v1/images/generations", "POST", by_url);
+  REQUIRE(by_url.status == 200);
+  const std::string url = by_url.body["data"][1]["url"];
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(port);
+  REQUIRE(url.rfind(prefix + "/v1/images/files/", 0) == 0);
+  const HttpReply file = http_get(port, url.substr(prefix.size()));
+  check_reply("/v1/images/files/{file}", "GET", file);
+  CHECK(file.raw == decode_base64(generated.body["data"][1]["b64_json"].get<std::string>()));
+  check_reply("/v1/images/files/{file}", "GET", http_get(port, sample_path("/v1/images/files/{file}")));
+
+  // Edits: multipart, with a mask (inpainting) and without (img2img at the image's size).
+  const std::string image = encode_png(decode_image_base64(png_base64(72, 64, 90)));
+  Image mask;
+  mask.width = 72, mask.height = 64, mask.channels = 4;
+  mask.pixels.assign(72 * 64 * 4, 0);  // all transparent: repaint everything
+  const httplib::MultipartFormDataItems form = {{"image", image, "image.png", "image/png"},
+                                               {"mask", encode_png(mask), "mask.png", "image/png"},
+                                               {"prompt", "a fox", "", ""}, {"steps", "3", "", ""},
+                                               {"response_format", "b64_json", "", ""}};
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(120, 0);
+  for (size_t parts : {form.size(), size_t{1}}) {
+    httplib::MultipartFormDataItems items(form.begin(), form.end());
+    if (parts == 1) items.erase(items.begin() + 1);  // no mask
+    const auto res = client.Post("/v1/images/edits", items);
+    REQUIRE(res);
+    HttpReply r;
+    r.status = res->status;
+    r.raw = res->body;
+    r.headers = res->headers;
+    r.body = json::parse(res->body, nullptr, false);
+    check_reply("/v1/images/edits", "POST", r);
+    REQUIRE(r.status == 200);
+    const Image out = decode_image_base64(r.body["data"][0]["b64_json"].get<std::string>());
+    CHECK((out.width == 72 && out.height == 64));
+  }
+
+  // Refusals: each a documented status in OpenAI's shape, naming the field.
+  json bad_size = body;
+  bad_size["size"] = "64x60";
+  json bad_n = body;
+  bad_n["n"] = 100;
+  json bad_format = body;
+  bad_format["response_format"] = "gif";
+  for (const auto& [refused, param] : {std::pair{bad_size, "size"}, {bad_n, "n"}, {bad_format, "response_format"}}) {
+    const HttpReply r = http_post(port, "/v1/images/generations", refused.dump());
+    check_reply("/v1/images/generations", "POST", r);
+    CHECK(r.status == 400);
+    CHECK(r.body["error"]["param"] == param);
+    CHECK(r.body["error"]["code"] == "invalid_field");
+  }
+  const HttpReply no_prompt = http_post(port, "/v1/images/generations", "{}");
+  check_reply("/v1/images/generations", "POST", no_prompt);
+  CHECK(no_prompt.body["error"]["code"] == "missing_field");
+  check_reply("/v1/images/generations", "POST", http_post(port, "/v1/images/generations", body.dump(), "text/plain"));
+  const HttpReply big = http_post(port, "/v1/images/generations", std::string(2u << 20, ' '));
+  check_reply("/v1/images/generations", "POST", big);
+  CHECK(big.status == 413);
+  check_reply("/v1/images/edits", "POST", http_post(port, "/v1/images/edits", body.dump()));  // not multipart: 415
+
+  // Counted in /metrics under the route names and operations.
+  const std::string metrics = http_get(port, "/metrics").raw;
+  CHECK(metrics.find("sdw_http_requests_total{route=\"openai_generations\",status=\"200\"}") != std::string::npos);
+  CHECK(metrics.find("sdw_jobs_submitted_total{operation=\"openai.edits\"} 2") != std::string::npos);
+  CHECK(metrics.find("sdw_jobs_rejected_total{code=\"INVALID_FIELD\"}") != std::string::npos);
 }
 
 TEST_CASE("a model that fails to load: 503s as documented", "[e2e][openapi][ready]") {

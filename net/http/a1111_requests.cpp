@@ -1,0 +1,216 @@
+// AUTOMATIC1111 API requests <-> jobs (see a1111_requests.h).
+#include "net/http/a1111_requests.h"
+
+#include <cctype>
+#include <random>
+#include <regex>
+
+#include "model/schedulers/scheduler.h"
+#include "net/http/errors.h"
+
+namespace sdw::net {
+namespace {
+
+constexpr int kMaxIterations = 16;
+
+// The rbee field -> A1111's, for errors the rbee parser raises.
+const std::pair<const char*, const char*> kRenames[] = {
+    {"guidance_scale", "cfg_scale"}, {"num_images", "batch_size"},
+    {"input_image", "init_images"},  {"init_image", "init_images"},
+    {"mask_image", "mask"},          {"strength", "denoising_strength"},
+    {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}, {"scheduler", "sampler_name"}};
+
+ApiError renamed(const ApiError& e) {
+  for (const auto& [rbee, a1111] : kRenames) {
+    if (e.param() != rbee) continue;
+    std::string message = e.what();
+    if (message.rfind(rbee, 0) == 0) message = a1111 + message.substr(std::string(rbee).size());
+    return ApiError(e.type(), e.code(), message, a1111);
+  }
+  return e;
+}
+
+uint64_t random_seed() {
+  std::random_device rd;
+  return rd() % 4294967294u;  // A1111: random.randrange(4294967294)
+}
+
+// sampler_name (+ A1111 1.9's separate `scheduler`: Automatic or Karras) -> the rbee scheduler.
+std::string sampler_of(const FieldReader& fields) {
+  std::string name = fields.optional_string("sampler_name").value_or(fields.optional_string("sampler_index").value_or(""));
+  const std::string schedule = fields.optional_string("scheduler").value_or("automatic");
+  std::string lower = schedule;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "karras" && !name.empty()) return name + " Karras";
+  if (lower != "automatic" && lower != "karras")
+    throw invalid_field("scheduler", "scheduler must be \"Automatic\" or \"Karras\" (GET /sdapi/v1/schedulers), got \"" +
+                                         schedule.substr(0, 40) + "\"");
+  return name;
+}
+
+A1111Request parse_common(const nlohmann::json& body, const ParseOptions& options, bool img2img) {
+  if (!body.is_object())
+    throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body must be a JSON object, got " + json_type(body));
+  const FieldReader fields(body);
+  A1111Request out;
+  out.img2img = img2img;
+  if (fields.boolean("enable_hr", false))
+    throw invalid_field("enable_hr", "enable_hr (hires fix) is not supported by this worker; send enable_hr false");
+
+  // 1. A1111's defaults under its names
+  const std::string prompt = fields.optional_string("prompt").value_or("");
+  const std::string negative = fields.optional_string("negative_prompt").value_or("");
+  const int steps = fields.integer("steps", 50, 1, options.limits.max_steps);
+  const double cfg = fields.number("cfg_scale", 7.0, 0.0, options.limits.max_guidance);
+  const int width = fields.integer("width", 512, 0, 1 << 20);
+  const int height = fields.integer("height", 512, 0, 1 << 20);
+  out.batch_size = fields.integer("batch_size", 1, 1, options.limits.max_images);
+  out.n_iter = fields.integer("n_iter", 1, 1, kMaxIterations);
+  out.sampler_name = sampler_of(fields);
+  const auto* seed = fields.get("seed");
+  if (!seed || (seed->is_number_integer() && !seed->is_number_unsigned() && seed->get<int64_t>() == -1)) {
+    out.seed = random_seed();
+  } else {
+    const auto given = fields.seed("seed");
+    out.seed = *given;
+  }
+  int clip_skip = 1;
+  if (const auto* overrides = fields.get("override_settings")) {
+    if (!overrides->is_object()) throw invalid_field("override_settings", "override_settings must be an object");
+    const FieldReader o(*overrides);
+    clip_skip = o.integer("CLIP_stop_at_last_layers", 1, 1, options.limits.max_clip_skip);
+    if (const auto checkpoint = o.optional_string("sd_model_checkpoint"); checkpoint && !options.model.accepts(*checkpoint))
+      throw ApiError(ErrorType::invalid_request, "MODEL_NOT_FOUND",
+                     "override_settings.sd_model_checkpoint '" + *checkpoint + "' is not served here; this worker serves " +
+                         options.model.describe(),
+                     "override_settings.sd_model_checkpoint");
+  }
+
+  // 2. the rbee Operation
+  nlohmann::json rbee = {{"operation", "image_generation"}, {"hive_id", "a1111"}, {"model", options.model.name},
+                         {"prompt", prompt}, {"steps", steps},
+                         {"guidance_scale", cfg}, {"width", width}, {"height", height},
+                         {"num_images", out.batch_size}, {"clip_skip", clip_skip}, {"output_format", "png"}};
+  if (fields.has("negative_prompt")) rbee["negative_prompt"] = negative;
+  if (!out.sampler_name.empty()) rbee["scheduler"] = out.sampler_name;
+  if (img2img) {
+    const auto* images = fields.get("init_images");
+    if (!images) throw missing_field("init_images");
+    if (!images->is_array() || images->empty() || !(*images)[0].is_string())
+      throw invalid_field("init_images", "init_images must be a non-empty array of base64 images (the first is used)");
+    out.denoising_strength = fields.number("denoising_strength", 0.75, 0.0, 1.0);
+    rbee["strength"] = out.denoising_strength;
+    const auto mask = fields.optional_string("mask");
+    rbee["operation"] = mask ? "image_inpaint" : "image_transform";
+    rbee[mask ? "init_image" : "input_image"] = (*images)[0];
+    if (mask) rbee["mask_image"] = *mask;
+    fields.integer("mask_blur", 4, 0, 64);        // accepted, not applied (docs/a1111-api.md)
+    fields.integer("inpainting_fill", 1, 0, 3);   // accepted; the pipeline starts from the original
+    fields.integer("inpainting_mask_invert", 0, 0, 1);
+  }
+
+  // 3. validated by the rbee parser, one job per iteration
+  for (int i = 0; i < out.n_iter; ++i) {
+    rbee["seed"] = out.seed + static_cast<uint64_t>(i) * static_cast<uint64_t>(out.batch_size);
+    try {
+      out.iterations.push_back(parse_job_request(rbee, options));
+    } catch (const ApiError& e) {
+      throw renamed(e);
+    }
+    if (img2img && fields.integer("inpainting_mask_invert", 0, 0, 1) == 1) {
+      Image& mask = out.iterations.back().submission.request.mask_image;
+      mask = to_gray(mask);
+      for (auto& p : mask.pixels) p = static_cast<uint8_t>(255 - p);
+    }
+  }
+
+  // 4. the `parameters` echo: the request with the defaults used
+  out.parameters = body;
+  for (const char* big : {"init_images", "mask"})
+    if (out.parameters.contains(big)) out.parameters[big] = nullptr;
+  out.parameters["prompt"] = prompt;
+  out.parameters["negative_prompt"] = negative;
+  out.parameters["steps"] = steps;
+  out.parameters["cfg_scale"] = cfg;
+  out.parameters["width"] = width;
+  out.parameters["height"] = height;
+  out.parameters["batch_size"] = out.batch_size;
+  out.parameters["n_iter"] = out.n_iter;
+  if (!seed) out.parameters["seed"] = -1;
+  if (img2img) out.parameters["denoising_strength"] = out.denoising_strength;
+  return out;
+}
+
+std::string png_parameters(const std::string& png) {
+  try {
+    for (const auto& [key, text] : png_text_chunks(png))
+      if (key == "parameters") return text;
+  } catch (const ImageError&) {
+  }
+  return "";
+}
+
+}  // namespace
+
+A1111Request parse_a1111_txt2img(const nlohmann::json& body, const ParseOptions& options) {
+  return parse_common(body, options, false);
+}
+
+A1111Request parse_a1111_img2img(const nlohmann::json& body, const ParseOptions& options) {
+  return parse_common(body, options, true);
+}
+
+std::string a1111_sampler_name(const std::string& canonical) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"ddim", "DDIM"},        {"pndm", "PLMS"},     {"ddpm", "DDPM"},
+      {"euler", "Euler"},      {"euler_a", "Euler a"}, {"dpmpp_2m", "DPM++ 2M"},
+      {"dpmpp_2m_karras", "DPM++ 2M Karras"}, {"heun", "Heun"}, {"lcm", "LCM"}, {"unipc", "UniPC"}};
+  for (const auto& [c, display] : names)
+    if (canonical == c) return display;
+  return canonical;
+}
+
+nlohmann::json a1111_response(const A1111Request& request, const std::vector<JobEvent>& completed,
+                              const std::string& model_name, bool interrupted) {
+  nlohmann::json images = nlohmann::json::array(), seeds = nlohmann::json::array(), infotexts = nlohmann::json::array();
+  nlohmann::json prompts = nlohmann::json::array(), negatives = nlohmann::json::array();
+  const GenerationRequest* first = request.iterations.empty() ? nullptr : &request.iterations.front().submission.request;
+  const std::string prompt = first ? first->prompt : "";
+  const std::string negative = first ? first->negative_prompt.value_or("") : "";
+  std::string sampler = request.sampler_name;
+  for (const JobEvent& e : completed) {
+    for (const EncodedImage& image : e.images) {
+      images.push_back(encode_base64(image.bytes));
+      seeds.push_back(e.seed);  // one generator per batch: every image of a job has its seed
+      const std::string text = png_parameters(image.bytes);
+      infotexts.push_back(text);
+      prompts.push_back(prompt);
+      negatives.push_back(negative);
+      std::smatch m;
+      if (sampler.empty() && std::regex_search(text, m, std::regex("Sampler: ([^,\n]+)"))) sampler = m[1].str();
+    }
+  }
+  if (!sampler.empty()) {
+    try {
+      sampler = a1111_sampler_name(canonical_scheduler_name(sampler));
+    } catch (const SchedulerError&) {
+    }
+  }
+  const int width = first ? first->width : 0, height = first ? first->height : 0;
+  nlohmann::json info = {
+      {"prompt", prompt}, {"all_prompts", prompts}, {"negative_prompt", negative}, {"all_negative_prompts", negatives},
+      {"seed", request.seed}, {"all_seeds", seeds}, {"subseed", -1}, {"all_subseeds", nlohmann::json::array()},
+      {"subseed_strength", 0}, {"width", width}, {"height", height}, {"sampler_name", sampler},
+      {"cfg_scale", request.parameters.value("cfg_scale", 7.0)}, {"steps", request.parameters.value("steps", 50)},
+      {"batch_size", request.batch_size}, {"restore_faces", false}, {"face_restoration_model", nullptr},
+      {"sd_model_name", model_name}, {"sd_model_hash", nullptr}, {"sd_vae_name", nullptr}, {"sd_vae_hash", nullptr},
+      {"seed_resize_from_w", -1}, {"seed_resize_from_h", -1},
+      {"denoising_strength", request.img2img ? nlohmann::json(request.denoising_strength) : nlohmann::json(nullptr)},
+      {"extra_generation_params", nlohmann::json::object()}, {"index_of_first_image", 0}, {"infotexts", infotexts},
+      {"styles", nlohmann::json::array()}, {"job_timestamp", ""},
+      {"clip_skip", first ? first->clip_skip : 1}, {"is_using_inpainting_conditioning", false},
+      {"interrupted", interrupted}, {"version", "sd-worker"}};
+  return {{"images", images}, {"parameters", request.parameters}, {"info", dump_json(info)}};
+}
+
+}  // namespace sdw::net
