@@ -13,7 +13,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libpng-dev libjpeg62-turbo-dev
   libcli11-dev catch2
   chromium
-  curl)  # the doc examples' test runs them with curl (tests/e2e/test_doc_examples.cpp)
+  curl  # the doc examples' test runs them with curl (tests/e2e/test_doc_examples.cpp)
+  systemd)  # systemd-analyze verifies the installed unit (tests/e2e/test_install.cpp)
 
 # The web UI (ui/) and the client tests build with Node.js (>= 20) and npm: Debian's packages where neither came with
 # the machine (a Node.js from elsewhere that brings npm is used as it is).
