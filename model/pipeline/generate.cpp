@@ -45,7 +45,7 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
   p.height = height;
   p.model = model_name;
   if (request.clip_skip > 1) p.clip_skip = request.clip_skip;
-  if (request.mode != GenerationMode::txt2img) p.denoising_strength = request.strength;
+  if (request.mode != GenerationMode::txt2img) p.denoising_strength = request.strength ? request.strength : strength;
   std::vector<std::pair<std::string, std::string>> hashes;  // A1111: the name as mentioned; here the file's stem
   for (const LoraUse& l : request.loras) {
     try {
@@ -67,6 +67,7 @@ GenerationResult generate(SdModel& model, const GenerationRequest& request, cons
   result.height = req.request.height;
   result.steps = req.request.steps;
   result.guidance = req.guidance;
+  result.strength = req.request.strength;
 
   auto t0 = std::chrono::steady_clock::now();
   PromptEmbeddings prompt = encode_prompt(model, req);

@@ -102,6 +102,7 @@ struct GenerationResult {
   uint64_t seed = 0;
   int width = 0, height = 0, steps = 0, unet_calls = 0;
   double guidance = 0;
+  std::optional<double> strength;  // img2img / inpaint: the strength in effect (the model's default if not asked)
   std::string scheduler;       // diffusers class name actually used
   std::string sampler_name;    // A1111 display name
   GenerationTimings timings;

@@ -152,6 +152,10 @@ TEST_CASE("SDXL default strengths are diffusers' (img2img 0.3, inpaint 0.9999); 
   req.init_image = load_image(test::fixture("sdxl_modes/init_64x64.png"));
   CHECK(*resolve_request(*model_for("tiny-sdxl"), req).request.strength == 0.3);
   CHECK(*resolve_request(*model_for("tiny-sd15"), req).request.strength == 0.8);
+  // The infotext of a request that named no strength records the one in effect.
+  const GenerationResult result = generate(*model_for("tiny-sdxl"), req);
+  CHECK(result.unet_calls == 3);
+  CHECK_THAT(result.parameters_text("tiny-sdxl", req), Catch::Matchers::Contains("Denoising strength: 0.3"));
   req.mode = GenerationMode::inpaint;
   req.mask_image = load_image(test::fixture("sdxl_modes/mask_64x64.png"));
   CHECK(*resolve_request(*model_for("tiny-sdxl-inpaint"), req).request.strength == 0.9999);
