@@ -51,6 +51,8 @@ struct GenerateArgs {
   bool has_seed = false;
   std::string scheduler;
   int clip_skip = 1;
+  int max_sequence_length = 0;  // SD3: T5's token count (0: 256)
+  bool no_t5 = false;           // SD3: load without text_encoder_3
   std::string init_image, mask_image;
   double strength = -1;  // < 0: the model's default
   int num_images = 1;
@@ -167,6 +169,9 @@ int run_generate(int argc, char** argv) {
     return s;
   }() + ")");
   app.add_option("--clip-skip", a.clip_skip, "A1111 numbering: 1 = last layer")->check(CLI::Range(1, 48));
+  app.add_option("--max-sequence-length", a.max_sequence_length, "SD3: T5's token count (default 256)")
+      ->check(CLI::Range(1, 512));
+  app.add_flag("--no-t5", a.no_t5, "SD3: load without the T5 encoder (text_encoder_3); its prompt part is zeros");
   app.add_option("--init-image", a.init_image, "image for img2img / inpainting")->check(CLI::ExistingFile);
   app.add_option("--strength", a.strength, "img2img/inpaint strength in (0, 1] (default: SD 0.8; SDXL 0.3 img2img, 0.9999 inpaint)")
       ->check(CLI::Range(0.0, 1.0));
@@ -216,6 +221,7 @@ int run_generate(int argc, char** argv) {
   if (a.has_seed) req.seed = a.seed;
   req.scheduler = a.scheduler;
   req.clip_skip = a.clip_skip;
+  req.max_sequence_length = a.max_sequence_length;
   if (a.strength >= 0) req.strength = a.strength;
   req.num_images = a.num_images;
   try {
@@ -237,6 +243,7 @@ int run_generate(int argc, char** argv) {
     lo.config_dir = a.config_dir;
     lo.vae_file = a.vae_file;
     lo.cuda_graphs = !a.no_cuda_graphs;
+    lo.load_t5 = !a.no_t5;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);

@@ -74,6 +74,10 @@ void collect(void* context, int id, const char* piece, size_t size) {
 std::vector<std::string> sentencepiece_module_candidates() {
   std::vector<std::string> out;
   if (const char* env = std::getenv("SDW_SENTENCEPIECE_MODULE")) out.push_back(env);
+  // Installed next to the running binary: <prefix>/bin/sd-worker -> <prefix>/lib/sd-worker/.
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) out.push_back((exe.parent_path() / ".." / "lib" / "sd-worker" / "libsdw_sentencepiece.so").lexically_normal().string());
 #ifdef SDW_SPM_MODULE_BUILD_PATH
   out.push_back(SDW_SPM_MODULE_BUILD_PATH);
 #endif

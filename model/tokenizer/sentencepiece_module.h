@@ -37,7 +37,8 @@ class SentencePieceModel {
   void* processor_ = nullptr;
 };
 
-// Where the module is looked for: $SDW_SENTENCEPIECE_MODULE, the build tree, the install prefix.
+// Where the module is looked for: $SDW_SENTENCEPIECE_MODULE, <binary>/../lib/sd-worker/, the build
+// tree, the configured install prefix.
 std::vector<std::string> sentencepiece_module_candidates();
 
 }  // namespace sdw
