@@ -3,7 +3,10 @@
 // settings and a systemd unit whose ExecStart is that prefix's binary and which passes
 // `systemd-analyze verify`; every file is in install_manifest.txt; and the installed binary,
 // run from elsewhere without SDW_DATA_DIR, finds its data next to itself: `generate` writes an
-// image and `serve` answers, logging the prefix's share/sd-worker as its data folder.
+// image and `serve` answers, logging the prefix's share/sd-worker as its data folder. Then the CPU
+// container recipe's runtime stage (config/Containerfile) is checked against the installed tree:
+// it copies the prefix whole and its packages provide every library the tree loads
+// (scripts/check_container_libs.sh, which also fails when a package is dropped from the list).
 #include <catch.hpp>
 
 #include <filesystem>
@@ -84,4 +87,10 @@ TEST_CASE("cmake --install to any prefix gives a tree that runs from there", "[i
   CHECK(http_get(w.port(), "/health").status == 200);
   CHECK_THAT(w.log(), Catch::Contains("data files (CLIP vocabularies, configs) from " + (prefix / "share/sd-worker").string()));
   if (ui_built) CHECK_THAT(w.log(), Catch::Contains("web UI at") && Catch::Contains((prefix / "share/sd-worker/ui").string()));
+
+  const std::string check = std::string(SDW_SOURCE_DIR) + "/scripts/check_container_libs.sh";
+  const ProcessResult libs = run_process({"/bin/bash", check, std::string(SDW_SOURCE_DIR) + "/config/Containerfile", prefix.string()});
+  INFO(libs.output());
+  CHECK(libs.exit_code == 0);
+  CHECK_THAT(libs.output(), Catch::Contains("provides every library"));
 }
