@@ -90,18 +90,11 @@ std::string HubClient::download_pipeline(const HubReference& reference, const Hu
     } catch (const HubError&) {
     }
   }
-  Listing listing;
-  try {
-    listing = list_revision(reference);
-  } catch (const HubError& e) {
-    if (e.code() != HubErrc::network) throw;
-    try {
-      return from_cache(reference, options, e.what());  // "cannot reach {endpoint} (...)"
-    } catch (const HubError& cached) {
-      if (cached.code() == HubErrc::not_cached) throw HubError(HubErrc::network, cached.what());
-      throw;
-    }
-  }
+  std::string cached_snapshot;
+  const auto listed = list_or_cached(
+      reference, [&](const std::string& why) { return from_cache(reference, options, why); }, &cached_snapshot);
+  if (!listed) return cached_snapshot;
+  const Listing& listing = *listed;
   const HubRepoCache cache(config_.cache_dir, reference.repo_id);
   const std::string& commit = listing.commit;
   if (commit != reference.revision && options.note)
@@ -156,22 +149,32 @@ std::string HubClient::download_file(const HubFileReference& file, const HubDown
   if (config_.offline) return cached("HF_HUB_OFFLINE is set, so nothing can be downloaded");
   if (is_commit_hash(reference.revision) && cache.has_file(reference.revision, file.path))
     return cache.snapshot_dir(reference.revision) + "/" + file.path;
-  Listing listing;
-  try {
-    listing = list_revision(reference);
-  } catch (const HubError& e) {
-    if (e.code() != HubErrc::network) throw;
-    try {
-      return cached(e.what());
-    } catch (const HubError& c) {
-      throw HubError(HubErrc::network, c.what());
-    }
-  }
+  std::string cached_path;
+  const auto listed = list_or_cached(reference, cached, &cached_path);
+  if (!listed) return cached_path;
+  const Listing& listing = *listed;
   if (std::find(listing.files.begin(), listing.files.end(), file.path) == listing.files.end())
     throw HubError(HubErrc::entry_not_found, "'" + reference.to_string() + "' has no file '" + file.path + "'");
   fetch_file(reference, listing.commit, file.path, options);
   if (reference.revision != listing.commit) cache.write_ref(reference.revision, listing.commit);
   return cache.snapshot_dir(listing.commit) + "/" + file.path;
+}
+
+std::optional<HubClient::Listing> HubClient::list_or_cached(
+    const HubReference& reference, const std::function<std::string(const std::string&)>& cached,
+    std::string* from_cache) const {
+  try {
+    return list_revision(reference);
+  } catch (const HubError& e) {
+    if (e.code() != HubErrc::network) throw;
+    try {
+      *from_cache = cached(e.what());  // e.what(): "cannot reach {endpoint} (...)"
+      return std::nullopt;
+    } catch (const HubError& c) {
+      if (c.code() == HubErrc::not_cached) throw HubError(HubErrc::network, c.what());
+      throw;
+    }
+  }
 }
 
 HubClient::Listing HubClient::list_revision(const HubReference& reference) const {

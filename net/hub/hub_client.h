@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "net/hub/hub_config.h"
@@ -48,6 +49,11 @@ class HubClient {
     std::vector<std::string> files;
   };
   Listing list_revision(const HubReference& reference) const;
+  // list_revision, or, when the Hub cannot be reached, `cached(reason)`'s answer from the cache
+  // (in *from_cache; its not_cached error then becomes a network error). nullopt: the cache answered.
+  std::optional<Listing> list_or_cached(const HubReference& reference,
+                                        const std::function<std::string(const std::string&)>& cached,
+                                        std::string* from_cache) const;
   // The cached snapshot when it is complete, else throws not_cached (reason: why no network).
   std::string from_cache(const HubReference& reference, const HubDownloadOptions& options,
                          const std::string& reason) const;

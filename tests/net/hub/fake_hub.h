@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/hub/hub_config.h"
 #include "test_util.h"
 
 namespace sdw::test::fake_hub {
@@ -256,6 +257,18 @@ inline std::map<std::string, std::string> fixture_with_extras() {
   files["safety_checker/model.safetensors"] = std::string(2048, 's');
   files["safety_checker/config.json"] = "{}";
   return files;
+}
+
+// A Hub client configuration for `hub`: its endpoint, the cache in `cache_dir`, no waits between
+// retries, short timeouts.
+inline net::HubConfig fake_hub_config(const FakeHub& hub, const std::string& cache_dir) {
+  net::HubConfig c;
+  c.endpoint = hub.endpoint();
+  c.cache_dir = cache_dir;
+  c.retry_delay = std::chrono::milliseconds(0);
+  c.connect_timeout = std::chrono::milliseconds(2000);
+  c.metadata_timeout = c.download_timeout = std::chrono::milliseconds(5000);
+  return c;
 }
 
 }  // namespace sdw::test::fake_hub

@@ -18,15 +18,7 @@ using namespace sdw::test::fake_hub;
 
 namespace {
 
-HubConfig config_for(const FakeHub& hub, const test::TempDir& tmp) {
-  HubConfig c;
-  c.endpoint = hub.endpoint();
-  c.cache_dir = tmp.file("hub");
-  c.retry_delay = std::chrono::milliseconds(0);
-  c.connect_timeout = std::chrono::milliseconds(2000);
-  c.metadata_timeout = c.download_timeout = std::chrono::milliseconds(5000);
-  return c;
-}
+HubConfig config_for(const FakeHub& hub, const test::TempDir& tmp) { return fake_hub_config(hub, tmp.file("hub")); }
 
 size_t downloads(const FakeHub& hub) {
   size_t n = 0;
