@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/embeddings/prompt_tokens.h"
+#include "model/image/pil_resize.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_stages.h"
@@ -29,10 +30,11 @@ void check_size(const char* field, int v, const RequestLimits& limits) {
   if (v % 8 != 0) throw RequestError(std::string(field) + " must be a multiple of 8, got " + std::to_string(v));
 }
 
+// diffusers' VaeImageProcessor: PIL's Lanczos resize, only when the size differs.
 Image fit_image(const Image& image, int width, int height) {
   Image rgb = to_rgb(image);
   if (rgb.width == width && rgb.height == height) return rgb;
-  return resize(rgb, width, height);
+  return resize_lanczos_pil(rgb, width, height);
 }
 
 // Posterior sample of the VAE encoding, scaled: scaling_factor * (mean + std * eps).
@@ -112,7 +114,8 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   if (r.mode != GenerationMode::txt2img && !latents_in) r.init_image = fit_image(r.init_image, r.width, r.height);
   if (r.mode == GenerationMode::inpaint) {
     Image gray = to_gray(r.mask_image);
-    r.mask_image = (gray.width == r.width && gray.height == r.height) ? gray : resize(gray, r.width, r.height);
+    // convert("L"), then the same Lanczos resize, before binarising (mask_to_tensor), as diffusers.
+    r.mask_image = (gray.width == r.width && gray.height == r.height) ? gray : resize_lanczos_pil(gray, r.width, r.height);
   }
   if (static_cast<int>(r.loras.size()) > limits.max_loras)
     throw RequestError("loras: at most " + std::to_string(limits.max_loras) + " LoRAs per request");

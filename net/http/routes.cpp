@@ -72,6 +72,7 @@ const std::vector<Route>& route_table() {
       {Method::get, "/sdapi/v1/options", "a1111_options", handle_a1111_get_options, true, ErrorShape::a1111},
       {Method::post, "/sdapi/v1/options", "a1111_set_options", handle_a1111_set_options, true, ErrorShape::a1111},
       {Method::get, "/sdapi/v1/loras", "a1111_loras", handle_a1111_loras, true, ErrorShape::a1111},
+      {Method::get, "/sdapi/v1/embeddings", "a1111_embeddings", handle_a1111_embeddings, true, ErrorShape::a1111},
       {Method::get, "/sdapi/v1/memory", "a1111_memory", handle_a1111_memory, true, ErrorShape::a1111},
       {Method::get, "/openapi.json", "openapi", handle_openapi, false},
       {Method::get, "/ui", "ui", handle_ui_redirect, false},
