@@ -36,4 +36,20 @@ void handle_embeddings(ServerContext& ctx, const httplib::Request&, httplib::Res
   send_json(res, 200, {{"object", "list"}, {"data", data}});
 }
 
+void handle_a1111_embeddings(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  nlohmann::json loaded = nlohmann::json::object(), skipped = nlohmann::json::object();
+  if (ctx.config.embeddings) {
+    const WorkerHealth health = ctx.worker.health();
+    for (const EmbeddingEntry& e : ctx.config.embeddings->entries()) {
+      if (!e.embedding) continue;
+      const TextualInversion& t = *e.embedding;
+      const nlohmann::json item = {{"step", nullptr}, {"sd_checkpoint", nullptr}, {"sd_checkpoint_name", nullptr},
+                                   {"shape", t.vectors.size(1)}, {"vectors", t.num_vectors()}};
+      const bool fits = health.text_width == 0 || t.mismatch(health.text_width, health.text_width_2).empty();
+      (fits ? loaded : skipped)[t.name] = item;
+    }
+  }
+  send_json(res, 200, {{"loaded", loaded}, {"skipped", skipped}});
+}
+
 }  // namespace sdw::net

@@ -12,4 +12,9 @@ namespace sdw::net {
 // does not fit the served model with "usable": false and "reason".
 void handle_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 
+// A1111's `GET /sdapi/v1/embeddings`: {"loaded": {name: {"step","sd_checkpoint","sd_checkpoint_name",
+// "shape","vectors"}}, "skipped": {...}}: the readable embeddings that fit the served model, and
+// those that do not (all are "loaded" until the model is); unreadable files are in neither.
+void handle_a1111_embeddings(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
+
 }  // namespace sdw::net

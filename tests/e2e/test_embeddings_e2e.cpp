@@ -2,7 +2,8 @@
 // the folder (`GET /v1/embeddings`: usable ones, ones for another model, broken files, not what a
 // symlink leads out to) and a job whose prompt says an embedding's name gives, byte for byte, the
 // image of the words whose token rows the embedding holds; `sd-worker generate --embeddings-dir`
-// does the same on the command line. The embedding is written here from the fixture's own text
+// does the same on the command line; A1111's `GET /sdapi/v1/embeddings` sorts them into loaded
+// and skipped. The embedding is written here from the fixture's own text
 // encoder rows, so equality is the expected answer (see tests/model/embeddings for why).
 #include <catch.hpp>
 #include <unistd.h>
@@ -97,6 +98,16 @@ TEST_CASE("serve: a prompt naming an embedding gives the image of its words; the
   CHECK(data[2]["name"] == "xl-style");
   CHECK(data[2]["usable"] == false);
   CHECK_THAT(data[2]["reason"].get<std::string>(), Catch::Contains("SDXL embedding"));
+
+  // A1111's listing: by prompt name, the fitting ones loaded, the others skipped, broken files in neither.
+  const HttpReply a1111 = http_get(w.port(), "/sdapi/v1/embeddings");
+  INFO(a1111.raw);
+  REQUIRE(a1111.status == 200);
+  CHECK(a1111.body["loaded"].size() == 1);
+  CHECK(a1111.body["loaded"]["Astro-Rider"]["shape"] == 32);
+  CHECK(a1111.body["loaded"]["Astro-Rider"]["vectors"] == 2);
+  CHECK(a1111.body["skipped"].size() == 1);
+  CHECK(a1111.body["skipped"]["xl-style"]["vectors"] == 1);
 }
 
 TEST_CASE("generate --embeddings-dir: the embedding's name gives the image of its words", "[e2e][embeddings][cli]") {
