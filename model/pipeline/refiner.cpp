@@ -59,6 +59,7 @@ GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const Ge
   result.height = rb.request.height;
   result.steps = rb.request.steps;
   result.guidance = rb.guidance;
+  result.strength = rb.request.strength;
 
   auto t0 = std::chrono::steady_clock::now();
   PromptEmbeddings base_prompt = encode_prompt(base, rb);
