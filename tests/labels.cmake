@@ -106,6 +106,10 @@ set(SDW_LIBS_test_http_load sdw_net)
 set(SDW_LABELS_test_openapi_e2e http)
 set(SDW_LIBS_test_openapi_e2e sdw_net)
 set(SDW_SOURCES_test_openapi_e2e e2e/openapi_check.cpp)
+# The AUTOMATIC1111 API as its clients speak it; every answer checked against the document too.
+set(SDW_LABELS_test_a1111_e2e http)
+set(SDW_LIBS_test_a1111_e2e sdw_net)
+set(SDW_SOURCES_test_a1111_e2e e2e/openapi_check.cpp)
 # The web UI's routes: static files, path safety, --no-ui, an unbuilt UI, the install layout.
 set(SDW_LABELS_test_ui_e2e http ui)
 set(SDW_LIBS_test_ui_e2e sdw_net)

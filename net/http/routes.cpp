@@ -31,6 +31,13 @@ const std::vector<std::pair<const Route*, std::regex>>& compiled_routes() {
   return compiled;
 }
 
+// The error shape of a request no route takes (404, 405): the API its path belongs to.
+ErrorShape shape_of_path(const std::string& path) {
+  if (path.rfind("/sdapi/", 0) == 0) return ErrorShape::a1111;
+  if (path.rfind("/v1/images/", 0) == 0) return ErrorShape::openai;
+  return ErrorShape::rbee;
+}
+
 }  // namespace
 
 const char* method_name(Method method) {
@@ -101,7 +108,7 @@ const Route* match_route(const std::string& method, const std::string& path) {
 
 std::optional<ApiError> admit_request(ServerContext& ctx, const httplib::Request& req) {
   const Route* route = match_route(req.method, req.path);
-  if (route) set_error_shape(route->shape);  // every refusal below in the route's API's shape
+  set_error_shape(route ? route->shape : shape_of_path(req.path));  // every refusal below in that API's shape
   std::vector<std::string> lengths;
   for (size_t i = 0; i < req.get_header_value_count("Content-Length"); ++i)
     lengths.push_back(req.get_header_value("Content-Length", i));
