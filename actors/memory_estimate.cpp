@@ -141,7 +141,7 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
   const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
-  for (const char* component : {"unet", "text_encoder", "text_encoder_2", "vae"}) {
+  for (const char* component : {"unet", "transformer", "text_encoder", "text_encoder_2", "text_encoder_3", "vae"}) {
     if (!f.has(component)) continue;
     const bool vae = std::string(component) == "vae";
     for (const std::string& file : find_weight_files(f.path(component))) {
@@ -155,6 +155,20 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) 
         if (!vae && floating) e.prepackable_bytes += bytes;
       }
     }
+  }
+  if (!f.has("unet") && f.has("transformer")) {
+    // SD3: the MMDiT's joint attention scores [2, heads, T, T] (CFG batch) over the image tokens of
+    // its native size plus 77 + 256 text tokens, or the VAE decode, whichever is larger.
+    const nlohmann::json t = read_json_file(f.path("transformer") + "/config.json");
+    const nlohmann::json v = read_json_file(f.path("vae") + "/config.json");
+    const int64_t scale = int64_t{1} << (v.value("block_out_channels", std::vector<int64_t>{1, 2, 3, 4}).size() - 1);
+    const int64_t side = t.value("sample_size", int64_t{128}) * scale, per_side = side / scale / t.value("patch_size", int64_t{2});
+    const int64_t tokens = per_side * per_side + 77 + 256;
+    const int64_t scores = 2 * 2 * t.value("num_attention_heads", int64_t{24}) * tokens * tokens * elem;
+    const nlohmann::json no_unet = {{"block_out_channels", nlohmann::json::array()}};
+    e.activation_bytes = std::max(scores, activation_bytes(no_unet, v, static_cast<int>(side), static_cast<int>(side),
+                                                           static_cast<int>(elem)));
+    return e;
   }
   const nlohmann::json unet = read_json_file(f.path("unet") + "/config.json");
   const nlohmann::json vae = read_json_file(f.path("vae") + "/config.json");

@@ -84,6 +84,8 @@ set(SDW_LABELS_test_hub_file hub http)
 set(SDW_LIBS_test_hub_file sdw_net)
 set(SDW_LABELS_test_hub_selection_sd3 hub)
 set(SDW_LIBS_test_hub_selection_sd3 sdw_net sdw_loading)
+set(SDW_LABELS_test_hub_selection_sd3 hub)
+set(SDW_LIBS_test_hub_selection_sd3 sdw_net sdw_loading)
 
 # e2e/: the real binary (tests/CMakeLists.txt adds the harness, the binary and a 300 s timeout).
 set(SDW_LABELS_test_http_e2e http)
@@ -99,6 +101,9 @@ set(SDW_SOURCES_test_lora_e2e seeded_cases.cpp)
 set(SDW_LABELS_test_sdxl_e2e http parity)
 set(SDW_LIBS_test_sdxl_e2e sdw_net)
 set(SDW_SOURCES_test_sdxl_e2e seeded_cases.cpp)
+set(SDW_LABELS_test_sd3_serve_e2e http parity)
+set(SDW_LIBS_test_sd3_serve_e2e sdw_net)
+set(SDW_SOURCES_test_sd3_serve_e2e seeded_cases.cpp)
 set(SDW_LIBS_test_http_hostile sdw_net)
 set(SDW_LABELS_test_http_load http)  # 10-30 s on 2 cores: not `slow`
 set(SDW_LIBS_test_http_load sdw_net)

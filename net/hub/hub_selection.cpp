@@ -10,7 +10,9 @@ namespace sdw::net {
 namespace {
 
 const char* const kWeightStems[] = {"diffusion_pytorch_model", "model"};
-const std::set<std::string> kWeightComponents = {"unet", "vae", "text_encoder", "text_encoder_2"};
+// SD3 adds its MMDiT (transformer) and T5 (text_encoder_3, with tokenizer_3's spiece.model).
+const std::set<std::string> kWeightComponents = {"unet",           "vae",         "text_encoder",
+                                                 "text_encoder_2", "transformer", "text_encoder_3"};
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -57,8 +59,9 @@ std::string pick_weights(const std::set<std::string>& names, const std::string& 
 }  // namespace
 
 const std::vector<std::string>& pipeline_components() {
-  static const std::vector<std::string> c = {"unet",      "vae",         "text_encoder", "text_encoder_2",
-                                             "tokenizer", "tokenizer_2", "scheduler"};
+  static const std::vector<std::string> c = {"unet",        "vae",         "text_encoder", "text_encoder_2",
+                                             "tokenizer",   "tokenizer_2", "scheduler",    "transformer",
+                                             "text_encoder_3", "tokenizer_3"};
   return c;
 }
 
@@ -89,7 +92,7 @@ PipelineFiles select_pipeline_files(const nlohmann::json& model_index, const std
       throw HubError(HubErrc::unsupported, repo_name + ": model_index.json names the component '" + component +
                                                "' but the repository has no files in '" + component + "/'");
     for (const auto& name : names) {
-      if ((ends_with(name, ".json") && !is_weight_index(name)) || name == "merges.txt")
+      if ((ends_with(name, ".json") && !is_weight_index(name)) || name == "merges.txt" || name == "spiece.model")
         chosen.insert(component + "/" + name);
     }
     if (!kWeightComponents.count(component)) continue;
