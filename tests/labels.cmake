@@ -84,8 +84,6 @@ set(SDW_LABELS_test_hub_file hub http)
 set(SDW_LIBS_test_hub_file sdw_net)
 set(SDW_LABELS_test_hub_selection_sd3 hub)
 set(SDW_LIBS_test_hub_selection_sd3 sdw_net sdw_loading)
-set(SDW_LABELS_test_hub_selection_sd3 hub)
-set(SDW_LIBS_test_hub_selection_sd3 sdw_net sdw_loading)
 
 # e2e/: the real binary (tests/CMakeLists.txt adds the harness, the binary and a 300 s timeout).
 set(SDW_LABELS_test_http_e2e http)
