@@ -238,6 +238,13 @@ HttpServer::~HttpServer() {
 
 int HttpServer::bind() {
   int port = impl_->config.port;
+  // SO_REUSEADDR only: a restart may bind while old connections linger in TIME_WAIT, but a second
+  // worker on a port in use fails to start. (cpp-httplib's default, SO_REUSEPORT, lets it bind
+  // and the kernel then splits the connections between the two processes.)
+  impl_->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+  });
   if (port == 0) {
     port = impl_->server.bind_to_any_port(impl_->config.host);
     if (port < 0) throw std::runtime_error("cannot bind " + impl_->config.host + " to a free port");

@@ -2,7 +2,8 @@
 // `serve` word) with a token, the worker listens on all interfaces (0.0.0.0, read from the
 // kernel's socket table) and every protected route demands the token; without a token it refuses
 // to start and says why; --local-mode listens on loopback without auth and refuses a token;
-// `sd-worker serve` keeps loopback; --host overrides; --insecure-no-auth opens the network on purpose.
+// `sd-worker serve` keeps loopback; --host overrides; --insecure-no-auth opens the network on purpose;
+// a second worker on a port in use fails to start (no SO_REUSEPORT sharing).
 #include <catch.hpp>
 
 #include <fstream>
@@ -82,6 +83,15 @@ TEST_CASE("--local-mode: loopback without auth; a token is refused", "[rbee][cli
                                       {{"LLORCH_API_TOKEN", "s3cret"}}, {"SD_WORKER_HOST"});
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output(), Catch::Contains("--local-mode serves loopback without auth"));
+}
+
+TEST_CASE("a second worker on a port in use refuses to start instead of sharing it", "[rbee][cli]") {
+  WorkerProcess first({"--model", "demo", "--quiet"});
+  const ProcessResult second =
+      run_process({SDW_WORKER_BINARY, "serve", "--model", "demo", "--host", "127.0.0.1", "--port", std::to_string(first.port())});
+  CHECK(second.exit_code == 1);
+  CHECK_THAT(second.output(), Catch::Contains("cannot bind 127.0.0.1:" + std::to_string(first.port())));
+  CHECK(http_get(first.port(), "/health").status == 200);
 }
 
 TEST_CASE("`serve` keeps loopback; --host overrides; --insecure-no-auth opens the network on purpose", "[rbee][cli]") {
