@@ -436,6 +436,9 @@ TEST_CASE("OpenAI Images routes answer as documented, in OpenAI's error shape", 
   check_reply("/v1/images/generations", "POST", big);
   CHECK(big.status == 413);
   check_reply("/v1/images/edits", "POST", http_post(port, "/v1/images/edits", body.dump()));  // not multipart: 415
+  const HttpReply wrong_method = http_get(port, "/v1/images/generations");  // 405, in OpenAI's shape too
+  CHECK(wrong_method.status == 405);
+  CHECK(api().problems_of_component(wrong_method.body, "OpenAiErrorResponse").empty());
 
   // Counted in /metrics under the route names and operations.
   const std::string metrics = http_get(port, "/metrics").raw;
