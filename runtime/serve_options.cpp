@@ -273,14 +273,7 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
 
   // Network or local mode (rbee): the address, and no network listener without auth.
   const bool spawned_by_hive = argc > 0 && std::string(argv[0]) != "serve";  // main.cpp passes "serve" first otherwise
-  if (a.local_mode && !a.api_token.empty())
-    return fail("--local-mode serves loopback without auth; remove the token (LLORCH_API_TOKEN / --api-token) or "
-                "drop --local-mode");
   if (app.count("--host") == 0) a.host = spawned_by_hive && !a.local_mode ? "0.0.0.0" : "127.0.0.1";
-  if (!is_loopback_host(a.host) && a.api_token.empty() && !a.insecure_no_auth)
-    return fail("listening on " + a.host + " (reachable from the network) needs a bearer token: set LLORCH_API_TOKEN "
-                "(or --api-token); --local-mode serves loopback without one; --insecure-no-auth serves the network "
-                "without auth on purpose");
 
   // --model, else --sd-version, else the demo model.
   if (app.count("--model") == 0 && !a.sd_version.empty()) a.model = a.sd_version;
@@ -320,6 +313,15 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
     std::cout << to_json(a).dump(2) << std::endl;
     return {false, 0};
   }
+  // After --print-config, which shows the effective address either way: no network listener
+  // without auth, no token in local mode.
+  if (a.local_mode && !a.api_token.empty())
+    return fail("--local-mode serves loopback without auth; remove the token (LLORCH_API_TOKEN / --api-token) or "
+                "drop --local-mode");
+  if (!is_loopback_host(a.host) && a.api_token.empty() && !a.insecure_no_auth)
+    return fail("listening on " + a.host + " (reachable from the network) needs a bearer token: set LLORCH_API_TOKEN "
+                "(or --api-token); --local-mode serves loopback without one; --insecure-no-auth serves the network "
+                "without auth on purpose");
   return {true, 0};
 }
 

@@ -11,9 +11,9 @@ prefix=${2:?usage: check_container_libs.sh CONTAINERFILE PREFIX}
 
 # The runtime stage: the lines after the last FROM.
 stage=$(awk '/^FROM /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$recipe")
-install_prefix=$(printf '%s' "$stage" | sed -n 's/^ARG SDW_PREFIX=//p' | head -n1)
+install_prefix=$(sed -n 's/^ARG SDW_PREFIX=//p' <<<"$stage" | sed -n 1p)
 [ -n "$install_prefix" ] || { echo "check_container_libs: no 'ARG SDW_PREFIX=' in the runtime stage of $recipe"; exit 1; }
-if ! printf '%s' "$stage" | grep -Eq "^COPY --from=build (\\\$\{SDW_PREFIX\}|$install_prefix) (\\\$\{SDW_PREFIX\}|$install_prefix)\$"; then
+if ! grep -Eq "^COPY --from=build (\\\$\{SDW_PREFIX\}|$install_prefix) (\\\$\{SDW_PREFIX\}|$install_prefix)\$" <<<"$stage"; then
   echo "check_container_libs: the runtime stage of $recipe does not copy the install prefix $install_prefix whole"
   exit 1
 fi
@@ -38,7 +38,7 @@ while IFS= read -r -d '' f; do
     pkg=$(dpkg -S "$real" 2>/dev/null | head -n1 | cut -d: -f1 || true)
     [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1 || true)
     if [ -z "$pkg" ]; then echo "  $f: $lib ($path) belongs to no Debian package"; missing=1; continue; fi
-    if ! printf '%s\n' "$available" | grep -qx "$pkg"; then
+    if ! grep -qx "$pkg" <<<"$available"; then  # (not printf | grep -q: with pipefail, grep's early exit fails the pipe)
       echo "  $f: $lib is in package $pkg, which the runtime stage neither installs nor gets as a dependency"
       missing=1
     fi

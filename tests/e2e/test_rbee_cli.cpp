@@ -222,7 +222,8 @@ TEST_CASE("the Rust SD worker's flags, their environment variables and the insta
 
   // A device the build lacks: a clear error at start, not a worker that never becomes ready.
   if (!at::hasCUDA()) {
-    const ProcessResult r = run_process({worker_binary("sd-worker-cuda"), "--port", "0"}, {}, kRbeeEnv);
+    // (--local-mode: the spawn form would otherwise ask for a token before it looks at the device)
+    const ProcessResult r = run_process({worker_binary("sd-worker-cuda"), "--port", "0", "--local-mode"}, {}, kRbeeEnv);
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("cuda:0") && Catch::Contains("not available"));
   }
