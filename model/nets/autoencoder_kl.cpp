@@ -3,16 +3,12 @@
 
 #include <stdexcept>
 
+#include "model/nets/config_json.h"
+
 namespace sdw {
 namespace {
 
 constexpr double kVaeEps = 1e-6;
-
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].get<T>();
-}
 
 nn::ResnetOptions vae_resnet(int64_t in, int64_t out, int64_t groups, const std::string& act) {
   nn::ResnetOptions r;

@@ -3,19 +3,10 @@
 
 #include <stdexcept>
 
+#include "model/nets/config_json.h"
 #include "model/nn/attention.h"
 
 namespace sdw {
-namespace {
-
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].get<T>();
-}
-
-}  // namespace
-
 CLIPTextConfig CLIPTextConfig::from_json(const nlohmann::json& j) {
   CLIPTextConfig c;
   c.vocab_size = get_or<int64_t>(j, "vocab_size", 49408);

@@ -5,17 +5,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "model/nets/config_json.h"
+
 namespace sdw {
-namespace {
-
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].get<T>();
-}
-
-}  // namespace
-
 SD3Transformer2DConfig SD3Transformer2DConfig::from_json(const nlohmann::json& j) {
   SD3Transformer2DConfig c;
   c.sample_size = get_or<int64_t>(j, "sample_size", 128);

@@ -5,16 +5,11 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "model/nets/config_json.h"
 #include "model/nn/attention.h"
 
 namespace sdw {
 namespace {
-
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].get<T>();
-}
 
 // transformers' NewGELUActivation (gelu_new), written out in its own operation order.
 at::Tensor gelu_new(const at::Tensor& x) {

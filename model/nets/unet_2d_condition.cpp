@@ -3,6 +3,8 @@
 
 #include <stdexcept>
 
+#include "model/nets/config_json.h"
+
 namespace sdw {
 namespace {
 
@@ -21,11 +23,6 @@ std::vector<int64_t> per_block(const nlohmann::json& j, const char* key, size_t 
   throw std::invalid_argument(std::string("unet config: '") + key + "' must be an integer or a list");
 }
 
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  return j[key].get<T>();
-}
 
 void require_null_or(const nlohmann::json& j, const char* key, const nlohmann::json& allowed) {
   if (!j.contains(key) || j[key].is_null() || j[key] == allowed) return;
