@@ -57,10 +57,7 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
   return a1111_parameters(p);
 }
 
-GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks,
-                          const RequestLimits& limits) {
-  const auto t_start = std::chrono::steady_clock::now();
-  ResolvedRequest req = resolve_request(model, request, limits);
+GenerationResult result_for(const ResolvedRequest& req) {
   GenerationResult result;
   result.seed = req.seed;
   result.width = req.request.width;
@@ -68,6 +65,14 @@ GenerationResult generate(SdModel& model, const GenerationRequest& request, cons
   result.steps = req.request.steps;
   result.guidance = req.guidance;
   result.strength = req.request.strength;
+  return result;
+}
+
+GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks,
+                          const RequestLimits& limits) {
+  const auto t_start = std::chrono::steady_clock::now();
+  ResolvedRequest req = resolve_request(model, request, limits);
+  GenerationResult result = result_for(req);
 
   auto t0 = std::chrono::steady_clock::now();
   PromptEmbeddings prompt = encode_prompt(model, req);

@@ -21,6 +21,10 @@ struct GenerateHooks {
   std::function<bool()> cancelled;
 };
 
+// A result with the resolved request's settings filled in (seed, size, steps, guidance, strength);
+// images, sampler names, counts and timings are the caller's.
+GenerationResult result_for(const ResolvedRequest& request);
+
 GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks = {},
                           const RequestLimits& limits = {});
 

@@ -53,13 +53,7 @@ GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const Ge
   b.denoising_end = start;
   const ResolvedRequest rb = resolve_request(base, b, limits);
   const ResolvedRequest rr = refiner_request(refiner, rb, start, limits);
-  GenerationResult result;
-  result.seed = rb.seed;
-  result.width = rb.request.width;
-  result.height = rb.request.height;
-  result.steps = rb.request.steps;
-  result.guidance = rb.guidance;
-  result.strength = rb.request.strength;
+  GenerationResult result = result_for(rb);
 
   auto t0 = std::chrono::steady_clock::now();
   PromptEmbeddings base_prompt = encode_prompt(base, rb);
