@@ -17,16 +17,9 @@ LIBTORCH_URL=${LIBTORCH_URL:-https://download.pytorch.org/libtorch/cu124/libtorc
 PACKAGES=(build-essential cmake ninja-build pkg-config ca-certificates curl unzip
   libcaf-dev libcpp-httplib-dev libssl-dev nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
   libpng-dev libjpeg62-turbo-dev libcli11-dev catch2)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/apt_install.sh
+source scripts/apt_install.sh
+apt_install_missing build_cuda "${PACKAGES[@]}"
 
 command -v nvcc >/dev/null || [ -x /usr/local/cuda/bin/nvcc ] ||
   { echo "build_cuda: no nvcc: install the CUDA toolkit (docs/GPU.md)"; exit 1; }

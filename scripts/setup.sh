@@ -20,17 +20,9 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
 # the machine (a Node.js from elsewhere that brings npm is used as it is).
 if ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/apt_install.sh
+source scripts/apt_install.sh
+apt_install_missing setup "${PACKAGES[@]}"
 
 # ccache: share compiled objects between clones (paths relative to the repository) and accept
 # precompiled headers.
