@@ -96,6 +96,46 @@ UNet2DConditionConfig UNet2DConditionConfig::from_json(const nlohmann::json& j) 
   return c;
 }
 
+UNetBlockOptions unet_block_base(const UNet2DConditionConfig& c) {
+  UNetBlockOptions base;
+  base.temb_channels = c.time_embed_dim();
+  base.groups = c.norm_num_groups;
+  base.eps = c.norm_eps;
+  base.act = c.act_fn;
+  base.downsample_padding = c.downsample_padding;
+  base.use_linear_projection = c.use_linear_projection;
+  base.upcast_attention = c.upcast_attention;
+  base.only_cross_attention = c.only_cross_attention;
+  return base;
+}
+
+UNetBlockOptions unet_down_block_options(const UNet2DConditionConfig& c, int64_t i) {
+  const auto& ch = c.block_out_channels;
+  const int64_t n = static_cast<int64_t>(ch.size());
+  UNetBlockOptions o = unet_block_base(c);
+  o.in_channels = i == 0 ? ch[0] : ch[i - 1];
+  o.out_channels = ch[i];
+  o.num_layers = c.layers_per_block[i];
+  o.transformer_layers = c.transformer_layers_per_block[i];
+  o.heads = c.num_attention_heads[i];
+  o.cross_attention_dim = c.cross_attention_dim[i];
+  o.cross_attention = c.down_block_types[i] == "CrossAttnDownBlock2D";
+  o.add_sample = i != n - 1;
+  return o;
+}
+
+UNetBlockOptions unet_mid_block_options(const UNet2DConditionConfig& c) {
+  const int64_t last = static_cast<int64_t>(c.block_out_channels.size()) - 1;
+  UNetBlockOptions m = unet_block_base(c);
+  m.in_channels = c.block_out_channels[last];
+  m.out_channels = c.block_out_channels[last];
+  m.num_layers = 1;
+  m.transformer_layers = c.transformer_layers_per_block[last];
+  m.heads = c.num_attention_heads[last];
+  m.cross_attention_dim = c.cross_attention_dim[last];
+  return m;
+}
+
 UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& c, const at::TensorOptions& options)
     : config_(c) {
   const auto& ch = c.block_out_channels;
@@ -107,42 +147,14 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
     add_embedding = register_module(
         "add_embedding", nn::TimestepEmbedding(c.projection_class_embeddings_input_dim, temb, c.act_fn, options));
 
-  UNetBlockOptions base;
-  base.temb_channels = temb;
-  base.groups = c.norm_num_groups;
-  base.eps = c.norm_eps;
-  base.act = c.act_fn;
-  base.downsample_padding = c.downsample_padding;
-  base.use_linear_projection = c.use_linear_projection;
-  base.upcast_attention = c.upcast_attention;
-  base.only_cross_attention = c.only_cross_attention;
-
   down_blocks = register_module("down_blocks", torch::nn::ModuleList());
-  int64_t out = ch[0];
   for (int64_t i = 0; i < n; ++i) {
-    UNetBlockOptions o = base;
-    o.in_channels = out;
-    out = ch[i];
-    o.out_channels = out;
-    o.num_layers = c.layers_per_block[i];
-    o.transformer_layers = c.transformer_layers_per_block[i];
-    o.heads = c.num_attention_heads[i];
-    o.cross_attention_dim = c.cross_attention_dim[i];
-    o.cross_attention = c.down_block_types[i] == "CrossAttnDownBlock2D";
-    o.add_sample = i != n - 1;
-    down_.push_back(DownBlock(o, options));
+    down_.push_back(DownBlock(unet_down_block_options(c, i), options));
     down_blocks->push_back(down_.back());
   }
+  mid_block = register_module("mid_block", MidBlockCrossAttn(unet_mid_block_options(c), options));
 
-  UNetBlockOptions m = base;
-  m.in_channels = ch[n - 1];
-  m.out_channels = ch[n - 1];
-  m.num_layers = 1;
-  m.transformer_layers = c.transformer_layers_per_block[n - 1];
-  m.heads = c.num_attention_heads[n - 1];
-  m.cross_attention_dim = c.cross_attention_dim[n - 1];
-  mid_block = register_module("mid_block", MidBlockCrossAttn(m, options));
-
+  const UNetBlockOptions base = unet_block_base(c);
   up_blocks = register_module("up_blocks", torch::nn::ModuleList());
   int64_t up_out = ch[n - 1];
   for (int64_t i = 0; i < n; ++i) {
@@ -165,33 +177,48 @@ UNet2DConditionModelImpl::UNet2DConditionModelImpl(const UNet2DConditionConfig& 
   conv_out = register_module("conv_out", nn::Conv2d(ch[0], c.out_channels, 3, 1, 1, true, options));
 }
 
-at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at::Tensor& timesteps_in,
-                                             const at::Tensor& context, const UNetAddedCond& added) {
+at::Tensor unet_time_embedding(const UNet2DConditionConfig& config, nn::TimestepEmbedding& time_embedding,
+                               nn::TimestepEmbedding& add_embedding, const at::Tensor& sample,
+                               const at::Tensor& timesteps_in, const UNetAddedCond& added) {
   const int64_t batch = sample.size(0);
   const auto dtype = sample.scalar_type();
-  // 1. time embedding
   at::Tensor timesteps = timesteps_in.to(sample.device()).reshape({-1});
   if (timesteps.numel() == 1) timesteps = timesteps.expand({batch});
-  at::Tensor t_emb = nn::timestep_embedding(timesteps, config_.block_out_channels[0], config_.flip_sin_to_cos,
-                                            config_.freq_shift)
+  at::Tensor t_emb = nn::timestep_embedding(timesteps, config.block_out_channels[0], config.flip_sin_to_cos,
+                                            config.freq_shift)
                          .to(dtype);                   // [B, C0]
   at::Tensor emb = time_embedding->forward(t_emb);    // [B, 4*C0]
   if (add_embedding) {
     if (!added.text_embeds.defined() || !added.time_ids.defined())
       throw std::invalid_argument("this UNet (text_time) needs text_embeds and time_ids");
-    at::Tensor time_embeds = nn::timestep_embedding(added.time_ids.reshape({-1}), config_.addition_time_embed_dim,
-                                                    config_.flip_sin_to_cos, config_.freq_shift);
+    at::Tensor time_embeds = nn::timestep_embedding(added.time_ids.reshape({-1}), config.addition_time_embed_dim,
+                                                    config.flip_sin_to_cos, config.freq_shift);
     time_embeds = time_embeds.reshape({added.text_embeds.size(0), -1});                  // [B, 6*dim]
     at::Tensor add = at::cat({added.text_embeds, time_embeds.to(added.text_embeds.scalar_type())}, -1).to(emb.scalar_type());
     emb = emb + add_embedding->forward(add);
   }
+  return emb;
+}
+
+at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at::Tensor& timesteps_in,
+                                             const at::Tensor& context, const UNetAddedCond& added,
+                                             const UNetControlResiduals& control) {
+  // 1. time embedding
+  at::Tensor emb = unet_time_embedding(config_, time_embedding, add_embedding, sample, timesteps_in, added);  // [B, 4*C0]
   // 2. pre-process
   at::Tensor h = conv_in->forward(sample);  // [B, C0, h, w]
   // 3. down
   std::vector<at::Tensor> skips{h};
   for (auto& block : down_) h = block->forward(h, emb, context, skips);
+  if (!control.empty()) {  // ControlNet: residual i onto skip i
+    if (control.down.size() != skips.size() || !control.mid.defined())
+      throw std::invalid_argument("ControlNet residuals: " + std::to_string(control.down.size()) + " down residuals for " +
+                                  std::to_string(skips.size()) + " skip connections");
+    for (size_t i = 0; i < skips.size(); ++i) skips[i] = skips[i] + control.down[i];
+  }
   // 4. mid
   h = mid_block->forward(h, emb, context);
+  if (!control.empty()) h = h + control.mid;  // [B, C_last, h_last, w_last]
   // 5. up
   for (size_t i = 0; i < up_.size(); ++i) {
     std::vector<int64_t> size;

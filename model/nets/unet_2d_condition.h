@@ -55,14 +55,36 @@ struct UNetAddedCond {
   at::Tensor time_ids;     // [B, 6]
 };
 
+// A ControlNet's output as the UNet takes it (diffusers' down_block_additional_residuals and
+// mid_block_additional_residual): one tensor per skip connection, added to it before the up
+// blocks read it, and one added to the mid block's output. Empty: no ControlNet.
+struct UNetControlResiduals {
+  std::vector<at::Tensor> down;  // [B, C_i, h_i, w_i], in the order the down blocks produce them
+  at::Tensor mid;                // [B, C_last, h_last, w_last]
+  bool empty() const { return down.empty() && !mid.defined(); }
+};
+
+// The block options the UNet builds its encoder half with (shared with ControlNetModel, which
+// copies that half): the options every block shares, down block `i`'s, and the mid block's.
+UNetBlockOptions unet_block_base(const UNet2DConditionConfig& c);
+UNetBlockOptions unet_down_block_options(const UNet2DConditionConfig& c, int64_t i);
+UNetBlockOptions unet_mid_block_options(const UNet2DConditionConfig& c);
+
+// The time embedding (with SDXL's added text_time embedding when `add_embedding` is set) for a
+// batch like `sample`: timesteps [B], [1] or scalar -> [B, 4*C0]. Shared with ControlNetModel.
+at::Tensor unet_time_embedding(const UNet2DConditionConfig& c, nn::TimestepEmbedding& time_embedding,
+                               nn::TimestepEmbedding& add_embedding, const at::Tensor& sample,
+                               const at::Tensor& timesteps, const UNetAddedCond& added);
+
 class UNet2DConditionModelImpl : public torch::nn::Module {
  public:
   UNet2DConditionModelImpl(const UNet2DConditionConfig& config, const at::TensorOptions& options);
 
   // sample: [B, in_channels, h, w]; timesteps: [B] or [1] or scalar (int or float);
-  // context: [B, 77, cross_dim] -> [B, out_channels, h, w]
+  // context: [B, 77, cross_dim] -> [B, out_channels, h, w]. `control`: a ControlNet's residuals.
   at::Tensor forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& context,
-                     const UNetAddedCond& added = {});
+                     const UNetAddedCond& added = {}, const UNetControlResiduals& control = {});
+
 
   const UNet2DConditionConfig& config() const { return config_; }
 
