@@ -9,6 +9,7 @@
 
 #include "model/image/image_io.h"
 #include "model/lora/lora_use.h"
+#include "model/pipeline/control_use.h"
 
 namespace sdw {
 
@@ -20,6 +21,10 @@ class RequestError : public std::invalid_argument {
 
 enum class GenerationMode { txt2img, img2img, inpaint };
 const char* mode_name(GenerationMode mode);
+
+// How the prompt text is read: diffusers' (plain text, cut after 75 tokens) or AUTOMATIC1111's
+// (attention weights, escapes, BREAK, 75-token chunks; model/pipeline/a1111_conditioning.h).
+enum class PromptSyntax { diffusers, a1111 };
 
 struct GenerationRequest {
   GenerationMode mode = GenerationMode::txt2img;
@@ -42,19 +47,33 @@ struct GenerationRequest {
   // LoRAs fused into the model for this request, in order (files already resolved; see
   // model/pipeline/model_loras.h). Text-encoder parts apply before the prompt is encoded.
   std::vector<LoraUse> loras;
+  // ControlNets (txt2img, SD1.x/2.x; model/pipeline/controlnet_stage.h), several = diffusers'
+  // MultiControlNet (residuals summed); guess_mode as diffusers' (only the conditional batch gets
+  // the residuals, scaled by logspace(-1, 0)).
+  std::vector<ControlNetUse> controlnets;
+  bool guess_mode = false;
   // SDXL only (diffusers' StableDiffusionXL{,Img2Img}Pipeline): stop after this fraction of the
   // schedule and return the noisy latents (`denoising_end`, the base of a base + refiner pair), or
   // start at it from given latents (`denoising_start`, img2img: the refiner). Each in (0, 1).
   std::optional<double> denoising_start;
   std::optional<double> denoising_end;
+  // SDXL base + refiner as one job (a served worker's refiner, refiner.h): the fraction of the
+  // schedule the base runs before the refiner takes its latents (diffusers' denoising_end /
+  // denoising_start); nullopt: no refiner.
+  std::optional<double> refiner_start;
   // SDXL UNets trained with an aesthetic score in their time ids (the refiner's
   // requires_aesthetics_score): the score of the prompt row and of the negative row.
   double aesthetic_score = 6.0;
   double negative_aesthetic_score = 2.5;
-  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: 256; at most 512), and
-  // false to leave T5 out for this request (its prompt part is zeros, as a model without T5).
+  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: the model's default, 256
+  // unless the worker was started with another; at most 512), and false to leave T5 out for this
+  // request (its prompt part is zeros, as a model without T5); nullopt: T5 when the model has it,
+  // true: T5 required (refused when the model was loaded without it). Either given to a model of
+  // another family is refused (resolve_request), not ignored.
   int max_sequence_length = 0;
-  bool t5 = true;
+  std::optional<bool> t5;
+  // The A1111 API's requests (and generate --prompt-syntax a1111) read prompts as A1111 does.
+  PromptSyntax prompt_syntax = PromptSyntax::diffusers;
 };
 
 // Limits a request is checked against (the server sets its own).
@@ -66,6 +85,7 @@ struct RequestLimits {
   int64_t max_pixels = 2048ll * 2048ll;
   double max_guidance = 30.0;
   int max_loras = 16;
+  int max_controlnets = 4;
 };
 
 // The request after defaults were applied and values checked.
@@ -82,7 +102,8 @@ template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
-           x.denoising_end, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5);
+           x.denoising_end, x.refiner_start, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
+           x.prompt_syntax, x.controlnets, x.guess_mode);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

@@ -35,11 +35,18 @@ struct ModelLoadOptions {
   // resolve_channels_last).
   bool cuda_graphs = true;
   std::optional<bool> channels_last;
-  // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros.
+  // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros;
+  // requests' default T5 token count (0: 256); and the device T5 runs on (unset: `device`), e.g.
+  // the CPU while the transformer runs on a GPU (its embeddings are moved to `device`).
   bool load_t5 = true;
+  int max_sequence_length = 0;
+  std::optional<at::Device> t5_device;
 };
 
 struct Sd3Components;  // model/pipeline/sd3_model.h
+class ControlNetCache;  // model/pipeline/controlnet_stage.h
+// An empty ControlNet cache (every SdModel starts with one).
+std::shared_ptr<ControlNetCache> make_controlnet_cache();
 
 struct SdModel {
   std::string name;          // what the user named (path, "demo", ...)
@@ -77,6 +84,8 @@ struct SdModel {
   std::shared_ptr<EmbeddingLibrary> embeddings;
   // SD3 (family "sd3"): T5 and the MMDiT that replaces the UNet (then `unet` is empty).
   std::shared_ptr<Sd3Components> sd3;
+  // The ControlNets requests have used, loaded once on this model's device and dtype.
+  std::shared_ptr<ControlNetCache> controlnets = make_controlnet_cache();
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except

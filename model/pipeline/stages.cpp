@@ -13,6 +13,7 @@
 
 #include "model/embeddings/prompt_tokens.h"
 #include "model/image/pil_resize.h"
+#include "model/pipeline/a1111_conditioning.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_stages.h"
@@ -67,8 +68,12 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   ResolvedRequest out;
   out.request = std::move(in);
   GenerationRequest& r = out.request;
-  if (model.is_sd3()) check_sd3_request(model, r);
-  if (r.prompt.empty()) throw RequestError("prompt must not be empty");
+  if (model.is_sd3())
+    check_sd3_request(model, r);
+  else
+    refuse_sd3_fields(model, r);
+  // A1111 reads "" as a prompt (its empty chunk); the diffusers reading needs text.
+  if (r.prompt.empty() && r.prompt_syntax != PromptSyntax::a1111) throw RequestError("prompt must not be empty");
   if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");
   if (r.negative_prompt && r.negative_prompt->size() > 20000) throw RequestError("negative_prompt is longer than 20000 bytes");
   if (r.steps == 0) r.steps = model.default_steps;
@@ -103,6 +108,12 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     if (r.height == 0) r.height = round_down_to(r.init_image.height, 8);
   }
   if (r.mode == GenerationMode::inpaint && r.mask_image.pixels.empty()) throw RequestError("inpaint needs a mask image");
+  if (r.mode == GenerationMode::txt2img && !r.controlnets.empty()) {
+    // ControlNet txt2img's default size: the first control image's, rounded down to a multiple of 8.
+    const Image& control = r.controlnets.front().image;
+    if (r.width == 0 && control.width >= 8) r.width = round_down_to(control.width, 8);
+    if (r.height == 0 && control.height >= 8) r.height = round_down_to(control.height, 8);
+  }
   if (r.width == 0) r.width = model.default_width;
   if (r.height == 0) r.height = model.default_height;
   check_size("width", r.width, limits);
@@ -124,6 +135,7 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     if (!std::isfinite(l.strength)) throw RequestError("loras: the strength of '" + l.path + "' is not a finite number");
   }
   check_request_loras(model, r.loras);
+  check_request_controlnets(model, r, limits);
   out.seed = r.seed.value_or(random_seed());
   r.seed = out.seed;
   if (!r.scheduler.empty()) {
@@ -213,6 +225,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
   apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
   const EmbeddingSet embeddings = usable_embeddings(model);
+  if (req.request.prompt_syntax == PromptSyntax::a1111) return encode_prompt_a1111(model, req, embeddings);
   if (model.is_sdxl()) return encode_prompt_sdxl(model, req, embeddings);
   const auto& r = req.request;
   const int64_t n = r.num_images;
@@ -238,9 +251,10 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
   return p;
 }
 
-DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
-                             const PrepareOverrides& overrides) {
-  if (model.is_sd3()) return sd3_prepare_denoise(model, req, std::move(prompt), overrides);
+namespace {
+
+DenoiseState prepare_denoise_unet(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
+                                  const PrepareOverrides& overrides) {
   const at::Tensor& initial_latents = overrides.latents;
   c10::InferenceMode guard;
   const auto& r = req.request;
@@ -319,6 +333,16 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   return s;
 }
 
+}  // namespace
+
+DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
+                             const PrepareOverrides& overrides) {
+  if (model.is_sd3()) return sd3_prepare_denoise(model, req, std::move(prompt), overrides);
+  DenoiseState s = prepare_denoise_unet(model, req, std::move(prompt), overrides);
+  s.control = prepare_control(model, req.request, s.prompt.cfg);
+  return s;
+}
+
 void denoise_step(SdModel& model, DenoiseState& s) {
   if (model.is_sd3()) return sd3_denoise_step(model, s);
   c10::InferenceMode guard;
@@ -327,13 +351,15 @@ void denoise_step(SdModel& model, DenoiseState& s) {
   const bool cfg = s.prompt.cfg;
   at::Tensor x = cfg ? at::cat({s.latents, s.latents}, 0) : s.latents;  // [B, 4, h, w]
   x = s.scheduler->scale_model_input(x, t);
+  UNetControlResiduals control;  // the ControlNets see the latents before the inpaint channels
+  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step, s.total());
   if (s.inpaint9) {
     at::Tensor mask = cfg ? at::cat({s.mask, s.mask}, 0) : s.mask;
     at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;
     x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
   }
   if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added);  // [B, 4, h, w]
+  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added, control);  // [B, 4, h, w]
   if (cfg) {
     auto parts = noise_pred.chunk(2, 0);
     noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/request.h"
 #include "model/pipeline/sd_model.h"
 #include "model/schedulers/scheduler.h"
@@ -18,7 +19,7 @@ namespace sdw {
 
 // Text conditioning for one request: [uncond x N, cond x N] with CFG, [cond x N] without.
 struct PromptEmbeddings {
-  at::Tensor context;  // [B, 77, cross_dim]
+  at::Tensor context;  // [B, 77, cross_dim] ([B, 77 * chunks, cross_dim] with PromptSyntax::a1111)
   bool cfg = false;
   UNetAddedCond added;  // SDXL: pooled text embeddings [B, 1280] and size/crop time ids [B, 6]
 };
@@ -33,6 +34,8 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest request,
 // SD1.x/2.x: CLIP last hidden state (clip_skip: an earlier layer + final_layer_norm). SDXL
 // (diffusers' StableDiffusionXLPipeline.encode_prompt): both encoders' penultimate hidden states
 // concatenated, text_encoder_2's projected pooled output, and the time ids of the request's size.
+// PromptSyntax::a1111 (SD1/SD2/SDXL): A1111's weights and 75-token chunks, a1111_conditioning.h;
+// SD3 reads every prompt as diffusers does.
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& request);
 
 // Everything the denoising loop needs; built by prepare_denoise, advanced by denoise_step.
@@ -51,6 +54,8 @@ struct DenoiseState {
   at::Tensor masked_image_latents;
   at::Tensor image_latents;      // [N, 4, h, w] clean init latents (legacy blending)
   at::Tensor noise;              // [N, 4, h, w] the noise of prepare (legacy blending)
+  // ControlNets: run before each UNet call, their residuals added in the UNet (controlnet_stage.h)
+  ControlState control;
   int64_t total() const { return timesteps.size(0); }
   bool done() const { return step >= total(); }
 };

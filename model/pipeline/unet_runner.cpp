@@ -167,14 +167,19 @@ void UNetRunner::clear() {
   stats_.graphs = 0;
 }
 
-at::Tensor UNetRunner::eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added) {
+at::Tensor UNetRunner::eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added,
+                             const UNetControlResiduals& control) {
   ++stats_.eager_calls;
   at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
-  return unet_->forward(sample, tt, context, added);
+  return unet_->forward(sample, tt, context, added, control);
 }
 
 at::Tensor UNetRunner::forward(const at::Tensor& sample, double t, const at::Tensor& context,
-                               const UNetAddedCond& added) {
+                               const UNetAddedCond& added, const UNetControlResiduals& control) {
+  if (!control.empty()) {
+    stats_.mode = "eager (ControlNet residuals)";
+    return eager(sample, t, context, added, control);
+  }
   if (!sample.is_cuda()) {
     stats_.mode = "eager (" + sample.device().str() + ")";
     return eager(sample, t, context, added);

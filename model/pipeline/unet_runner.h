@@ -38,7 +38,9 @@ class UNetRunner {
 
   // The UNet's noise prediction for `sample` [B, C, h, w] at timestep `t` with `context`
   // [B, 77, D] (and SDXL's `added`). The returned tensor is the caller's own (not a graph buffer).
-  at::Tensor forward(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added = {});
+  // With ControlNet residuals (`control`) the step runs eagerly: they are not graph inputs.
+  at::Tensor forward(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added = {},
+                     const UNetControlResiduals& control = {});
 
   void set_use_graphs(bool on) { use_graphs_ = on; }
   bool use_graphs() const { return use_graphs_; }
@@ -51,7 +53,8 @@ class UNetRunner {
   struct Graphs;  // the captured graphs (CUDA builds only; opaque elsewhere)
 
  private:
-  at::Tensor eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added);
+  at::Tensor eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added,
+                   const UNetControlResiduals& control = {});
 
   UNet2DConditionModel unet_;
   bool use_graphs_;
