@@ -22,10 +22,6 @@ class RequestError : public std::invalid_argument {
 enum class GenerationMode { txt2img, img2img, inpaint };
 const char* mode_name(GenerationMode mode);
 
-// How the prompt text is read: diffusers' (plain text, cut after 75 tokens) or AUTOMATIC1111's
-// (attention weights, escapes, BREAK, 75-token chunks; model/pipeline/a1111_conditioning.h).
-enum class PromptSyntax { diffusers, a1111 };
-
 struct GenerationRequest {
   GenerationMode mode = GenerationMode::txt2img;
   std::string prompt;
@@ -57,23 +53,14 @@ struct GenerationRequest {
   // start at it from given latents (`denoising_start`, img2img: the refiner). Each in (0, 1).
   std::optional<double> denoising_start;
   std::optional<double> denoising_end;
-  // SDXL base + refiner as one job (a served worker's refiner, refiner.h): the fraction of the
-  // schedule the base runs before the refiner takes its latents (diffusers' denoising_end /
-  // denoising_start); nullopt: no refiner.
-  std::optional<double> refiner_start;
   // SDXL UNets trained with an aesthetic score in their time ids (the refiner's
   // requires_aesthetics_score): the score of the prompt row and of the negative row.
   double aesthetic_score = 6.0;
   double negative_aesthetic_score = 2.5;
-  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: the model's default, 256
-  // unless the worker was started with another; at most 512), and false to leave T5 out for this
-  // request (its prompt part is zeros, as a model without T5); nullopt: T5 when the model has it,
-  // true: T5 required (refused when the model was loaded without it). Either given to a model of
-  // another family is refused (resolve_request), not ignored.
+  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: 256; at most 512), and
+  // false to leave T5 out for this request (its prompt part is zeros, as a model without T5).
   int max_sequence_length = 0;
-  std::optional<bool> t5;
-  // The A1111 API's requests (and generate --prompt-syntax a1111) read prompts as A1111 does.
-  PromptSyntax prompt_syntax = PromptSyntax::diffusers;
+  bool t5 = true;
 };
 
 // Limits a request is checked against (the server sets its own).
@@ -102,8 +89,8 @@ template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
-           x.denoising_end, x.refiner_start, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
-           x.prompt_syntax, x.controlnets, x.guess_mode);
+           x.denoising_end, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
+           x.controlnets, x.guess_mode);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {
