@@ -25,7 +25,7 @@ decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_sta
   return {
       [=](decode_atom, const ResolvedRequest& request, const denoise_result& denoised) -> caf::result<decode_result> {
         env.fault("decoder/actor");
-        auto model = env.model;
+        auto model = denoised.refined && env.refiner ? env.refiner : env.model;  // a refiner's latents: its VAE
         return reply_from_device<decode_result>(
             self, env.thread, env.stage_timeout, "decoder", [env, model, request, denoised] {
               env.fault("decoder");

@@ -6,6 +6,7 @@
 #include "actors/preview.h"
 #include "model/image/image_io.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/refiner.h"
 
 namespace sdw::actors {
 namespace {
@@ -37,6 +38,7 @@ struct step_output {
   bool done = false;
   std::optional<EncodedImage> preview;
   tensor_msg final_latents;
+  bool refined = false;
 };
 
 void run_step(self_ptr self, const stage_env& env, const std::string& id) {
@@ -48,16 +50,27 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
   job.in_flight = true;
   auto out = std::make_shared<step_output>();
   auto state = job.state;
-  auto model = env.model;
+  auto handoff = job.handoff;
   const int every = job.preview_every;
   const bool full_vae = env.full_vae_previews;
   run_on_device(
       self, env.thread, env.stage_timeout, "denoiser",
-      [env, model, state, out, every, full_vae] {
+      [env, handoff, state, out, every, full_vae] {
         env.fault("denoiser");
-        denoise_step(*model, *state);
-        out->step = static_cast<int>(state->step);
+        denoise_step(*handoff->model, *state);
+        if (state->done() && handoff->refiner) {
+          // The base stopped at denoising_end: the refiner takes its latents and generator.
+          handoff->base_steps = static_cast<int>(state->step);
+          PromptEmbeddings prompt = encode_prompt(*env.refiner, *handoff->refiner);
+          *state = prepare_refiner(*env.refiner, *handoff->refiner, std::move(prompt), *state);
+          handoff->model = env.refiner;
+          handoff->refiner.reset();
+          handoff->refined = true;
+        }
+        const auto model = handoff->model;
+        out->step = handoff->base_steps + static_cast<int>(state->step);
         out->done = state->done();
+        out->refined = handoff->refined;
         if (every > 0 && out->step % every == 0 && !out->done) {
           Image img = full_vae ? vae_preview(*model, state->latents) : latent_preview(state->latents, model->family);
           out->preview = OutputFormat{}.encode(img, "");
@@ -80,6 +93,7 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
           r.steps = job.steps;
           r.unet_calls = out->step;
           r.denoise_ms = ms_since(job.started);
+          r.refined = out->refined;
           return finish(self, id, caf::error{}, &r);
         }
         if (job.cancelled) return finish_cancelled(self, id);
@@ -94,6 +108,8 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
       [=](denoise_atom, const std::string& id, ResolvedRequest& request, int32_t preview_every,
           const embeddings_msg& emb) -> caf::result<denoise_result> {
         if (self->state.jobs.count(id)) return make_sd_error(WorkerErrc::internal, "job " + id + " is already denoising");
+        if (request.request.refiner_start && !env.refiner)
+          return make_sd_error(WorkerErrc::invalid_request, "this worker serves no refiner (serve --refiner MODEL)");
         auto rp = self->make_response_promise<denoise_result>();
         denoise_job& job = self->state.jobs[id];
         job.preview_every = preview_every;
@@ -104,28 +120,35 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
         auto state = std::make_shared<DenoiseState>();
         job.state = state;
         auto model = env.model;
+        auto handoff = std::make_shared<refiner_handoff>();
+        handoff->model = model;
+        job.handoff = handoff;
         auto names = std::make_shared<std::pair<std::string, std::string>>();
         auto req = std::make_shared<ResolvedRequest>(std::move(request));  // the pixels are moved, not copied
         run_on_device(
             self, env.thread, env.stage_timeout, "denoiser",
-            [model, req, emb, state, names] {
+            [env, model, req, emb, state, names, handoff] {
               PromptEmbeddings prompt;
               prompt.context = from_message(emb.context, model->device);
               prompt.cfg = emb.cfg;
               prompt.added.text_embeds = from_message(emb.text_embeds, model->device);
               prompt.added.time_ids = from_message(emb.time_ids, model->device);
               *state = prepare_denoise(*model, *req, std::move(prompt));
+              if (const auto start = req->request.refiner_start) {
+                handoff->refiner = refiner_request(*env.refiner, *req, *start, env.limits);
+                handoff->refiner_steps = refiner_step_count(*env.refiner, *handoff->refiner);
+              }
               names->first = state->scheduler->class_name();
               names->second = sampler_display_name(*state->scheduler);
             },
-            [self, env, id, state, names](const caf::error& err) {
+            [self, env, id, state, names, handoff](const caf::error& err) {
               auto it = self->state.jobs.find(id);
               if (it == self->state.jobs.end()) return;
               denoise_job& job = it->second;
               job.in_flight = false;
               if (err) return finish(self, id, err);
               if (job.cancelled) return finish_cancelled(self, id);
-              job.total = static_cast<int>(state->total());
+              job.total = static_cast<int>(state->total() + handoff->refiner_steps);
               job.scheduler = names->first;
               job.sampler_name = names->second;
               self->send(self, step_atom::value, id);

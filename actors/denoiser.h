@@ -4,11 +4,16 @@
 // reports {progress, job, step, total} (and every `preview_every` steps a preview) to the event
 // sink, and sends the next {step, job}. A {cancel, job} that arrives meanwhile is handled between
 // steps: the job stops after the step in flight, and the reply is a `cancelled` error.
+// A base + refiner job (request.refiner_start, the env's refiner) hands off within the loop: once
+// the base's schedule ends at denoising_end, the refiner encodes its prompt (text_encoder_2 only)
+// and starts from the base's latents (model/pipeline/refiner.h), and the steps go on with it;
+// progress counts both models' steps.
 #pragma once
 
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "actors/interfaces.h"
@@ -16,10 +21,21 @@
 
 namespace sdw::actors {
 
+// The model a job's steps run on and the refiner's request until the hand-off (touched only by
+// the device thread while a task of the job runs).
+struct refiner_handoff {
+  std::shared_ptr<SdModel> model;           // the base, then the refiner
+  std::optional<ResolvedRequest> refiner;  // pending hand-off
+  int64_t refiner_steps = 0;               // the refiner's step count (progress total)
+  int base_steps = 0;                      // the steps the base ran (once handed off)
+  bool refined = false;
+};
+
 struct denoise_job {
   int preview_every = 0;
   int steps = 0;  // as requested (the scheduler may run fewer, e.g. img2img)
   std::shared_ptr<DenoiseState> state;  // touched only by the device thread while a step runs
+  std::shared_ptr<refiner_handoff> handoff;
   caf::typed_response_promise<denoise_result> promise;
   bool cancelled = false;
   bool in_flight = false;  // a device task of this job is running

@@ -1,7 +1,9 @@
 // The device actor (see device.h).
 #include "actors/device.h"
 
+#include "model/image/image_io.h"
 #include "model/nn/device_names.h"
+#include "model/pipeline/refiner.h"
 
 #include "actors/request_timeouts.h"
 
@@ -72,7 +74,9 @@ void run_stages(self_ptr self) {
   device_job& job = *self->state.job;
   ask_stage<embeddings_msg>(self, stage_kind::encoder, stages.encoder, timeout, [self, timeout](device_job& job, embeddings_msg emb) {
     job.result.encode_ms = emb.encode_ms;
-    const auto denoise_timeout = timeout * (job.request.request.steps + 1);
+    // A refiner hand-off runs up to `steps` more steps on the refiner, after its prompt encoding.
+    const int factor = job.request.request.refiner_start ? 2 : 1;
+    const auto denoise_timeout = timeout * factor * (job.request.request.steps + 1);
     ask_stage<denoise_result>(self, stage_kind::denoiser, self->state.kids->stages.denoiser, denoise_timeout, [self, timeout](device_job& job, denoise_result denoised) {
       job.result.denoise_ms = denoised.denoise_ms;
       job.result.scheduler = denoised.scheduler;
@@ -88,9 +92,16 @@ void run_stages(self_ptr self) {
   }, encode_atom::value, without_images(job.request));
 }
 
-loader_actor spawn_loader(self_ptr self, std::shared_ptr<SdModel> preloaded) {
+// The model's loader, or (`refiner`) the refiner's: the same settings for the refiner's folder,
+// without the model's single-file extras.
+loader_actor spawn_loader(self_ptr self, std::shared_ptr<SdModel> preloaded, bool refiner = false) {
   auto& st = self->state;
   loader_config lc = st.cfg.loader;
+  if (refiner) {
+    lc.model = st.cfg.refiner;
+    lc.config_dir.clear();
+    lc.vae_file.clear();
+  }
   lc.device_name = st.cfg.name;
   lc.device = st.cfg.device;
   lc.thread = st.kids->thread;
@@ -119,6 +130,12 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     self->monitor(respawn_stage(self->system(), st.kids->stages, k, st.env));
     return;
   }
+  if (st.kids->refiner_loader && dm.source == st.kids->refiner_loader.address()) {
+    ++st.restarts;
+    narrate(self, "the refiner's loader went down (" + reason + "); restarting it");
+    st.kids->refiner_loader = spawn_loader(self, st.env.refiner, true);
+    return;
+  }
   if (st.kids->loader && dm.source == st.kids->loader.address()) {
     ++st.restarts;
     narrate(self, "the loader went down (" + reason + "); restarting it");
@@ -130,6 +147,74 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     narrate(self, "the device thread went down (" + reason + ")");
     fail(self, make_sd_error(WorkerErrc::internal, "the device thread of " + st.cfg.name + " went down"));
     self->quit(dm.reason);
+  }
+}
+
+using info_promise = caf::typed_response_promise<model_info>;
+
+// Hands the loaded model (and refiner) to freshly spawned stages, unless they are up already.
+void start_stages(self_ptr self, info_promise rp, model_info info) {
+  auto& st = self->state;
+  if (st.kids->stages.up()) return rp.deliver(std::move(info)), void();
+  self->request(st.kids->loader, st.cfg.stage_timeout, acquire_atom::value)
+      .then(
+          [self, rp, info](model_handle& h) mutable {
+            auto spawn = [self, rp, info, h](std::shared_ptr<SdModel> refiner) mutable {
+              auto& st = self->state;
+              if (!st.kids->stages.up()) {
+                st.env.model = h.model;
+                st.env.model_label = h.label;
+                st.env.refiner = std::move(refiner);
+                st.kids->stages = spawn_stages(self->system(), st.env);
+                self->monitor(st.kids->stages.encoder);
+                self->monitor(st.kids->stages.denoiser);
+                self->monitor(st.kids->stages.decoder);
+              }
+              rp.deliver(std::move(info));
+            };
+            auto& st = self->state;
+            if (!st.kids->refiner_loader) return spawn(nullptr);
+            self->request(st.kids->refiner_loader, st.cfg.stage_timeout, acquire_atom::value)
+                .then([spawn](model_handle& r) mutable { spawn(r.model); },
+                      [rp](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// Loads the model, then the refiner (serve --refiner), then starts the stages.
+void load_models(self_ptr self, info_promise rp) {
+  auto& st = self->state;
+  self->request(st.kids->loader, st.cfg.loader.load_timeout, load_atom::value)
+      .then(
+          [self, rp](model_info& info) mutable {
+            auto& st = self->state;
+            if (!st.kids->refiner_loader) return start_stages(self, rp, std::move(info));
+            self->request(st.kids->refiner_loader, st.cfg.loader.load_timeout, load_atom::value)
+                .then(
+                    [self, rp, info](model_info& r) mutable {
+                      info.refiner_name = r.name;
+                      info.refiner_label = r.label;
+                      info.refiner_family = r.family;
+                      info.refiner_weight_bytes = r.weight_bytes;
+                      start_stages(self, rp, std::move(info));
+                    },
+                    [rp](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [rp](caf::error& err) mutable { rp.deliver(err); });
+}
+
+// A base + refiner job's base request (resolve_handoff), checked against both models.
+caf::result<ResolvedRequest> validate_handoff(self_ptr self, GenerationRequest request) {
+  auto& st = self->state;
+  if (!st.env.model || !st.env.refiner)
+    return make_sd_error(WorkerErrc::invalid_request, "this worker serves no refiner (serve --refiner MODEL)");
+  try {
+    const double start = *request.refiner_start;
+    return resolve_handoff(*st.env.model, *st.env.refiner, std::move(request), start, st.cfg.loader.limits).base;
+  } catch (const ImageError& e) {
+    return make_sd_error(WorkerErrc::invalid_request, e.what());
+  } catch (...) {
+    return classify_exception(std::current_exception(), "validation");
   }
 }
 
@@ -163,7 +248,11 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
   st.env.stage_timeout = cfg.stage_timeout;
   st.env.full_vae_previews = cfg.full_vae_previews;
   st.env.fault_injection = cfg.fault_injection;
+  st.env.limits = cfg.loader.limits;
   st.kids->loader = spawn_loader(self, nullptr);
+  if (!cfg.refiner.empty()) {
+    st.kids->refiner_loader = spawn_loader(self, nullptr, true);
+  }
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
   // The device's actors end with it.
   auto kids = st.kids;
@@ -172,40 +261,17 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
     caf::anon_send_exit(kids->stages.denoiser, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(kids->stages.decoder, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(kids->loader, caf::exit_reason::user_shutdown);
+    if (kids->refiner_loader) caf::anon_send_exit(kids->refiner_loader, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(kids->thread, caf::exit_reason::user_shutdown);
   });
   return {
       [=](load_atom) -> caf::result<model_info> {
         auto rp = self->make_response_promise<model_info>();
-        auto& st = self->state;
-        self->request(st.kids->loader, st.cfg.loader.load_timeout, load_atom::value)
-            .then(
-                [self, rp](model_info& info) mutable {
-                  auto& st = self->state;
-                  if (st.kids->stages.up()) {
-                    rp.deliver(std::move(info));
-                    return;
-                  }
-                  self->request(st.kids->loader, st.cfg.stage_timeout, acquire_atom::value)
-                      .then(
-                          [self, rp, info](model_handle& h) mutable {
-                            auto& st = self->state;
-                            if (!st.kids->stages.up()) {
-                              st.env.model = h.model;
-                              st.env.model_label = h.label;
-                              st.kids->stages = spawn_stages(self->system(), st.env);
-                              self->monitor(st.kids->stages.encoder);
-                              self->monitor(st.kids->stages.denoiser);
-                              self->monitor(st.kids->stages.decoder);
-                            }
-                            rp.deliver(std::move(info));
-                          },
-                          [rp](caf::error& err) mutable { rp.deliver(err); });
-                },
-                [rp](caf::error& err) mutable { rp.deliver(err); });
+        load_models(self, rp);
         return rp;
       },
       [=](validate_atom, GenerationRequest& request) -> caf::result<ResolvedRequest> {
+        if (request.refiner_start) return validate_handoff(self, std::move(request));
         return self->delegate(self->state.kids->loader, validate_atom::value, std::move(request));
       },
       [=](run_atom, std::string& id, ResolvedRequest& request, int32_t preview_every) -> caf::result<job_result> {

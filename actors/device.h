@@ -29,6 +29,7 @@ struct device_config {
   bool full_vae_previews = false;
   std::function<void(const std::string&)> fault_injection;
   bool own_thread = true;  // WorkerConfig::own_threads
+  std::string refiner;     // WorkerConfig::refiner: loaded by a second loader ("" none)
 };
 
 struct device_job {
@@ -45,6 +46,7 @@ struct device_job {
 struct device_children {
   device_thread_actor thread;
   loader_actor loader;
+  loader_actor refiner_loader;  // serve --refiner only
   stage_set stages;
 };
 

@@ -103,6 +103,10 @@ struct stage_env {
   event_sink_actor events;
   std::shared_ptr<SdModel> model;
   std::string model_label;  // model_handle::label
+  // serve --refiner: the SDXL refiner a job with request.refiner_start hands its latents to (the
+  // denoiser runs both models' steps, the decoder decodes with the refiner's VAE); null: none.
+  std::shared_ptr<SdModel> refiner;
+  RequestLimits limits;  // the server's, for the refiner's request
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
   bool full_vae_previews = false;
   std::function<void(const std::string&)> fault_injection;

@@ -36,6 +36,17 @@ registry_actor::behavior_type job_registry(registry_actor::stateful_pointer<regi
         if (!job.model.empty() && !st.served.accepts(job.model))
           return make_sd_error(WorkerErrc::model_not_found, "model '" + job.model + "' is not served here (serving '" +
                                                                 st.cfg.model + "')");
+        if (job.request.refiner_start && job.refiner.empty())
+          return make_sd_error(WorkerErrc::invalid_request, "refiner_start needs a refiner");
+        if (!job.refiner.empty()) {
+          if (st.cfg.refiner.empty())
+            return make_sd_error(WorkerErrc::invalid_request, "refiner '" + job.refiner +
+                                                                  "' asked for, but this worker serves no refiner (serve --refiner MODEL)");
+          if (!ServedModel{st.cfg.refiner, {}, st.model.refiner_label}.accepts(job.refiner))
+            return make_sd_error(WorkerErrc::model_not_found, "refiner '" + job.refiner + "' is not served here (refiner: '" +
+                                                                  st.cfg.refiner + "')");
+          if (!job.request.refiner_start) job.request.refiner_start = 0.8;
+        }
         if (queue_full(st))
           return make_sd_error(WorkerErrc::queue_full, "the queue is full (" + std::to_string(st.cfg.queue_capacity) +
                                                            " jobs waiting); retry later");

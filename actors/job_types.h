@@ -80,6 +80,9 @@ struct JobSubmission {
   std::optional<std::chrono::milliseconds> deadline;  // default: the worker's
   bool cancel_on_disconnect = false;
   std::string model;                  // "": the served model; otherwise it or an alias (model_not_found)
+  // SDXL base + refiner: the served refiner's name (serve --refiner), with request.refiner_start
+  // set; "": no refiner. A name not served is model_not_found, a worker without one invalid_request.
+  std::string refiner;
   std::string correlation_id;         // carried into the job's narration (rbee's correlation_id)
 };
 
@@ -131,6 +134,9 @@ struct WorkerHealth {
   int default_width = 0, default_height = 0, default_steps = 0;
   int64_t text_width = 0, text_width_2 = 0;  // the text encoders' widths (model_info)
   std::vector<DeviceModelState> devices;
+  // serve --refiner: its configured name and, once loaded, its family and weights ("" otherwise).
+  std::string refiner, refiner_family;
+  int64_t refiner_weight_bytes = 0;
 };
 
 // The model this process serves and the other names a request may use for it: its configured

@@ -75,6 +75,7 @@ struct denoise_result {
   std::string sampler_name;  // A1111 display name
   int32_t steps = 0, unet_calls = 0;
   double denoise_ms = 0;
+  bool refined = false;  // the latents are the refiner's (decode with its VAE)
 };
 
 // Decoder -> device: the images as RGB pixels (VAE decode + to_images), the A1111 parameters
@@ -116,6 +117,9 @@ struct model_info {
   // Widths of the text encoders' token embeddings (text_width_2: SDXL's second, else 0), which
   // tell which textual-inversion embeddings fit.
   int64_t text_width = 0, text_width_2 = 0;
+  // The refiner loaded beside the model (serve --refiner; empty name: none).
+  std::string refiner_name, refiner_label, refiner_family;
+  int64_t refiner_weight_bytes = 0;
 };
 
 // Registry -> subscriber: the events of a job from an index on; `finished` once the terminal
@@ -139,7 +143,7 @@ typename Inspector::result_type inspect(Inspector& f, embeddings_msg& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, denoise_result& x) {
   return f(caf::meta::type_name("sdw.denoise_result"), x.latents, x.scheduler, x.sampler_name, x.steps,
-           x.unet_calls, x.denoise_ms);
+           x.unet_calls, x.denoise_ms, x.refined);
 }
 
 template <class Inspector>
@@ -161,7 +165,8 @@ typename Inspector::result_type inspect(Inspector& f, write_result& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("sdw.model_info"), x.name, x.label, x.family, x.device, x.weight_bytes,
-           x.estimate_bytes, x.available_bytes, x.load_ms, x.default_width, x.default_height, x.default_steps, x.text_width, x.text_width_2);
+           x.estimate_bytes, x.available_bytes, x.load_ms, x.default_width, x.default_height, x.default_steps, x.text_width, x.text_width_2,
+           x.refiner_name, x.refiner_label, x.refiner_family, x.refiner_weight_bytes);
 }
 
 template <class Inspector>
@@ -247,7 +252,7 @@ typename Inspector::result_type inspect(Inspector& f, OutputFormat& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, JobSubmission& x) {
   return detail::inspect_listed(f, "sdw.JobSubmission", x.request, x.output, x.preview_every, x.deadline,
-                                x.cancel_on_disconnect, x.model, x.correlation_id);
+                                x.cancel_on_disconnect, x.model, x.refiner, x.correlation_id);
 }
 
 template <class Inspector>
@@ -288,7 +293,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, WorkerHealth& x) {
   return f(caf::meta::type_name("sdw.WorkerHealth"), x.ready, x.status, x.reason, x.queued, x.running,
            x.jobs_completed, x.jobs_failed, x.jobs_cancelled, x.model, x.device, x.model_load_ms, x.family, x.dtype,
-           x.default_width, x.default_height, x.default_steps, x.devices);
+           x.default_width, x.default_height, x.default_steps, x.devices, x.refiner, x.refiner_family,
+           x.refiner_weight_bytes);
 }
 
 }  // namespace sdw

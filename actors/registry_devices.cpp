@@ -266,6 +266,7 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.stage_timeout = cfg.stage_timeout;
   dc.full_vae_previews = cfg.full_vae_previews;
   dc.fault_injection = cfg.fault_injection;
+  dc.refiner = cfg.refiner;
   dc.own_thread = cfg.own_threads;
   return dc;
 }

@@ -217,6 +217,9 @@ WorkerHealth health_of(const registry_state& st) {
   h.default_steps = st.model.default_steps;
   h.text_width = st.model.text_width;
   h.text_width_2 = st.model.text_width_2;
+  h.refiner = st.cfg.refiner;
+  h.refiner_family = st.model.refiner_family;
+  h.refiner_weight_bytes = st.model.refiner_weight_bytes;
   for (const auto& d : st.devices) {
     DeviceModelState ds;
     ds.device = d.name;

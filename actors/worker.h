@@ -28,6 +28,9 @@ struct WorkerConfig {
   // file replacing the checkpoint's (ModelLoadOptions::config_dir / vae_file). Empty: not given.
   std::string model_config_dir;
   std::string vae_file;
+  // An SDXL refiner served beside the model (serve --refiner): loaded by each device's loader
+  // actors like the model; jobs name it in `refiner` for a base + refiner hand-off. "": none.
+  std::string refiner;
   // Textual-inversion embeddings prompts may name (serve --embeddings-dir); null: none. Shared with
   // the HTTP layer's listing.
   std::shared_ptr<EmbeddingLibrary> embeddings;

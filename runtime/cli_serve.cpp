@@ -75,6 +75,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.model_config_dir = a.model_config_dir;
   wc.vae_file = a.vae_file;
   wc.embeddings = std::make_shared<EmbeddingLibrary>(std::vector<std::filesystem::path>(a.embedding_dirs.begin(), a.embedding_dirs.end()));
+  wc.refiner = a.refiner;
   if (a.model != "demo" && fs::is_directory(a.model)) {
     const fs::path folder = fs::path(a.model).lexically_normal();
     const std::string base = (folder.has_filename() ? folder : folder.parent_path()).filename().string();

@@ -152,6 +152,8 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
       ->check(CLI::ExistingDirectory);
   app.add_option("--vae", a.vae_file, "single-file checkpoints: a VAE .safetensors replacing the checkpoint's")
       ->check(CLI::ExistingFile);
+  app.add_option("--refiner", a.refiner,
+                 "SDXL: a refiner served beside the model (diffusers folder or Hub repo id); jobs name it in `refiner`");
   // Device and precision
   app.add_option("--device", devices, "cpu | cuda:N | N | mps (repeatable: one stage set per device)");
   app.add_option("--cuda-device", a.cuda_device, "CUDA device index (the device when --device is not given)")
@@ -344,6 +346,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"host", a.host},
       {"local_mode", a.local_mode},
       {"insecure_no_auth", a.insecure_no_auth},
+      {"refiner", a.refiner},
       {"port", a.port},
       {"queue_size", a.queue_size},
       {"api_token", a.api_token.empty() ? "" : "***"},

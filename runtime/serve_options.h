@@ -30,6 +30,7 @@ struct ServeOptions {
   std::string sd_version;      // rbee's --sd-version (catalog name); the model when --model is not given
   std::vector<std::string> aliases;
   std::string model_config_dir, vae_file;  // single-file checkpoints only
+  std::string refiner;  // an SDXL refiner served beside the model (a folder or Hub repo id); "" none
   // Device and precision, after the Rust flags and the install name were applied
   std::vector<std::string> devices{"cpu"};
   std::string dtype = "fp32";

@@ -45,6 +45,7 @@ set(SDW_LABELS_test_sdxl_modes parity)
 set(SDW_SOURCES_test_sdxl_modes seeded_cases.cpp)
 set(SDW_LABELS_test_sdxl_refiner unit)
 set(SDW_LABELS_test_sd3_pipeline parity)
+set(SDW_SOURCES_test_sdxl_refiner tiny_refiner.cpp)
 set(SDW_SOURCES_test_sd3_pipeline seeded_cases.cpp)
 # LoRA (model/lora): file reading, the prompt syntax and fusing are unit tests; the key mapping
 # (merged weights) and the seeded images are parity tests against diffusers' fixtures.
@@ -105,6 +106,8 @@ set(SDW_LABELS_test_sd3_serve_e2e http parity)
 set(SDW_LIBS_test_sd3_serve_e2e sdw_net)
 set(SDW_SOURCES_test_sd3_serve_e2e seeded_cases.cpp)
 set(SDW_LIBS_test_http_hostile sdw_net)
+set(SDW_LABELS_test_refiner_e2e http)
+set(SDW_SOURCES_test_refiner_e2e tiny_refiner.cpp seeded_cases.cpp)
 set(SDW_LABELS_test_http_load http)  # 10-30 s on 2 cores: not `slow`
 set(SDW_LIBS_test_http_load sdw_net)
 # GET /openapi.json against real responses (the TypeScript SDK's types come from that document).

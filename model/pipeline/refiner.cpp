@@ -25,6 +25,7 @@ ResolvedRequest refiner_request(const SdModel& refiner, const ResolvedRequest& b
   r.mask_image = {};
   r.loras.clear();
   r.denoising_end.reset();
+  r.refiner_start.reset();
   r.denoising_start = start;
   r.strength.reset();
   r.clip_skip = 1;  // the base's text encoders' layer count says nothing of the refiner's
@@ -42,17 +43,35 @@ DenoiseState prepare_refiner(SdModel& refiner, const ResolvedRequest& refiner_re
   return s;
 }
 
+HandoffRequests resolve_handoff(const SdModel& base, const SdModel& refiner, GenerationRequest request, double start,
+                                const RequestLimits& limits) {
+  if (!base.is_sdxl() || !refiner.is_sdxl())
+    throw RequestError("refiner: a refiner hand-off needs SDXL models (base: " + base.family + ", refiner: " +
+                       refiner.family + ")");
+  if (!std::isfinite(start) || start <= 0 || start >= 1)
+    throw RequestError("refiner_start: the refiner start must be between 0 and 1 (exclusive), got " + std::to_string(start));
+  if (request.mode == GenerationMode::inpaint) throw RequestError("refiner: a refiner hand-off after inpainting is not supported");
+  request.denoising_end = start;
+  request.refiner_start = start;
+  HandoffRequests out;
+  out.base = resolve_request(base, std::move(request), limits);
+  out.refiner = refiner_request(refiner, out.base, start, limits);
+  return out;
+}
+
+int64_t refiner_step_count(const SdModel& refiner, const ResolvedRequest& rr) {
+  c10::InferenceMode guard;
+  auto probe = rr.scheduler_name.empty() ? make_scheduler(refiner.scheduler_config)
+                                         : make_scheduler(rr.scheduler_name, refiner.scheduler_config);
+  return sdxl_img2img_timesteps(*probe, rr.request.steps, 1.0, rr.request.denoising_start.value_or(1.0)).size(0);
+}
+
 GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const GenerationRequest& request, double start,
                                        const GenerateHooks& hooks, const RequestLimits& limits) {
   const auto t_start = std::chrono::steady_clock::now();
-  if (!base.is_sdxl() || !refiner.is_sdxl()) throw RequestError("a refiner hand-off needs SDXL models (base and refiner)");
-  if (!std::isfinite(start) || start <= 0 || start >= 1)
-    throw RequestError("the refiner start must be between 0 and 1 (exclusive), got " + std::to_string(start));
-  if (request.mode == GenerationMode::inpaint) throw RequestError("a refiner hand-off after inpainting is not supported");
-  GenerationRequest b = request;
-  b.denoising_end = start;
-  const ResolvedRequest rb = resolve_request(base, b, limits);
-  const ResolvedRequest rr = refiner_request(refiner, rb, start, limits);
+  const HandoffRequests handoff = resolve_handoff(base, refiner, request, start, limits);
+  const ResolvedRequest& rb = handoff.base;
+  const ResolvedRequest& rr = handoff.refiner;
   GenerationResult result = result_for(rb);
 
   auto t0 = std::chrono::steady_clock::now();
@@ -63,14 +82,7 @@ GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const Ge
   result.scheduler = bs.scheduler->class_name();
   result.sampler_name = sampler_display_name(*bs.scheduler);
   // The refiner's timesteps are known before the base runs: the progress total covers both.
-  int64_t refiner_steps = 0;
-  {
-    c10::InferenceMode guard;
-    auto probe = rr.scheduler_name.empty() ? make_scheduler(refiner.scheduler_config)
-                                           : make_scheduler(rr.scheduler_name, refiner.scheduler_config);
-    refiner_steps = sdxl_img2img_timesteps(*probe, rr.request.steps, 1.0, start).size(0);
-  }
-  const int total = static_cast<int>(bs.total() + refiner_steps);
+  const int total = static_cast<int>(bs.total() + refiner_step_count(refiner, rr));
   int done = 0;
   auto run = [&](SdModel& model, DenoiseState& s) {
     while (!s.done()) {

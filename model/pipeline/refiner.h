@@ -21,6 +21,19 @@ ResolvedRequest refiner_request(const SdModel& refiner, const ResolvedRequest& b
 DenoiseState prepare_refiner(SdModel& refiner, const ResolvedRequest& refiner_req, PromptEmbeddings prompt,
                              const DenoiseState& base_state);
 
+// A hand-off job's two requests: the base's (denoising_end = start, refiner_start = start) and
+// the refiner's (refiner_request). Throws RequestError for non-SDXL models, inpainting, or a
+// `start` outside (0, 1); the served worker validates its jobs with this before queueing them.
+struct HandoffRequests {
+  ResolvedRequest base, refiner;
+};
+HandoffRequests resolve_handoff(const SdModel& base, const SdModel& refiner, GenerationRequest request, double start,
+                                const RequestLimits& limits = {});
+
+// How many steps the refiner will run for its request (known before the base runs, so that
+// progress can count both models' steps).
+int64_t refiner_step_count(const SdModel& refiner, const ResolvedRequest& refiner_req);
+
 // One hand-off generation: txt2img or img2img on `base` to `start`, the rest on `refiner`, decoded
 // by the refiner's VAE. Steps are reported over both models (total = base + refiner timesteps).
 // Throws RequestError for non-SDXL models, inpainting, or a `start` outside (0, 1).

@@ -57,6 +57,10 @@ struct GenerationRequest {
   // requires_aesthetics_score): the score of the prompt row and of the negative row.
   double aesthetic_score = 6.0;
   double negative_aesthetic_score = 2.5;
+  // SDXL base + refiner as one job (a served worker's refiner, refiner.h): the fraction of the
+  // schedule the base runs before the refiner takes its latents (diffusers' denoising_end /
+  // denoising_start); nullopt: no refiner.
+  std::optional<double> refiner_start;
   // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: 256; at most 512), and
   // false to leave T5 out for this request (its prompt part is zeros, as a model without T5).
   int max_sequence_length = 0;
@@ -89,7 +93,7 @@ template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
-           x.denoising_end, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
+           x.denoising_end, x.refiner_start, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
            x.controlnets, x.guess_mode);
 }
 template <class F>

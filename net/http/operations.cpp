@@ -180,6 +180,17 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   if (r.mode == GenerationMode::txt2img) {
     parse_size(fields, r, kDefaultSide, limits);
   } else {
+  parse_controlnets(fields, r, options.controlnets.get(), limits);
+  // SDXL base + refiner (serve --refiner): the refiner's name, and the base's share of the schedule.
+  if (const auto refiner = fields.optional_string("refiner")) {
+    if (refiner->empty()) throw invalid_field("refiner", "refiner must name the served refiner model");
+    job.submission.refiner = *refiner;
+    r.refiner_start = fields.number("refiner_start", 0.8, 0.0, 1.0);
+    if (*r.refiner_start <= 0 || *r.refiner_start >= 1)
+      throw invalid_field("refiner_start", "refiner_start must be between 0 and 1 (exclusive)");
+  } else if (fields.has("refiner_start")) {
+    throw invalid_field("refiner_start", "refiner_start needs a refiner");
+  }
     parse_size(fields, r, 0, limits);  // 0: the input image's size
     if (fields.has("strength")) {  // absent: the model's default (SDXL: diffusers' 0.3 / 0.9999)
       const double strength = fields.number("strength", kDefaultStrength, 0.0, 1.0);

@@ -4,6 +4,7 @@
 #include <httplib.h>
 
 #include <ctime>
+#include <filesystem>
 
 #include "model/catalog/catalog.h"
 #include "net/http/errors.h"
@@ -103,6 +104,7 @@ void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Respons
       {"dtype", h.dtype},
       {"devices", devices},
       {"memory", {{"weight_bytes", weights}, {"estimate_bytes", estimate}}},
+      {"role", "base"},
   };
   if (any_ready) {
     model["family"] = h.family;
@@ -131,9 +133,31 @@ void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Respons
                         {{"fp32", estimate_memory_bytes(e, 4, e.width, e.height)},
                          {"fp16", estimate_memory_bytes(e, 2, e.width, e.height)}}}});
   }
+  nlohmann::json data = nlohmann::json::array({model});
+  if (!h.refiner.empty()) {
+    // serve --refiner: loaded with the model by each device's loaders; jobs name it in `refiner`.
+    std::filesystem::path folder(h.refiner);
+    if (folder.filename().empty()) folder = folder.parent_path();
+    const std::string label = folder.filename().string();
+    nlohmann::json refiner = {
+        {"id", h.refiner},
+        {"object", "model"},
+        {"created", process_start_unix()},
+        {"owned_by", "sd-worker"},
+        {"aliases", label.empty() || label == h.refiner ? nlohmann::json::array() : nlohmann::json::array({label})},
+        {"status", model["status"]},
+        {"loaded", any_ready},
+        {"dtype", h.dtype},
+        {"devices", devices},
+        {"memory", {{"weight_bytes", h.refiner_weight_bytes}, {"estimate_bytes", h.refiner_weight_bytes}}},
+        {"role", "refiner"},
+    };
+    if (any_ready) refiner["family"] = h.refiner_family;
+    data.push_back(std::move(refiner));
+  }
   send_json(res, 200,
             {{"object", "list"},
-             {"data", nlohmann::json::array({model})},
+             {"data", data},
              {"process", {{"rss_bytes", process_rss_bytes()}}},
              {"catalog", catalog}});
 }

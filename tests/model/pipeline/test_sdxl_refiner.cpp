@@ -7,9 +7,7 @@
 //     encode_prompt: the second half of the base's embeddings, checked against the tiny-sdxl
 //     reference) and conditions on aesthetic scores;
 //  3. the refiner starts from the base's latents unchanged, and generate_with_refiner runs both.
-// The fixtures hold no refiner, so the test builds one from tiny-sdxl: its text_encoder_2,
-// tokenizer_2, VAE and scheduler, and its UNet cut to a 64-wide cross-attention and a 5-value time
-// embedding (model_index: requires_aesthetics_score, no text_encoder). No diffusers image exists
+// The fixtures hold no refiner, so the test builds one from tiny-sdxl (tests/tiny_refiner.h). No diffusers image exists
 // for that model: part 3 checks the hand-off's mechanics, not pixels.
 #include <catch.hpp>
 
@@ -20,6 +18,7 @@
 #include "model/pipeline/refiner.h"
 #include "model/pipeline/sdxl_stages.h"
 #include "test_util.h"
+#include "tiny_refiner.h"
 
 using namespace sdw;
 namespace fs = std::filesystem;
@@ -28,34 +27,7 @@ namespace {
 
 std::string tiny() { return test::fixture("pipelines/tiny-sdxl"); }
 
-void write_json(const std::string& path, const nlohmann::json& j) { std::ofstream(path) << j.dump(2); }
-
-// A refiner-shaped folder made from tiny-sdxl (see the file comment).
-std::string make_refiner(const test::TempDir& tmp) {
-  const fs::path dir = tmp.file("tiny-refiner");
-  fs::create_directories(dir);
-  for (const char* c : {"text_encoder_2", "tokenizer_2", "vae", "scheduler"})
-    fs::copy(fs::path(tiny()) / c, dir / c, fs::copy_options::recursive);
-  fs::create_directories(dir / "unet");
-  nlohmann::json cfg = read_json_file(tiny() + "/unet/config.json");
-  cfg["cross_attention_dim"] = 64;                     // text_encoder_2's hidden size
-  cfg["projection_class_embeddings_input_dim"] = 72;  // 5 time ids x 8 + 32 pooled
-  write_json((dir / "unet/config.json").string(), cfg);
-  std::map<std::string, at::Tensor> w;
-  for (const auto& [n, t] : read_component_tensors(tiny() + "/unet")) {
-    const bool cross_kv = n.find("attn2.to_k.weight") != std::string::npos || n.find("attn2.to_v.weight") != std::string::npos;
-    w[n] = cross_kv ? t.slice(1, 0, 64).contiguous() : n == "add_embedding.linear_1.weight" ? t.slice(1, 0, 72).contiguous() : t;
-  }
-  save_safetensors((dir / "unet/diffusion_pytorch_model.safetensors").string(), w);
-  nlohmann::json index = read_json_file(tiny() + "/model_index.json");
-  index["_class_name"] = "StableDiffusionXLImg2ImgPipeline";
-  index["text_encoder"] = {nullptr, nullptr};
-  index["tokenizer"] = {nullptr, nullptr};
-  index["requires_aesthetics_score"] = true;
-  index["force_zeros_for_empty_prompt"] = false;
-  write_json((dir / "model_index.json").string(), index);
-  return dir.string();
-}
+std::string make_refiner(const test::TempDir& tmp) { return test::make_tiny_refiner(tmp); }
 
 std::vector<double> values(const at::Tensor& t) {
   std::vector<double> out;
