@@ -58,7 +58,9 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     if (!fs::exists(p / "model_index.json"))
       throw WorkerError(WorkerErrc::model_not_found, "'" + name + "' is a folder but not a diffusers pipeline (no model_index.json)");
     try {
-      MemoryEstimate e = estimate_folder(name, options.dtype);
+      // SD3's T5 counts where it is loaded: not at all without it, not on this device beside it.
+      const bool t5_here = options.load_t5 && (!options.t5_device || *options.t5_device == options.device);
+      MemoryEstimate e = estimate_folder(name, options.dtype, t5_here);
       add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e.total();
       say("estimated footprint " + e.describe());
@@ -143,6 +145,9 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         options.vae_file = cfg.vae_file;
         options.cuda_graphs = cfg.cuda_graphs;
         options.channels_last = cfg.channels_last;
+        options.load_t5 = cfg.load_t5;
+        options.max_sequence_length = cfg.max_sequence_length;
+        options.t5_device = cfg.t5_device;
         const std::string name = cfg.model;
         auto fault = cfg.fault_injection;
         auto resolve = cfg.resolve_model;

@@ -23,6 +23,9 @@ struct loader_config {
   std::string config_dir, vae_file;  // single-file checkpoints
   bool cuda_graphs = true;                // ModelLoadOptions' speed switches
   std::optional<bool> channels_last;      // unset: on for CUDA (resolve_channels_last)
+  bool load_t5 = true;                    // SD3 (ModelLoadOptions): T5 or not, jobs' default
+  int max_sequence_length = 0;            // T5 token count, and where T5 runs (unset: `device`)
+  std::optional<at::Device> t5_device;
   int64_t memory_budget_bytes = 0;  // 0: MemAvailable on CPU, unchecked elsewhere
   RequestLimits limits;
   std::chrono::milliseconds load_timeout{10 * 60 * 1000};

@@ -136,13 +136,13 @@ MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtyp
   return e;
 }
 
-MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype) {
+MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, bool with_t5) {
   DiffusersFolder f = DiffusersFolder::open(folder);
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
   const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
   for (const char* component : {"unet", "transformer", "text_encoder", "text_encoder_2", "text_encoder_3", "vae"}) {
-    if (!f.has(component)) continue;
+    if (!f.has(component) || (!with_t5 && std::string(component) == "text_encoder_3")) continue;
     const bool vae = std::string(component) == "vae";
     for (const std::string& file : find_weight_files(f.path(component))) {
       SafetensorsFile st = SafetensorsFile::open(file);

@@ -44,7 +44,8 @@ int64_t activation_bytes(const nlohmann::json& unet_config, const nlohmann::json
                          int elem_size);
 
 // From a diffusers folder, without loading it (reads the configs and the safetensors headers).
-MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype);
+// with_t5 false: SD3's text_encoder_3 is not counted (loaded without T5, or on another device).
+MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, bool with_t5 = true);
 
 // From a single-file checkpoint's header; activations as an SD1.x UNet/VAE at 512x512, or for an
 // SDXL file (conditioner.embedders.*) its UNet at 1024x1024.

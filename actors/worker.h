@@ -37,6 +37,12 @@ struct WorkerConfig {
   // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   bool cuda_graphs = true;
   std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere
+  // SD3 models (ModelLoadOptions): false loads no T5 (its memory saved; jobs asking t5: true are
+  // refused), jobs' default max_sequence_length (0: 256), and the device T5 runs on ("": the
+  // stage device; "cpu" beside a GPU transformer).
+  bool load_t5 = true;
+  int max_sequence_length = 0;
+  std::string t5_device;
   size_t queue_capacity = 16;                            // queued jobs beyond running ones
   std::chrono::milliseconds job_deadline{10 * 60 * 1000};  // per job, from submission
   std::chrono::milliseconds result_ttl{10 * 60 * 1000};    // finished jobs kept this long

@@ -55,6 +55,7 @@ struct GenerateArgs {
   bool no_t5 = false;           // SD3: load without text_encoder_3
   std::string init_image, mask_image;
   double strength = -1;  // < 0: the model's default
+  std::string t5_device;        // SD3: where T5 runs ("": --device)
   int num_images = 1;
   std::string device = "cpu";
   std::string dtype = "fp32";
@@ -178,6 +179,9 @@ int run_generate(int argc, char** argv) {
   app.add_option("--mask-image", a.mask_image, "inpainting mask (white = repaint)")->check(CLI::ExistingFile);
   app.add_option("--num-images", a.num_images, "images per prompt")->check(CLI::Range(1, 16));
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
+  app.add_option("--t5-device", a.t5_device,
+                 "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: --device), e.g. the CPU while "
+                 "the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
   app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16 (bf16 on a CPU: bf16 products, fp32 activations)");
   app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA");
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
@@ -253,6 +257,7 @@ int run_generate(int argc, char** argv) {
 
     GenerateHooks hooks;
     if (isatty(STDERR_FILENO)) hooks.on_step = [](int step, int total, const at::Tensor&) { progress_bar(step, total); };
+    if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);
     std::shared_ptr<SdModel> refiner;
     if (!a.refiner.empty()) refiner = load_model(a.refiner, lo);
     GenerationResult result = refiner ? generate_with_refiner(*model, *refiner, req, a.refiner_start, hooks)

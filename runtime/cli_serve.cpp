@@ -89,6 +89,8 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
     }
     for (const auto& d : wc.devices) check_device_dtype(parse_device(d), parse_dtype(a.dtype));
   } catch (const std::invalid_argument& e) {
+    if (!a.t5_device.empty()) wc.t5_device = device_name(a.t5_device, logger);
+    if (!wc.t5_device.empty()) parse_device(wc.t5_device);
     std::cerr << "sd-worker serve: " << e.what() << "\n";
     return 2;
   }
@@ -96,6 +98,8 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
   wc.cuda_graphs = !a.no_cuda_graphs;
   if (a.channels_last || a.no_channels_last) wc.channels_last = a.channels_last;  // else: on for CUDA
+  wc.load_t5 = !a.no_t5;
+  wc.max_sequence_length = a.max_sequence_length;
   wc.queue_capacity = a.queue_size;
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);

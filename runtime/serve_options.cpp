@@ -180,6 +180,15 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   flags.insert("channels-last");
   app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA");
   flags.insert("no-channels-last");
+  app.add_flag("--no-t5", a.no_t5,
+               "SD3: do not load the T5 encoder (saves its memory: 9.5 GB for T5-XXL in fp16); jobs get zeros for "
+               "its part, and a job asking t5: true is refused (400)");
+  flags.insert("no-t5");
+  app.add_option("--max-sequence-length", a.max_sequence_length, "SD3: T5's token count for jobs that give none (default 256)")
+      ->check(CLI::Range(1, 512));
+  app.add_option("--t5-device", a.t5_device,
+                 "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: the stage device), e.g. the CPU "
+                 "while the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
   // HTTP
   app.add_option("--host", a.host,
                  "address to bind (default: loopback for `sd-worker serve`, all interfaces when spawned by "
@@ -347,6 +356,9 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"local_mode", a.local_mode},
       {"insecure_no_auth", a.insecure_no_auth},
       {"refiner", a.refiner},
+      {"no_t5", a.no_t5},
+      {"max_sequence_length", a.max_sequence_length},
+      {"t5_device", a.t5_device},
       {"port", a.port},
       {"queue_size", a.queue_size},
       {"api_token", a.api_token.empty() ? "" : "***"},

@@ -39,6 +39,10 @@ struct ServeOptions {
   // Speed switches (SdModel). channels_last: neither flag means on for CUDA, off elsewhere.
   bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
   int64_t memory_limit_mb = 0;  // memory the model may plan with (0: MemAvailable on CPU)
+  // SD3: load no T5, jobs' default T5 token count (0: 256), the device T5 runs on ("": --device)
+  bool no_t5 = false;
+  int max_sequence_length = 0;
+  std::string t5_device;
   // HTTP
   // Where to listen: --host, else loopback for `sd-worker serve` and --local-mode, all interfaces
   // (0.0.0.0) when rbee-hive spawns the worker (`<binary> --worker-id ...`, no `serve` word), as

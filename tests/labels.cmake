@@ -113,6 +113,9 @@ set(SDW_LIBS_test_http_load sdw_net)
 # GET /openapi.json against real responses (the TypeScript SDK's types come from that document).
 set(SDW_LABELS_test_openapi_e2e http)
 set(SDW_LIBS_test_openapi_e2e sdw_net)
+set(SDW_LABELS_test_sd3_job_fields_e2e http parity)
+set(SDW_LIBS_test_sd3_job_fields_e2e sdw_net)
+set(SDW_SOURCES_test_sd3_job_fields_e2e seeded_cases.cpp)
 set(SDW_SOURCES_test_openapi_e2e e2e/openapi_check.cpp)
 # The AUTOMATIC1111 API as its clients speak it; every answer checked against the document too.
 set(SDW_LABELS_test_a1111_e2e http)

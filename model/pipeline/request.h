@@ -61,10 +61,13 @@ struct GenerationRequest {
   // schedule the base runs before the refiner takes its latents (diffusers' denoising_end /
   // denoising_start); nullopt: no refiner.
   std::optional<double> refiner_start;
-  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: 256; at most 512), and
-  // false to leave T5 out for this request (its prompt part is zeros, as a model without T5).
+  // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: the model's default, 256
+  // unless the worker was started with another; at most 512), and false to leave T5 out for this
+  // request (its prompt part is zeros, as a model without T5); nullopt: T5 when the model has it,
+  // true: T5 required (refused when the model was loaded without it). Either given to a model of
+  // another family is refused (resolve_request), not ignored.
   int max_sequence_length = 0;
-  bool t5 = true;
+  std::optional<bool> t5;
 };
 
 // Limits a request is checked against (the server sets its own).

@@ -4,6 +4,7 @@
 #include "model/catalog/catalog.h"
 #include "model/nn/device_names.h"
 #include "model/pipeline/sd3_components.h"
+#include "model/tokenizer/t5_tokenizer.h"
 
 namespace sdw {
 
@@ -25,6 +26,20 @@ int64_t Sd3Components::weight_bytes() const {
 bool is_sd3_pipeline_class(const std::string& pipeline_class) {
   return pipeline_class.rfind("StableDiffusion3", 0) == 0;
 }
+
+namespace {
+
+// Where T5 is loaded and in which dtype (see load_sd3_model).
+at::TensorOptions t5_options(const ModelLoadOptions& options) {
+  const at::Device device = options.t5_device.value_or(options.device);
+  // On the CPU beside another device, fp16 becomes bf16: libtorch's CPU half kernels are missing
+  // (1.x) or slow, and T5 was trained in bf16 (fp16 overflows in its feed-forward).
+  const bool cpu_aside = device.is_cpu() && !options.device.is_cpu();
+  const at::ScalarType dtype = cpu_aside && options.dtype == at::kHalf ? at::kBFloat16 : options.dtype;
+  return at::TensorOptions().dtype(dtype).device(device);
+}
+
+}  // namespace
 
 std::shared_ptr<SdModel> load_sd3_model(const DiffusersFolder& f, const ModelLoadOptions& options) {
   if (f.pipeline_class != "StableDiffusion3Pipeline" && f.pipeline_class != "StableDiffusion3Img2ImgPipeline")
@@ -50,6 +65,14 @@ std::shared_ptr<SdModel> load_sd3_model(const DiffusersFolder& f, const ModelLoa
       throw LoadError("'" + f.root + "': SD3's text encoders must be CLIPTextModelWithProjection");
   // 2. T5 (optional), the MMDiT, the VAE, the scheduler
   auto parts = std::make_shared<Sd3Components>();
+  if (options.max_sequence_length != 0) {
+    if (options.max_sequence_length < 1 || options.max_sequence_length > T5Tokenizer::kMaxSequenceLength)
+      throw LoadError("max_sequence_length must be between 1 and " + std::to_string(T5Tokenizer::kMaxSequenceLength) +
+                      ", got " + std::to_string(options.max_sequence_length));
+    parts->default_max_sequence_length = options.max_sequence_length;
+  }
+  parts->t5_left_out = !options.load_t5 && f.has("text_encoder_3");
+  parts->t5_device = options.t5_device.value_or(options.device);
   if (options.load_t5 && f.has("text_encoder_3")) {
     if (!f.has("tokenizer_3")) throw LoadError("'" + f.root + "' has text_encoder_3 but no tokenizer_3");
     try {
@@ -57,7 +80,7 @@ std::shared_ptr<SdModel> load_sd3_model(const DiffusersFolder& f, const ModelLoa
     } catch (const TokenizerError& e) {
       throw LoadError(e.what());
     }
-    parts->text_encoder_3 = load_t5_encoder(f.path("text_encoder_3"), opts, variant);
+    parts->text_encoder_3 = load_t5_encoder(f.path("text_encoder_3"), t5_options(options), variant);
   }
   parts->transformer = load_sd3_transformer(f.path("transformer"), opts, variant);
   parts->tokenizer_max_length = ClipTokenizer::kMaxLength;

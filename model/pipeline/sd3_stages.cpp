@@ -38,6 +38,12 @@ at::Tensor ids_tensor(const std::vector<int64_t>& ids, const at::Device& device)
 
 }  // namespace
 
+void refuse_sd3_fields(const SdModel& model, const GenerationRequest& r) {
+  const std::string which = " (this model is of family '" + model.family + "')";
+  if (r.t5) throw RequestError("t5: only SD3 models have a T5 encoder to switch" + which);
+  if (r.max_sequence_length != 0) throw RequestError("max_sequence_length: only SD3 models take T5's token count" + which);
+}
+
 int64_t sd3_img2img_start(int num_inference_steps, double strength) {
   const double n = num_inference_steps;
   const double init_timestep = std::min(n * strength, n);  // a float, unlike SD1.x's int()
@@ -55,7 +61,13 @@ void check_sd3_request(const SdModel& model, GenerationRequest& r) {
                          "' is for UNet models");
     r.scheduler.clear();  // the model's own
   }
-  if (r.max_sequence_length == 0) r.max_sequence_length = T5Tokenizer::kDefaultMaxLength;
+  const Sd3Components& parts = parts_of(model);
+  if (r.t5.value_or(false) && !parts.has_t5())
+    throw RequestError(parts.t5_left_out
+                           ? "t5: this worker loaded the model without its T5 encoder (--no-t5); send t5: false or leave "
+                             "the field out"
+                           : "t5: this model has no T5 encoder (text_encoder_3); send t5: false or leave the field out");
+  if (r.max_sequence_length == 0) r.max_sequence_length = parts.default_max_sequence_length;
   if (r.max_sequence_length < 1 || r.max_sequence_length > T5Tokenizer::kMaxSequenceLength)
     throw RequestError("max_sequence_length must be between 1 and " + std::to_string(T5Tokenizer::kMaxSequenceLength) +
                        ", got " + std::to_string(r.max_sequence_length));
@@ -78,8 +90,8 @@ PromptEmbeddings sd3_encode_prompt(SdModel& model, const ResolvedRequest& req) {
   const auto& r = req.request;
   const int64_t n = r.num_images;
   const int64_t joint_dim = parts.transformer->config().joint_attention_dim;
-  const int max_sequence_length = r.max_sequence_length > 0 ? r.max_sequence_length : T5Tokenizer::kDefaultMaxLength;
-  const bool use_t5 = parts.has_t5() && r.t5;
+  const int max_sequence_length = r.max_sequence_length > 0 ? r.max_sequence_length : parts.default_max_sequence_length;
+  const bool use_t5 = parts.has_t5() && r.t5.value_or(true);
   // One text -> prompt_embeds [1, 77 + L, D] and pooled [1, P]. `layer`: how far from the end the
   // CLIP hidden state is taken (2 = penultimate, diffusers' clip_skip None).
   auto encode = [&](const std::string& text, size_t layer) {
@@ -95,8 +107,10 @@ PromptEmbeddings sd3_encode_prompt(SdModel& model, const ResolvedRequest& req) {
     at::Tensor clip = at::cat(states, -1);  // [1, 77, H_L + H_G]
     at::Tensor t5;
     if (use_t5) {
-      t5 = parts.text_encoder_3->forward(ids_tensor(parts.tokenizer_3->encode_padded(text, max_sequence_length), model.device))
-               .last_hidden_state;  // [1, L, D] (no attention mask: padding is attended to)
+      // T5 runs where it was loaded (--t5-device: the CPU beside a GPU transformer); its output
+      // joins the CLIP part on the model's device.
+      t5 = parts.text_encoder_3->forward(ids_tensor(parts.tokenizer_3->encode_padded(text, max_sequence_length), parts.t5_device))
+               .last_hidden_state.to(model.device, clip.scalar_type());  // [1, L, D] (no attention mask: padding is attended to)
     } else {
       t5 = at::zeros({1, parts.tokenizer_max_length, joint_dim}, clip.options());  // [1, 77, D]
     }

@@ -13,8 +13,12 @@ namespace sdw {
 
 // Checks and completes what resolve_request cannot know about SD3, before its own checks: refuses
 // inpainting, LoRAs, embeddings-only fields, other schedulers and SDXL fields; img2img's default
-// strength is diffusers' 0.6; max_sequence_length 0 -> 256, at most 512. Throws RequestError.
+// strength is diffusers' 0.6; max_sequence_length 0 -> the model's default (256 unless loaded
+// with another), at most 512; `t5: true` on a model loaded without T5. Throws RequestError.
 void check_sd3_request(const SdModel& model, GenerationRequest& r);
+// The SD3-only request fields (t5, max_sequence_length) given to a model
+// of another family: RequestError naming the field, rather than ignoring it.
+void refuse_sd3_fields(const SdModel& model, const GenerationRequest& r);
 
 // encode_prompt: CLIP-L and CLIP-G penultimate hidden states (clip_skip k: hidden_states[-(k+1)],
 // the prompt only) concatenated and zero-padded to T5's width, then T5's last hidden state (zeros

@@ -35,8 +35,12 @@ struct ModelLoadOptions {
   // resolve_channels_last).
   bool cuda_graphs = true;
   std::optional<bool> channels_last;
-  // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros.
+  // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros;
+  // requests' default T5 token count (0: 256); and the device T5 runs on (unset: `device`), e.g.
+  // the CPU while the transformer runs on a GPU (its embeddings are moved to `device`).
   bool load_t5 = true;
+  int max_sequence_length = 0;
+  std::optional<at::Device> t5_device;
 };
 
 struct Sd3Components;  // model/pipeline/sd3_model.h

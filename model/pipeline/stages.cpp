@@ -67,7 +67,10 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
   ResolvedRequest out;
   out.request = std::move(in);
   GenerationRequest& r = out.request;
-  if (model.is_sd3()) check_sd3_request(model, r);
+  if (model.is_sd3())
+    check_sd3_request(model, r);
+  else
+    refuse_sd3_fields(model, r);
   if (r.prompt.empty()) throw RequestError("prompt must not be empty");
   if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");
   if (r.negative_prompt && r.negative_prompt->size() > 20000) throw RequestError("negative_prompt is longer than 20000 bytes");

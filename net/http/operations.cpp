@@ -168,6 +168,10 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   r.clip_skip = fields.integer("clip_skip", 1, 1, limits.max_clip_skip);
   r.eta = fields.number("eta", 0.0, 0.0, 1.0);
   if (const auto scheduler = fields.optional_string("scheduler")) {
+  // SD3 only (a model of another family refuses them when given): T5 on or off for this job, and
+  // T5's token count (absent: the worker's --max-sequence-length, else 256).
+  if (fields.get("t5")) r.t5 = fields.boolean("t5", true);
+  r.max_sequence_length = fields.integer("max_sequence_length", 0, 1, 512);
     try {
       r.scheduler = canonical_scheduler_name(*scheduler);
     } catch (const SchedulerError& e) {
