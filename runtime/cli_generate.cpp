@@ -24,6 +24,7 @@
 #include "model/pipeline/generate.h"
 #include "model/pipeline/refiner.h"
 #include "model/schedulers/scheduler.h"
+#include "runtime/cli_controlnet.h"
 #include "runtime/cpu_threads.h"
 #include "net/hub/hub_error.h"
 #include "net/hub/hub_reference.h"
@@ -65,6 +66,7 @@ struct GenerateArgs {
   std::vector<std::string> loras;      // FILE_OR_NAME[:STRENGTH], in order
   std::vector<std::string> lora_dirs;  // where names (and prompt tags) are looked up
   std::vector<std::string> embedding_dirs;  // textual-inversion embeddings prompts may name
+  ControlNetArgs controlnet;                // --controlnet DIR --control-image PNG ...
 };
 
 // "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
@@ -199,6 +201,7 @@ int run_generate(int argc, char** argv) {
                  "a folder of textual-inversion .safetensors embeddings; a prompt uses one by its file name; repeatable")
       ->allow_extra_args(false)
       ->check(CLI::ExistingDirectory);
+  add_controlnet_options(app, a.controlnet);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -240,6 +243,7 @@ int run_generate(int argc, char** argv) {
     const AssetFolders lora_folders(std::vector<fs::path>(a.lora_dirs.begin(), a.lora_dirs.end()), {".safetensors"}, "LoRA");
     for (const std::string& l : a.loras) req.loras.push_back(cli_lora(l, lora_folders));
     for (LoraUse& l : prompt_loras(req.prompt, lora_folders)) req.loras.push_back(std::move(l));
+    apply_controlnet_args(a.controlnet, req);
     configure_cpu_threads(a.model == "demo");
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);

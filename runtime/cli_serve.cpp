@@ -25,6 +25,7 @@
 #include "runtime/log.h"
 #include "runtime/model_source.h"
 #include "runtime/serve_options.h"
+#include "runtime/served_controlnets.h"
 #include "runtime/ui_location.h"
 
 namespace fs = std::filesystem;
@@ -139,6 +140,12 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
       return resolve_hub_file(reference, kMaxHubLoraBytes, {},
                               [&logger, reference](const std::string& line) { logger.info("loras", "hub", line, reference); });
     };
+  }
+  try {
+    hc.jobs.controlnets = served_controlnets(a.controlnets);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "sd-worker serve: " << e.what() << "\n";
+    return 2;
   }
   hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
       std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");

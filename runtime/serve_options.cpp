@@ -210,6 +210,9 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_option("--embeddings-dir", a.embedding_dirs,
                  "folder of textual-inversion .safetensors embeddings prompts may name (repeatable)")
       ->check(CLI::ExistingDirectory);
+  app.add_option("--controlnet", a.controlnets,
+                 "a diffusers ControlNet folder jobs may name in `controlnets` by its folder name (repeatable)")
+      ->check(CLI::ExistingDirectory);
   app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
   app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
   app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
@@ -365,6 +368,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"cors_origin", a.cors_origins},
       {"lora_dir", a.lora_dirs},
       {"embeddings_dir", a.embedding_dirs},
+      {"controlnet", a.controlnets},
       {"hub_loras", a.hub_loras},
       {"max_body_bytes", a.max_body_bytes},
       {"min_side", a.min_side},

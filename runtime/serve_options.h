@@ -56,6 +56,7 @@ struct ServeOptions {
   std::vector<std::string> cors_origins;
   std::vector<std::string> lora_dirs;
   std::vector<std::string> embedding_dirs;
+  std::vector<std::string> controlnets;  // ControlNet folders jobs may name (by folder name)
   bool hub_loras = false;  // jobs may name hf://org/name/file.safetensors LoRAs (downloaded)
   size_t max_body_bytes = 32u << 20;
   int min_side = 256, max_side = 2048, max_steps = 150;

@@ -63,6 +63,14 @@ std::string format_number(double value) {
   return buf;
 }
 
+std::string a1111_controlnet_unit(const std::string& module, const std::string& model, double weight, double start,
+                                  double end, bool guess_mode) {
+  std::string s = "Module: " + module + ", Model: " + model + ", Weight: " + format_number(weight) +
+                  ", Guidance Start: " + format_number(start) + ", Guidance End: " + format_number(end);
+  if (guess_mode) s += ", Control Mode: ControlNet is more important";
+  return s;
+}
+
 std::string a1111_parameters(const GenerationParameters& p) {
   std::string fields = "Steps: " + std::to_string(p.steps);
   fields += ", Sampler: " + quote(p.sampler);
@@ -74,6 +82,8 @@ std::string a1111_parameters(const GenerationParameters& p) {
   if (p.clip_skip && *p.clip_skip > 1) fields += ", Clip skip: " + std::to_string(*p.clip_skip);
   // A1111's extra_generation_params follow the fixed fields.
   if (!p.lora_hashes.empty()) fields += ", Lora hashes: " + quote(p.lora_hashes);
+  for (size_t i = 0; i < p.controlnets.size(); ++i)
+    fields += ", ControlNet " + std::to_string(i) + ": " + quote(p.controlnets[i]);
 
   std::string text = p.prompt;
   if (!p.negative_prompt.empty()) text += "\nNegative prompt: " + p.negative_prompt;

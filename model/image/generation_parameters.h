@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sdw {
 
@@ -21,7 +22,16 @@ struct GenerationParameters {
   std::optional<int> clip_skip;               // printed only when > 1, as A1111 does
   std::optional<double> denoising_strength;   // img2img / inpainting
   std::string lora_hashes;  // A1111's "Lora hashes" value ("name: 0123456789ab, ..."); empty: none
+  // One per ControlNet, as sd-webui-controlnet writes its units ("ControlNet 0: ..."); see
+  // a1111_controlnet_unit.
+  std::vector<std::string> controlnets;
 };
+
+// sd-webui-controlnet's unit text, reduced to what this worker has:
+//   Module: none, Model: NAME, Weight: 1, Guidance Start: 0, Guidance End: 1
+// with ", Control Mode: ControlNet is more important" added in guess mode.
+std::string a1111_controlnet_unit(const std::string& module, const std::string& model, double weight, double start,
+                                  double end, bool guess_mode);
 
 // Formats A1111's infotext (modules/processing.py create_infotext):
 //   <prompt>

@@ -7,6 +7,7 @@
 
 #include "model/lora/prompt_loras.h"
 #include "model/schedulers/scheduler.h"
+#include "net/http/controlnet_fields.h"
 #include "net/http/errors.h"
 #include "net/http/json_body.h"
 #include "net/http/sse.h"
@@ -179,6 +180,7 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
     }
   }
   parse_loras(fields, r, options);
+  parse_controlnets(fields, r, options.controlnets.get(), limits);
 
   // 4. size and images
   if (r.mode == GenerationMode::txt2img) {

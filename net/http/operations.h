@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -19,6 +20,8 @@ struct ParseOptions {
   ServedModel model;
   // Where the `loras` field's names (and prompt tags `<lora:name:w>`) are looked up; null: none.
   std::shared_ptr<const AssetFolders> lora_folders;
+  // The ControlNets jobs may name in `controlnets` (serve --controlnet DIR): name -> folder; null: none.
+  std::shared_ptr<const std::map<std::string, std::string>> controlnets;
   // `hf://org/name[@revision]/file.safetensors` LoRAs: the local path after the download (throws
   // net::HubError); null: such references are refused (serve --hub-loras turns them on).
   std::function<std::string(const std::string& reference)> resolve_hub_lora;

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "net/http/a1111_handlers.h"
+#include "net/http/controlnet_fields.h"
 #include "net/http/errors.h"
 #include "net/http/embedding_handlers.h"
 #include "net/http/job_handlers.h"
@@ -58,6 +59,7 @@ const std::vector<Route>& route_table() {
       {Method::get, "/metrics", "metrics", handle_metrics, true},
       {Method::get, "/v1/models", "models", handle_models, true},
       {Method::get, "/v1/loras", "loras", handle_loras, true},
+      {Method::get, "/v1/controlnets", "controlnets", handle_controlnets, true},
       {Method::get, "/v1/embeddings", "embeddings", handle_embeddings, true},
       {Method::post, "/v1/jobs", "submit_job", handle_submit_job, true},
       {Method::get, "/v1/jobs/([^/]+)/stream", "job_stream", handle_job_stream, true},

@@ -1,0 +1,94 @@
+// ControlNet job fields and listing (see controlnet_fields.h).
+#include "net/http/controlnet_fields.h"
+
+#include <httplib.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "net/http/errors.h"
+#include "net/http/server_context.h"
+
+namespace sdw::net {
+namespace {
+
+constexpr size_t kMaxControlNets = 4;
+
+double bounded(const nlohmann::json& item, const char* key, const std::string& field, double fallback, double min,
+               double max) {
+  if (!item.contains(key) || item[key].is_null()) return fallback;
+  const auto& v = item[key];
+  if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
+    throw invalid_field(field + "." + key, field + "." + key + " must be a number between " + std::to_string(min).substr(0, 3) +
+                                               " and " + std::to_string(max).substr(0, 3) + ", got " + item[key].dump());
+  return v.get<double>();
+}
+
+}  // namespace
+
+void parse_controlnets(const FieldReader& fields, GenerationRequest& r, const ServedControlNets* served,
+                       const ValidationLimits& limits) {
+  const auto* list = fields.get("controlnets");
+  if (list) {
+    if (!list->is_array()) throw invalid_field("controlnets", "controlnets must be an array, got " + json_type(*list));
+    if (list->size() > kMaxControlNets) throw invalid_field("controlnets", "at most 4 ControlNets per job");
+    for (size_t i = 0; i < list->size(); ++i) {
+      const auto& item = (*list)[i];
+      const std::string field = "controlnets[" + std::to_string(i) + "]";
+      if (!item.is_object())
+        throw invalid_field(field, field + " must be an object {\"model\",\"image\",\"scale\",\"start\",\"end\"}, got " +
+                                       json_type(item));
+      for (const auto& [key, value] : item.items())
+        if (key != "model" && key != "image" && key != "scale" && key != "start" && key != "end")
+          throw invalid_field(field + "." + key, field + ": unknown field '" + key + "'");
+      if (!item.contains("model") || item["model"].is_null()) throw missing_field(field + ".model");
+      if (!item["model"].is_string() || item["model"].get<std::string>().empty())
+        throw invalid_field(field + ".model", field + ".model must be the name of a served ControlNet");
+      const std::string name = item["model"];
+      const auto found = served ? served->find(name) : ServedControlNets::const_iterator{};
+      if (!served || found == served->end())
+        throw ApiError(ErrorType::invalid_request, "CONTROLNET_NOT_FOUND",
+                       field + ".model: ControlNet '" + name + "' is not served here" +
+                           (served && !served->empty() ? " (GET /v1/controlnets lists them)" : " (serve --controlnet DIR)"),
+                       field + ".model");
+      if (!item.contains("image") || item["image"].is_null()) throw missing_field(field + ".image");
+      if (!item["image"].is_string()) throw invalid_field(field + ".image", field + ".image must be a base64 image string");
+      ControlNetUse use;
+      use.path = found->second;
+      use.name = name;
+      use.image = decode_field_image(field + ".image", item["image"].get<std::string>(), limits);
+      use.scale = bounded(item, "scale", field, 1.0, 0.0, 2.0);
+      use.start = bounded(item, "start", field, 0.0, 0.0, 1.0);
+      use.end = bounded(item, "end", field, 1.0, 0.0, 1.0);
+      if (use.start >= use.end)
+        throw invalid_field(field + ".start", field + ".start must be less than " + field + ".end");
+      r.controlnets.push_back(std::move(use));
+    }
+  }
+  r.guess_mode = fields.boolean("guess_mode", false);
+  if (r.guess_mode && r.controlnets.empty()) throw invalid_field("guess_mode", "guess_mode needs at least one ControlNet");
+  if (!r.controlnets.empty() && r.mode != GenerationMode::txt2img)
+    throw invalid_field("controlnets", "controlnets are supported with image_generation (txt2img) only");
+}
+
+void handle_controlnets(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
+  nlohmann::json data = nlohmann::json::array();
+  if (ctx.config.jobs.controlnets) {
+    for (const auto& [name, dir] : *ctx.config.jobs.controlnets) {
+      nlohmann::json item = {{"name", name}, {"path", dir}};
+      try {  // the config's own fields (the weights are read when a job first uses the net)
+        std::ifstream in(dir + "/config.json");
+        const nlohmann::json c = nlohmann::json::parse(in);
+        item["cross_attention_dim"] = c.at("cross_attention_dim");
+        item["block_out_channels"] = c.at("block_out_channels");
+        item["conditioning_downscale"] = 1 << (c.value("conditioning_embedding_out_channels", nlohmann::json::array({16, 32, 96, 256})).size() - 1);
+      } catch (const std::exception& e) {
+        item["error"] = e.what();
+      }
+      data.push_back(std::move(item));
+    }
+  }
+  send_json(res, 200, {{"object", "list"}, {"data", data}});
+}
+
+}  // namespace sdw::net

@@ -1,0 +1,61 @@
+// generate's ControlNet flags (see cli_controlnet.h).
+#include "runtime/cli_controlnet.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "model/image/image_io.h"
+
+namespace sdw {
+namespace {
+
+// A per-net value: `values` empty (the default), one (every net) or one per net.
+double per_net(const std::vector<double>& values, size_t i, size_t nets, double fallback, const char* flag) {
+  if (values.empty()) return fallback;
+  if (values.size() == 1) return values[0];
+  if (values.size() != nets)
+    throw RequestError(std::string(flag) + " is given " + std::to_string(values.size()) + " times for " +
+                       std::to_string(nets) + " ControlNets (give it once, or once per --controlnet)");
+  return values[i];
+}
+
+}  // namespace
+
+void add_controlnet_options(CLI::App& app, ControlNetArgs& a) {
+  app.add_option("--controlnet", a.nets, "a diffusers ControlNet folder (SD1.x/2.x, txt2img); repeatable: MultiControlNet")
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--control-image", a.images, "the control image of each --controlnet, in order (e.g. an edge map)")
+      ->allow_extra_args(false)
+      ->check(CLI::ExistingFile);
+  app.add_option("--control-scale", a.scales, "controlnet_conditioning_scale in [0, 2] (default 1); once, or once per net")
+      ->allow_extra_args(false);
+  app.add_option("--control-start", a.starts, "control_guidance_start in [0, 1) (default 0); once, or once per net")
+      ->allow_extra_args(false);
+  app.add_option("--control-end", a.ends, "control_guidance_end in (0, 1] (default 1); once, or once per net")
+      ->allow_extra_args(false);
+  app.add_flag("--guess-mode", a.guess_mode, "ControlNet guess mode: only the conditional batch gets the residuals");
+}
+
+void apply_controlnet_args(const ControlNetArgs& a, GenerationRequest& r) {
+  if (a.images.size() != a.nets.size())
+    throw RequestError("--control-image is given " + std::to_string(a.images.size()) + " times for " +
+                       std::to_string(a.nets.size()) + " --controlnet (one image per ControlNet)");
+  if (a.nets.empty() && (!a.scales.empty() || !a.starts.empty() || !a.ends.empty()))
+    throw RequestError("--control-scale/--control-start/--control-end need a --controlnet");
+  const size_t n = a.nets.size();
+  for (size_t i = 0; i < n; ++i) {
+    ControlNetUse use;
+    use.path = a.nets[i];
+    use.name = std::filesystem::path(a.nets[i]).lexically_normal().filename().string();
+    if (use.name.empty()) use.name = std::filesystem::path(a.nets[i]).lexically_normal().parent_path().filename().string();
+    use.image = load_image(a.images[i]);
+    use.scale = per_net(a.scales, i, n, 1.0, "--control-scale");
+    use.start = per_net(a.starts, i, n, 0.0, "--control-start");
+    use.end = per_net(a.ends, i, n, 1.0, "--control-end");
+    r.controlnets.push_back(std::move(use));
+  }
+  r.guess_mode = a.guess_mode;
+}
+
+}  // namespace sdw
