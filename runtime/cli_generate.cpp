@@ -45,6 +45,7 @@ struct GenerateArgs {
   double refiner_start = 0.8;
   std::string prompt;
   std::string negative_prompt;
+  std::string prompt_syntax = "diffusers";
   bool has_negative = false;
   int width = 0, height = 0, steps = 0;
   double guidance = -1;
@@ -161,6 +162,9 @@ int run_generate(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--prompt", a.prompt, "what to draw")->required();
   app.add_option("--negative-prompt", a.negative_prompt, "what to avoid")->each([&](const std::string&) { a.has_negative = true; });
+  app.add_option("--prompt-syntax", a.prompt_syntax,
+                 "diffusers (default) | a1111: AUTOMATIC1111's (word:1.2) weights, BREAK and 75-token chunks, as its API")
+      ->check(CLI::IsMember({"diffusers", "a1111"}));
   app.add_option("--width", a.width, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
   app.add_option("--height", a.height, "multiple of 8 (default: the model's)")->check(CLI::Range(8, 4096));
   app.add_option("--steps", a.steps, "denoising steps (default: the model's)")->check(CLI::Range(1, 1000));
@@ -221,6 +225,7 @@ int run_generate(int argc, char** argv) {
   GenerationRequest req;
   req.prompt = a.prompt;
   if (a.has_negative) req.negative_prompt = a.negative_prompt;
+  if (a.prompt_syntax == "a1111") req.prompt_syntax = PromptSyntax::a1111;
   req.width = a.width;
   req.height = a.height;
   req.steps = a.steps;

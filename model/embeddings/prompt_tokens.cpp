@@ -24,12 +24,9 @@ struct Pattern {
   const TextualInversion* embedding;
 };
 
-struct Match {
-  size_t begin, end;
-  const TextualInversion* embedding;
-};
+}  // namespace
 
-std::vector<Match> find_names(const std::string& text, const EmbeddingSet& embeddings) {
+std::vector<EmbeddingMatch> find_embedding_names(const std::string& text, const EmbeddingSet& embeddings) {
   std::vector<Pattern> patterns;
   for (const auto& e : embeddings) {
     if (!e->name.empty()) patterns.push_back({lower(e->name), e.get()});
@@ -37,7 +34,7 @@ std::vector<Match> find_names(const std::string& text, const EmbeddingSet& embed
   }
   std::stable_sort(patterns.begin(), patterns.end(), [](const Pattern& a, const Pattern& b) { return a.text.size() > b.text.size(); });
   const std::string low = lower(text);
-  std::vector<Match> out;
+  std::vector<EmbeddingMatch> out;
   for (size_t i = 0; i < low.size();) {
     const Pattern* hit = nullptr;
     for (const Pattern& p : patterns) {
@@ -58,6 +55,8 @@ std::vector<Match> find_names(const std::string& text, const EmbeddingSet& embed
   return out;
 }
 
+namespace {
+
 // The content ids of a piece of text (no BOS/EOS).
 std::vector<int64_t> content_ids(const ClipTokenizer& tokenizer, const std::string& text) {
   std::vector<int64_t> ids = tokenizer.encode(text);
@@ -68,7 +67,7 @@ std::vector<int64_t> content_ids(const ClipTokenizer& tokenizer, const std::stri
 
 PromptTokens tokenize_prompt(const ClipTokenizer& tokenizer, const std::string& text, const EmbeddingSet& embeddings) {
   PromptTokens out;
-  const std::vector<Match> matches = find_names(text, embeddings);
+  const std::vector<EmbeddingMatch> matches = find_embedding_names(text, embeddings);
   if (matches.empty()) {
     out.ids = tokenizer.encode_padded(text);
     return out;
@@ -76,7 +75,7 @@ PromptTokens tokenize_prompt(const ClipTokenizer& tokenizer, const std::string& 
   const int64_t max_content = ClipTokenizer::kMaxLength - 2;
   std::vector<int64_t> content;
   size_t at = 0;
-  for (const Match& m : matches) {
+  for (const EmbeddingMatch& m : matches) {
     for (int64_t id : content_ids(tokenizer, text.substr(at, m.begin - at))) content.push_back(id);
     if (std::find(out.used.begin(), out.used.end(), m.embedding->name) == out.used.end()) out.used.push_back(m.embedding->name);
     for (int64_t v = 0; v < m.embedding->num_vectors(); ++v) {

@@ -32,6 +32,14 @@ struct PromptTokens {
   std::vector<std::string> used;     // names of the embeddings the prompt says, in order of first use
 };
 
+struct EmbeddingMatch {
+  size_t begin = 0, end = 0;  // byte range of the name in the text
+  const TextualInversion* embedding = nullptr;
+};
+
+// Where the embeddings' names occur in `text` (the rule tokenize_prompt uses below).
+std::vector<EmbeddingMatch> find_embedding_names(const std::string& text, const EmbeddingSet& embeddings);
+
 // Where the embeddings' names occur in `text` (case-insensitively, as whole words: a name that
 // begins or ends with a letter, digit or '_' must not continue a longer word there), longest
 // name first. An empty set, or no name in the text, gives encode_padded's ids and no slots.

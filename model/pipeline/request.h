@@ -22,6 +22,10 @@ class RequestError : public std::invalid_argument {
 enum class GenerationMode { txt2img, img2img, inpaint };
 const char* mode_name(GenerationMode mode);
 
+// How the prompt text is read: diffusers' (plain text, cut after 75 tokens) or AUTOMATIC1111's
+// (attention weights, escapes, BREAK, 75-token chunks; model/pipeline/a1111_conditioning.h).
+enum class PromptSyntax { diffusers, a1111 };
+
 struct GenerationRequest {
   GenerationMode mode = GenerationMode::txt2img;
   std::string prompt;
@@ -68,6 +72,8 @@ struct GenerationRequest {
   // another family is refused (resolve_request), not ignored.
   int max_sequence_length = 0;
   std::optional<bool> t5;
+  // The A1111 API's requests (and generate --prompt-syntax a1111) read prompts as A1111 does.
+  PromptSyntax prompt_syntax = PromptSyntax::diffusers;
 };
 
 // Limits a request is checked against (the server sets its own).
@@ -97,7 +103,7 @@ decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
            x.denoising_end, x.refiner_start, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
-           x.controlnets, x.guess_mode);
+           x.prompt_syntax, x.controlnets, x.guess_mode);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

@@ -13,6 +13,7 @@
 
 #include "model/embeddings/prompt_tokens.h"
 #include "model/image/pil_resize.h"
+#include "model/pipeline/a1111_conditioning.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_stages.h"
@@ -71,7 +72,8 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     check_sd3_request(model, r);
   else
     refuse_sd3_fields(model, r);
-  if (r.prompt.empty()) throw RequestError("prompt must not be empty");
+  // A1111 reads "" as a prompt (its empty chunk); the diffusers reading needs text.
+  if (r.prompt.empty() && r.prompt_syntax != PromptSyntax::a1111) throw RequestError("prompt must not be empty");
   if (r.prompt.size() > 20000) throw RequestError("prompt is longer than 20000 bytes");
   if (r.negative_prompt && r.negative_prompt->size() > 20000) throw RequestError("negative_prompt is longer than 20000 bytes");
   if (r.steps == 0) r.steps = model.default_steps;
@@ -223,6 +225,7 @@ PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
   apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
   const EmbeddingSet embeddings = usable_embeddings(model);
+  if (req.request.prompt_syntax == PromptSyntax::a1111) return encode_prompt_a1111(model, req, embeddings);
   if (model.is_sdxl()) return encode_prompt_sdxl(model, req, embeddings);
   const auto& r = req.request;
   const int64_t n = r.num_images;

@@ -19,7 +19,7 @@ namespace sdw {
 
 // Text conditioning for one request: [uncond x N, cond x N] with CFG, [cond x N] without.
 struct PromptEmbeddings {
-  at::Tensor context;  // [B, 77, cross_dim]
+  at::Tensor context;  // [B, 77, cross_dim] ([B, 77 * chunks, cross_dim] with PromptSyntax::a1111)
   bool cfg = false;
   UNetAddedCond added;  // SDXL: pooled text embeddings [B, 1280] and size/crop time ids [B, 6]
 };
@@ -34,6 +34,8 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest request,
 // SD1.x/2.x: CLIP last hidden state (clip_skip: an earlier layer + final_layer_norm). SDXL
 // (diffusers' StableDiffusionXLPipeline.encode_prompt): both encoders' penultimate hidden states
 // concatenated, text_encoder_2's projected pooled output, and the time ids of the request's size.
+// PromptSyntax::a1111 (SD1/SD2/SDXL): A1111's weights and 75-token chunks, a1111_conditioning.h;
+// SD3 reads every prompt as diffusers does.
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& request);
 
 // Everything the denoising loop needs; built by prepare_denoise, advanced by denoise_step.

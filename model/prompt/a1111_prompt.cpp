@@ -3,6 +3,7 @@
 
 #include <regex>
 #include <stdexcept>
+#include <string>
 
 namespace sdw {
 namespace {
@@ -91,7 +92,17 @@ std::vector<WeightedText> parse_prompt_attention(const std::string& prompt) {
 
 std::vector<PromptChunk> prompt_chunks(const std::vector<WeightedText>& pieces,
                                        const std::vector<std::vector<int>>& tokens, const ChunkIds& ids) {
-  if (pieces.size() != tokens.size()) throw std::invalid_argument("prompt_chunks: one tokenization per piece");
+  std::vector<std::vector<PromptItem>> items;
+  for (const auto& piece : tokens) {
+    items.emplace_back();
+    for (int token : piece) items.back().push_back({token, -1, 0});
+  }
+  return prompt_item_chunks(pieces, items, ids);
+}
+
+std::vector<PromptChunk> prompt_item_chunks(const std::vector<WeightedText>& pieces,
+                                            const std::vector<std::vector<PromptItem>>& items, const ChunkIds& ids) {
+  if (pieces.size() != items.size()) throw std::invalid_argument("prompt_chunks: one tokenization per piece");
   std::vector<PromptChunk> chunks;
   PromptChunk chunk;
   int last_comma = -1;
@@ -104,6 +115,7 @@ std::vector<PromptChunk> prompt_chunks(const std::vector<WeightedText>& pieces,
     chunk.tokens.push_back(ids.eos);
     chunk.multipliers.insert(chunk.multipliers.begin(), 1.0);
     chunk.multipliers.push_back(1.0);
+    for (ChunkFix& f : chunk.fixes) f.position += 1;  // after BOS
     last_comma = -1;
     chunks.push_back(std::move(chunk));
     chunk = PromptChunk();
@@ -113,24 +125,46 @@ std::vector<PromptChunk> prompt_chunks(const std::vector<WeightedText>& pieces,
       next_chunk();
       continue;
     }
-    for (int token : tokens[i]) {
-      if (token == ids.comma) {
+    for (const PromptItem& item : items[i]) {
+      const int token = item.embedding >= 0 ? 0 : item.token;
+      if (item.embedding < 0 && token == ids.comma) {
         last_comma = static_cast<int>(chunk.tokens.size());
       } else if (ids.comma_backtrack != 0 && chunk.tokens.size() == length && last_comma != -1 &&
                  static_cast<int>(chunk.tokens.size()) - last_comma <= ids.comma_backtrack) {
         // 1. the words after the last comma move to the next chunk
-        const auto at = static_cast<std::ptrdiff_t>(last_comma + 1);
+        const int at = last_comma + 1;
         std::vector<int> moved(chunk.tokens.begin() + at, chunk.tokens.end());
         std::vector<double> moved_m(chunk.multipliers.begin() + at, chunk.multipliers.end());
+        std::vector<ChunkFix> moved_f;
+        for (auto f = chunk.fixes.begin(); f != chunk.fixes.end();) {
+          if (f->position >= at) {
+            moved_f.push_back({f->position - at, f->embedding, f->vectors});
+            f = chunk.fixes.erase(f);
+          } else {
+            ++f;
+          }
+        }
         chunk.tokens.resize(static_cast<size_t>(at));
         chunk.multipliers.resize(static_cast<size_t>(at));
         next_chunk();
         chunk.tokens = std::move(moved);
         chunk.multipliers = std::move(moved_m);
+        chunk.fixes = std::move(moved_f);
       }
       if (chunk.tokens.size() == length) next_chunk();
-      chunk.tokens.push_back(token);
-      chunk.multipliers.push_back(pieces[i].weight);
+      if (item.embedding < 0) {
+        chunk.tokens.push_back(token);
+        chunk.multipliers.push_back(pieces[i].weight);
+        continue;
+      }
+      // 2. an embedding: all its slots in one chunk
+      if (item.vectors < 1 || static_cast<size_t>(item.vectors) > length)
+        throw std::invalid_argument("prompt: an embedding of " + std::to_string(item.vectors) + " vectors does not fit in a chunk of " +
+                                    std::to_string(length) + " tokens");
+      if (chunk.tokens.size() + static_cast<size_t>(item.vectors) > length) next_chunk();
+      chunk.fixes.push_back({static_cast<int>(chunk.tokens.size()), item.embedding, item.vectors});
+      chunk.tokens.insert(chunk.tokens.end(), static_cast<size_t>(item.vectors), 0);
+      chunk.multipliers.insert(chunk.multipliers.end(), static_cast<size_t>(item.vectors), pieces[i].weight);
     }
   }
   if (!chunk.tokens.empty() || chunks.empty()) next_chunk();

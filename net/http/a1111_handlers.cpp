@@ -35,7 +35,8 @@ std::string served_name(ServerContext& ctx) {
   return label.empty() ? ctx.config.jobs.model.name : label;
 }
 
-// Runs the iterations one after the other (A1111's n_iter), honouring interrupt and skip.
+// Runs the request's jobs (one per image, A1111's n_iter x batch_size) one after the other,
+// honouring interrupt and skip (which ends the current image).
 void generate(ServerContext& ctx, const httplib::Request& req, httplib::Response& res, bool img2img) {
   A1111Request request;
   try {
@@ -46,7 +47,8 @@ void generate(ServerContext& ctx, const httplib::Request& req, httplib::Response
     throw;
   }
   A1111Session& session = ctx.a1111;
-  const A1111Session::Id id = session.begin(request.n_iter);
+  const int jobs = static_cast<int>(request.iterations.size());  // one per image
+  const A1111Session::Id id = session.begin(jobs);
   struct EndSession {
     A1111Session& s;
     A1111Session::Id id;
@@ -55,7 +57,7 @@ void generate(ServerContext& ctx, const httplib::Request& req, httplib::Response
 
   const std::string correlation = req.get_header_value("X-Correlation-Id");
   std::vector<JobEvent> completed;
-  for (int i = 0; i < request.n_iter && !session.interrupted(id); ++i) {
+  for (int i = 0; i < jobs && !session.interrupted(id); ++i) {
     JobRequest& job = request.iterations[static_cast<size_t>(i)];
     job.submission.model = job.model;
     const int every = ctx.config.jobs.default_preview_every;

@@ -5,6 +5,8 @@
 #include <random>
 #include <regex>
 
+#include "model/image/gaussian_blur.h"
+#include "model/prompt/a1111_prompt.h"
 #include "model/schedulers/scheduler.h"
 #include "net/http/errors.h"
 
@@ -60,6 +62,13 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
   // 1. A1111's defaults under its names
   const std::string prompt = fields.optional_string("prompt").value_or("");
   const std::string negative = fields.optional_string("negative_prompt").value_or("");
+  for (const auto& [field, text] : {std::pair<const char*, const std::string*>{"prompt", &prompt}, {"negative_prompt", &negative}}) {
+    try {
+      parse_prompt_attention(*text);  // A1111's syntax, read again when the prompt is encoded
+    } catch (const std::invalid_argument& e) {
+      throw invalid_field(field, std::string(field) + ": " + e.what());
+    }
+  }
   const int steps = fields.integer("steps", 50, 1, options.limits.max_steps);
   const double cfg = fields.number("cfg_scale", 7.0, 0.0, options.limits.max_guidance);
   const int width = fields.integer("width", 512, 0, 1 << 20);
@@ -104,24 +113,36 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     rbee["operation"] = mask ? "image_inpaint" : "image_transform";
     rbee[mask ? "init_image" : "input_image"] = (*images)[0];
     if (mask) rbee["mask_image"] = *mask;
-    fields.integer("mask_blur", 4, 0, 64);        // accepted, not applied (docs/a1111-api.md)
-    fields.integer("inpainting_fill", 1, 0, 3);   // accepted; the pipeline starts from the original
-    fields.integer("inpainting_mask_invert", 0, 0, 1);
+    // A1111's masked content: 0 fill, 1 original, 2 latent noise, 3 latent nothing. The pipeline
+    // starts the masked area from the noised original image, which is 1; the others are refused.
+    static const char* const kFills[] = {"fill", "original", "latent noise", "latent nothing"};
+    const int fill = fields.integer("inpainting_fill", 1, 0, 3);
+    if (mask && fill != 1)
+      throw invalid_field("inpainting_fill", "inpainting_fill " + std::to_string(fill) + " (\"" + kFills[fill] +
+                                                 "\") is not supported by this worker; send 1 (\"original\"): the masked "
+                                                 "area starts from the original image");
+    out.mask_invert = fields.integer("inpainting_mask_invert", 0, 0, 1) == 1;
+    out.mask_blur = fields.integer("mask_blur", 4, 0, 64);
   }
 
-  // 3. validated by the rbee parser, one job per iteration
-  for (int i = 0; i < out.n_iter; ++i) {
-    rbee["seed"] = out.seed + static_cast<uint64_t>(i) * static_cast<uint64_t>(out.batch_size);
+  // 3. validated by the rbee parser, one job per image: A1111 draws each image of a batch from its
+  // own seed (processing.py: all_seeds = [seed + x for x in range(n_iter * batch_size)]), so image
+  // k is the image of seed + k alone, and its infotext says so
+  rbee["num_images"] = 1;
+  ParseOptions a1111_options = options;
+  a1111_options.allow_empty_prompt = true;  // A1111 takes "" as a prompt
+  for (int k = 0; k < out.n_iter * out.batch_size; ++k) {
+    rbee["seed"] = out.seed + static_cast<uint64_t>(k);
     try {
-      out.iterations.push_back(parse_job_request(rbee, options));
+      out.iterations.push_back(parse_job_request(rbee, a1111_options));
     } catch (const ApiError& e) {
       throw renamed(e);
     }
-    if (img2img && fields.integer("inpainting_mask_invert", 0, 0, 1) == 1) {
-      Image& mask = out.iterations.back().submission.request.mask_image;
-      mask = to_gray(mask);
-      for (auto& p : mask.pixels) p = static_cast<uint8_t>(255 - p);
-    }
+    out.iterations.back().submission.request.prompt_syntax = PromptSyntax::a1111;  // A1111's weights and chunks
+  }
+  if (img2img && !out.iterations.front().submission.request.mask_image.pixels.empty()) {
+    const Image mask = a1111_mask(out.iterations.front().submission.request.mask_image, out.mask_invert, out.mask_blur);
+    for (JobRequest& job : out.iterations) job.submission.request.mask_image = mask;
   }
 
   // 4. the `parameters` echo: the request with the defaults used
@@ -140,6 +161,16 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
   if (img2img) out.parameters["denoising_strength"] = out.denoising_strength;
   return out;
 }
+
+}  // namespace
+
+Image a1111_mask(const Image& mask, bool invert, int blur) {
+  Image out = to_gray(mask);
+  for (auto& p : out.pixels) p = static_cast<uint8_t>((p > 128) != invert ? 255 : 0);  // create_binary_mask (round)
+  return gaussian_blur_a1111(out, blur);
+}
+
+namespace {
 
 std::string png_parameters(const std::string& png) {
   try {

@@ -1,7 +1,8 @@
 // AUTOMATIC1111 API (`/sdapi/v1`) requests -> the worker's jobs, and its answers: txt2img and
 // img2img bodies with A1111's field names and defaults, mapped onto rbee Operations and validated
-// by the rbee parser (errors renamed back to A1111's fields), one job per `n_iter` iteration of
-// `batch_size` images; the `info` JSON string; A1111's sampler names. Pure functions; the
+// by the rbee parser (errors renamed back to A1111's fields), one job per image (n_iter x
+// batch_size jobs, image k from seed + k, as A1111 seeds them); prompts read with A1111's syntax
+// (PromptSyntax::a1111); the `info` JSON string; A1111's sampler names. Pure functions; the
 // handlers are in a1111_handlers.h. What is honoured: docs/a1111-api.md.
 #pragma once
 
@@ -14,14 +15,24 @@
 namespace sdw::net {
 
 struct A1111Request {
-  std::vector<JobRequest> iterations;  // n_iter jobs of batch_size images; seeds seed + i * batch_size
+  std::vector<JobRequest> iterations;  // n_iter * batch_size jobs of one image each; seeds seed + k
   nlohmann::json parameters;           // the request with A1111's defaults filled in (the `parameters` echo)
   bool img2img = false;
   uint64_t seed = 0;                   // the first iteration's (drawn here when the request said -1)
   int batch_size = 1, n_iter = 1;
   double denoising_strength = 0;       // img2img
   std::string sampler_name;            // as asked ("" the model's own)
+  bool mask_invert = false;            // img2img: inpainting_mask_invert
+  int mask_blur = 4;                   // img2img: mask_blur
 };
+
+// A1111's mask before inpainting (processing.py, StableDiffusionProcessingImg2Img.init): gray,
+// binarised (> 128 -> 255, create_binary_mask with mask_round), inverted when `invert`
+// (inpainting_mask_invert 1: "inpaint not masked"), then blurred by `blur` (mask_blur, cv2's
+// GaussianBlur: model/image/gaussian_blur.h). The pipeline then resizes it and keeps the pixels
+// >= 128 as the area to repaint, as A1111 rounds its latent mask; A1111's last step, pasting the
+// original back over the result through the blurred mask, is not done here.
+Image a1111_mask(const Image& mask, bool invert, int blur);
 
 // Throw ApiError 400 naming A1111's field.
 A1111Request parse_a1111_txt2img(const nlohmann::json& body, const ParseOptions& options);

@@ -116,6 +116,17 @@ void GuardedServer::mark_answering() {
   c->stream->extend(c->request_start + c->request_timeout, c->stream->request_bytes() + c->body_budget);
 }
 
+bool GuardedServer::client_gone() {
+  const ConnectionState* c = tl_connection;
+  if (!c) return false;
+  pollfd p{c->fd, static_cast<short>(POLLIN | POLLRDHUP), 0};
+  if (::poll(&p, 1, 0) <= 0) return false;
+  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
+  char byte;
+  // Readable: a pipelined next request (still here) or the end of the stream (gone).
+  return (p.revents & POLLIN) && ::recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 bool GuardedServer::request_timed_out() { return tl_connection && tl_connection->stream->timed_out(); }
 bool GuardedServer::request_over_budget() { return tl_connection && tl_connection->stream->over_budget(); }
 

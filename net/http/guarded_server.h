@@ -48,6 +48,10 @@ class GuardedServer : public httplib::Server {
   // Whether the current request ran past its deadline or byte budget (for the error handler).
   static bool request_timed_out();
   static bool request_over_budget();
+  // For handlers that wait (a job run inside the request): whether the client has closed or
+  // reset its connection (end of stream, hang-up or an error on the socket; a client that only
+  // shuts down its sending side counts as gone). False off a connection thread.
+  static bool client_gone();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -159,7 +159,7 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
 
   // 3. prompt and sampling
   r.prompt = fields.required_string("prompt");
-  check_prompt("prompt", r.prompt, true, limits);
+  check_prompt("prompt", r.prompt, !options.allow_empty_prompt, limits);
   r.negative_prompt = fields.optional_string("negative_prompt");
   if (r.negative_prompt) check_prompt("negative_prompt", *r.negative_prompt, false, limits);
   r.steps = fields.integer("steps", kDefaultSteps, 1, limits.max_steps);

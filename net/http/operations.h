@@ -27,6 +27,8 @@ struct ParseOptions {
   std::function<std::string(const std::string& reference)> resolve_hub_lora;
   ValidationLimits limits;
   int default_preview_every = 0;
+  // The A1111 route: an empty (or blank) prompt is a prompt, as in A1111; rbee requires one.
+  bool allow_empty_prompt = false;
 };
 
 struct JobRequest {

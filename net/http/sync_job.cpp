@@ -2,9 +2,16 @@
 #include "net/http/sync_job.h"
 
 #include "net/http/errors.h"
+#include "net/http/guarded_server.h"
 #include "net/http/lora_handlers.h"
 
 namespace sdw::net {
+namespace {
+
+// How often a waiting request looks at its client's connection.
+constexpr std::chrono::milliseconds kClientCheck{100};
+
+}  // namespace
 
 JobEvent run_job_to_end(ServerContext& ctx, JobSubmission submission, const SyncJobOptions& options) {
   std::string job_id;
@@ -26,10 +33,20 @@ JobEvent run_job_to_end(ServerContext& ctx, JobSubmission submission, const Sync
 
   std::shared_ptr<EventStream> stream = ctx.worker.subscribe(job_id);
   JobEvent e;
-  // Each wait is short so that a stream the worker ended (shutdown) is noticed; the job's own
-  // deadline bounds the whole loop.
+  // Each wait is short so that a stream the worker ended (shutdown) and a client that went away
+  // are noticed; the job's own deadline bounds the whole loop.
   while (!stream->finished()) {
-    if (!stream->next(e, std::chrono::seconds(1))) continue;
+    if (GuardedServer::client_gone()) {
+      // nobody will read the answer: the job is cancelled, the worker moves on to others
+      try {
+        ctx.worker.cancel(job_id);
+      } catch (const WorkerError&) {  // it ended meanwhile
+      }
+      throw ApiError(ErrorType::invalid_request, "CLIENT_DISCONNECTED",
+                     "the client closed the connection; job " + job_id + " was cancelled")
+          .with_status(499);
+    }
+    if (!stream->next(e, kClientCheck)) continue;
     if (options.on_event) options.on_event(e);
     if (e.terminal()) return e;
   }

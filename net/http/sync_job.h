@@ -25,7 +25,9 @@ struct SyncJobOptions {
 // Checks the job's LoRAs, submits it and waits for its terminal event, which it returns
 // (complete, error or cancelled). Refusals before the job is queued are thrown as ApiError and
 // counted as rejections (QUEUE_FULL 429, MODEL_NOT_FOUND, ...). The wait is bounded by the job's
-// deadline, which the worker enforces.
+// deadline, which the worker enforces. A client that closes its connection meanwhile
+// (GuardedServer::client_gone, looked at every 100 ms) cancels the job: ApiError 499
+// CLIENT_DISCONNECTED, an answer nobody reads.
 JobEvent run_job_to_end(ServerContext& ctx, JobSubmission submission, const SyncJobOptions& options);
 
 // The ApiError a failed job's terminal error event stands for (timeout and out of memory 503,

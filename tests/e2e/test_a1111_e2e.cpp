@@ -210,3 +210,96 @@ TEST_CASE("samplers, schedulers, models, options, loras and memory answer as A11
   const std::string metrics = http_get(port, "/metrics").raw;
   CHECK(metrics.find("sdw_http_requests_total{route=\"a1111_samplers\",status=\"200\"}") != std::string::npos);
 }
+
+TEST_CASE("A1111 prompt syntax: emphasis and BREAK change the image, which is generate --prompt-syntax a1111's", "[e2e][a1111]") {
+  TempDir tmp;
+  // Weights, an escape and BREAK (a second chunk, so the negative gets an empty chunk too).
+  const std::string prompt = "a (lighthouse:1.4) at night BREAK [fog], \\(sea\\)";
+  const ProcessResult cli = run_process({SDW_WORKER_BINARY, "generate", "--model", "demo", "--prompt", prompt,
+                                         "--prompt-syntax", "a1111", "--negative-prompt", "rain", "--seed", "7", "--steps",
+                                         "4", "--width", "64", "--height", "64", "--guidance", "6.5", "--output",
+                                         tmp.file("a1111.png")});
+  INFO(cli.output());
+  REQUIRE(cli.exit_code == 0);
+  json body = {{"prompt", prompt}, {"negative_prompt", "rain"}, {"seed", 7},       {"steps", 4},
+               {"width", 64},      {"height", 64},              {"cfg_scale", 6.5}};
+  const HttpReply r = post("/sdapi/v1/txt2img", body);
+  REQUIRE(r.status == 200);
+  CHECK(decode_base64(r.body["images"][0].get<std::string>()) == read_file(tmp.file("a1111.png")));
+  // The same words without the syntax: another image (pixels compared; the texts differ anyway).
+  body["prompt"] = "a lighthouse at night fog, (sea)";
+  const HttpReply plain = post("/sdapi/v1/txt2img", body);
+  REQUIRE(plain.status == 200);
+  CHECK(decode_image_base64(plain.body["images"][0].get<std::string>()).pixels !=
+        decode_image_base64(r.body["images"][0].get<std::string>()).pixels);
+  // A weight A1111 cannot read is a 400 naming the prompt.
+  body["prompt"] = "a (lighthouse:1.2.3)";
+  const HttpReply bad = post("/sdapi/v1/txt2img", body);
+  CHECK(bad.status == 400);
+  CHECK(bad.body["detail"].get<std::string>().find("1.2.3") != std::string::npos);
+}
+
+TEST_CASE("an empty prompt is a prompt on the A1111 route (as in A1111), not on rbee's", "[e2e][a1111]") {
+  const int port = worker().port();
+  for (const json& body : {json{{"prompt", ""}, {"seed", 2}, {"steps", 2}, {"width", 64}, {"height", 64}},
+                           json{{"seed", 2}, {"steps", 2}, {"width", 64}, {"height", 64}}}) {
+    const HttpReply r = post("/sdapi/v1/txt2img", body);
+    INFO(r.raw.substr(0, 300));
+    CHECK(r.status == 200);
+    CHECK(r.body["images"].size() == 1);
+  }
+  json job = demo_job();
+  job["prompt"] = "";
+  const HttpReply rbee = post_json(port, job);
+  CHECK(rbee.status == 400);
+  CHECK(rbee.body["error"]["param"] == "prompt");
+}
+
+TEST_CASE("batch_size x n_iter: all_seeds seed, seed + 1, ...; each image is its seed's alone", "[e2e][a1111]") {
+  json body = {{"prompt", "a boat"}, {"seed", 11}, {"steps", 2}, {"width", 64}, {"height", 64}, {"batch_size", 2}, {"n_iter", 2}};
+  const HttpReply r = post("/sdapi/v1/txt2img", body);
+  REQUIRE(r.status == 200);
+  REQUIRE(r.body["images"].size() == 4);
+  const json info = json::parse(r.body["info"].get<std::string>());
+  CHECK(info["seed"] == 11);
+  CHECK(info["all_seeds"] == json::array({11, 12, 13, 14}));
+  CHECK(info["batch_size"] == 2);
+  for (int k = 0; k < 4; ++k) CHECK(info["infotexts"][k].get<std::string>().find("Seed: " + std::to_string(11 + k)) != std::string::npos);
+  // A1111 seeds each image alone: the second image is the image of seed 12 at batch size 1.
+  body["seed"] = 12;
+  body["batch_size"] = 1;
+  body["n_iter"] = 1;
+  const HttpReply one = post("/sdapi/v1/txt2img", body);
+  REQUIRE(one.status == 200);
+  CHECK(one.body["images"][0] == r.body["images"][1]);
+}
+
+TEST_CASE("inpainting_fill other than 1 (original) is refused with A1111's field; mask_blur acts", "[e2e][a1111]") {
+  Image mask;
+  mask.width = 64, mask.height = 64, mask.channels = 1;
+  mask.pixels.assign(64 * 64, 255);
+  json body = {{"prompt", "a red door"}, {"seed", 3}, {"steps", 2}, {"width", 64}, {"height", 64},
+               {"init_images", json::array({png_base64(64, 64, 30, 90, 200)})}, {"mask", encode_base64(encode_png(mask))}};
+  for (int fill : {0, 2, 3}) {
+    body["inpainting_fill"] = fill;
+    const HttpReply r = post("/sdapi/v1/img2img", body);
+    CHECK(r.status == 400);
+    CHECK(r.body["detail"].get<std::string>().rfind("inpainting_fill", 0) == 0);
+  }
+  body["inpainting_fill"] = 4;
+  CHECK(post("/sdapi/v1/img2img", body).status == 400);
+
+  // mask_blur blurs the binary mask before the pipeline keeps its pixels >= 128: a 4-pixel stripe
+  // blurred with sigma 4 peaks at 255 x erf(2 / (4 sqrt 2)) = 98, so nothing is left to repaint.
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) mask.pixels[static_cast<size_t>(y * 64 + x)] = (x >= 30 && x < 34) ? 255 : 0;
+  body["mask"] = encode_base64(encode_png(mask));
+  body["inpainting_fill"] = 1;
+  body["mask_blur"] = 0;
+  const HttpReply sharp = post("/sdapi/v1/img2img", body);
+  body["mask_blur"] = 4;
+  const HttpReply blurred = post("/sdapi/v1/img2img", body);
+  REQUIRE((sharp.status == 200 && blurred.status == 200));
+  CHECK(decode_image_base64(sharp.body["images"][0].get<std::string>()).pixels !=
+        decode_image_base64(blurred.body["images"][0].get<std::string>()).pixels);
+}

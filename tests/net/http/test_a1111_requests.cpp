@@ -1,0 +1,94 @@
+// net/http/a1111_requests without a server: A1111 bodies -> jobs. One job per image with A1111's
+// seeds (seed + k over n_iter x batch_size), prompts read with A1111's syntax (a weight it cannot
+// read is a 400 naming the field), the empty prompt accepted, inpainting_fill's unsupported values
+// refused, and the mask as A1111 prepares it (binarised at > 128, inverted, then blurred).
+#include <catch.hpp>
+
+#include "model/image/gaussian_blur.h"
+#include "model/image/image_io.h"
+#include "net/http/a1111_requests.h"
+#include "net/http/errors.h"
+
+using namespace sdw;
+using namespace sdw::net;
+using nlohmann::json;
+
+namespace {
+
+ParseOptions options() {
+  ParseOptions o;
+  o.model.name = "demo";
+  return o;
+}
+
+Image gray(int w, int h, std::vector<uint8_t> pixels) {
+  Image img;
+  img.width = w, img.height = h, img.channels = 1;
+  img.pixels = std::move(pixels);
+  return img;
+}
+
+std::string field_of(const json& body, bool img2img = false) {
+  try {
+    img2img ? parse_a1111_img2img(body, options()) : parse_a1111_txt2img(body, options());
+  } catch (const ApiError& e) {
+    return e.param();
+  }
+  return "(accepted)";
+}
+
+}  // namespace
+
+TEST_CASE("one job per image: seeds seed + k over n_iter x batch_size, A1111's prompt syntax", "[a1111]") {
+  const A1111Request r = parse_a1111_txt2img({{"prompt", "a (b:1.2)"}, {"seed", 40u}, {"batch_size", 3}, {"n_iter", 2}}, options());
+  REQUIRE(r.iterations.size() == 6);
+  for (size_t k = 0; k < 6; ++k) {
+    const GenerationRequest& g = r.iterations[k].submission.request;
+    CHECK(g.seed == 40 + k);
+    CHECK(g.num_images == 1);
+    CHECK(g.prompt_syntax == PromptSyntax::a1111);
+    CHECK(g.prompt == "a (b:1.2)");  // the text as written: weights are read when it is encoded
+  }
+  CHECK(r.batch_size == 3);
+  CHECK(r.n_iter == 2);
+}
+
+TEST_CASE("the empty prompt is a prompt; unreadable weights and unsupported fills are refused", "[a1111]") {
+  CHECK(parse_a1111_txt2img({{"prompt", ""}}, options()).iterations.at(0).submission.request.prompt.empty());
+  CHECK(parse_a1111_txt2img(json::object(), options()).iterations.size() == 1);
+  CHECK(field_of({{"prompt", "a (b:1.2.3)"}}) == "prompt");
+  CHECK(field_of({{"prompt", "a"}, {"negative_prompt", "(x:.)"}}) == "negative_prompt");
+  const std::string png = encode_base64(encode_png(gray(8, 8, std::vector<uint8_t>(64, 255))));
+  const json img2img = {{"prompt", "a"}, {"init_images", json::array({png})}, {"mask", png}};
+  for (int fill : {0, 2, 3}) {
+    json body = img2img;
+    body["inpainting_fill"] = fill;
+    CHECK(field_of(body, true) == "inpainting_fill");
+  }
+  json body = img2img;
+  body["mask_blur"] = 65;
+  CHECK(field_of(body, true) == "mask_blur");
+  body["mask_blur"] = 0;
+  body["inpainting_fill"] = 1;
+  CHECK(field_of(body, true) == "(accepted)");
+  // Without a mask inpainting_fill does nothing in A1111 and is not refused.
+  body.erase("mask");
+  body["inpainting_fill"] = 0;
+  CHECK(field_of(body, true) == "(accepted)");
+}
+
+TEST_CASE("the mask as A1111 prepares it: > 128 is masked, inverted, then blurred", "[a1111]") {
+  // 128 is not masked (A1111's point(lambda x: 255 if x > 128 else 0)), 129 is.
+  CHECK(a1111_mask(gray(4, 1, {0, 128, 129, 255}), false, 0).pixels == std::vector<uint8_t>{0, 0, 255, 255});
+  CHECK(a1111_mask(gray(4, 1, {0, 128, 129, 255}), true, 0).pixels == std::vector<uint8_t>{255, 255, 0, 0});
+  // Blur after the binarisation: the binary mask blurred, not the gray one.
+  const Image soft = gray(7, 1, {0, 0, 0, 200, 0, 0, 0});
+  CHECK(a1111_mask(soft, false, 1).pixels == gaussian_blur_a1111(gray(7, 1, {0, 0, 0, 255, 0, 0, 0}), 1).pixels);
+  // The job's mask is the prepared one.
+  const std::string png = encode_base64(encode_png(gray(8, 8, std::vector<uint8_t>(64, 200))));
+  const A1111Request r = parse_a1111_img2img({{"prompt", "a"}, {"init_images", json::array({png})}, {"mask", png},
+                                              {"inpainting_mask_invert", 1}, {"mask_blur", 0}, {"batch_size", 2}},
+                                             options());
+  REQUIRE(r.iterations.size() == 2);
+  for (const JobRequest& j : r.iterations) CHECK(j.submission.request.mask_image.pixels == std::vector<uint8_t>(64, 0));
+}
