@@ -105,6 +105,7 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   caf::actor_system sys{cfg};
   JobSubmission with_loras = sample_submission();
   with_loras.request.loras = {LoraUse{"/loras/a.safetensors", 0.7}, LoraUse{"/loras/b.safetensors", -0.5, true}};
+  with_loras.request.prompt_syntax = PromptSyntax::a1111;
   JobSubmission j = round_trip(sys, with_loras);
   const GenerationRequest& r = j.request;
   CHECK(r.prompt == "a cat");
@@ -116,6 +117,8 @@ TEST_CASE("stage messages and the facade's types serialise", "[actors]") {
   REQUIRE(r.loras.size() == 2);
   CHECK((r.loras[0] == LoraUse{"/loras/a.safetensors", 0.7}));
   CHECK((r.loras[1] == LoraUse{"/loras/b.safetensors", -0.5, true}));
+  CHECK(r.prompt_syntax == PromptSyntax::a1111);
+  CHECK(round_trip(sys, JobSubmission{}).request.prompt_syntax == PromptSyntax::diffusers);
   CHECK(j.output.format == "jpeg");
   CHECK(j.deadline.value() == 1500ms);
   JobSubmission no_options = round_trip(sys, JobSubmission{});
