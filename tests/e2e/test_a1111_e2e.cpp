@@ -290,7 +290,7 @@ TEST_CASE("inpainting_fill other than 1 (original) is refused with A1111's field
   CHECK(post("/sdapi/v1/img2img", body).status == 400);
 
   // mask_blur blurs the binary mask before the pipeline keeps its pixels >= 128: a 4-pixel stripe
-  // blurred with sigma 4 peaks at 255 x erf(2 / (4 sqrt 2)) = 98, so nothing is left to repaint.
+  // blurred with sigma 4 peaks near 255 x erf(2 / (4 sqrt 2)) = 98, so nothing is left to repaint.
   for (int y = 0; y < 64; ++y)
     for (int x = 0; x < 64; ++x) mask.pixels[static_cast<size_t>(y * 64 + x)] = (x >= 30 && x < 34) ? 255 : 0;
   body["mask"] = encode_base64(encode_png(mask));
