@@ -167,6 +167,10 @@ AutoencoderKLImpl::AutoencoderKLImpl(const AutoencoderKLConfig& c, const at::Ten
 LatentDistribution AutoencoderKLImpl::encode(const at::Tensor& image) {
   at::Tensor moments = encoder->forward(image);
   if (quant_conv) moments = quant_conv->forward(moments);  // [N, 2*latent, h, w]
+  return LatentDistribution::from_moments(moments);
+}
+
+LatentDistribution LatentDistribution::from_moments(const at::Tensor& moments) {
   auto parts = moments.chunk(2, 1);
   LatentDistribution d;
   d.mean = parts[0];

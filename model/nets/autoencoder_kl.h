@@ -100,6 +100,8 @@ struct LatentDistribution {
   at::Tensor std;     // exp(0.5 * logvar)
   // mean + std * eps (eps drawn by the caller, so the draw order stays the pipeline's).
   at::Tensor sample(const at::Tensor& eps) const { return mean + std * eps; }
+  // diffusers' DiagonalGaussianDistribution(moments): [N, 2*latent, h, w] = mean, then logvar.
+  static LatentDistribution from_moments(const at::Tensor& moments);
 };
 
 class AutoencoderKLImpl : public torch::nn::Module {
