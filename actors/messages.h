@@ -235,6 +235,12 @@ typename Inspector::result_type inspect(Inspector& f, ControlNetUse& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, HiresOptions& x) {
+  return detail::inspect_listed(f, "sdw.HiresOptions", x.scale, x.width, x.height, x.strength, x.steps, x.upscaler,
+                                x.prompt, x.negative_prompt);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, GenerationRequest& x) {
   return request_fields(x, [&](auto&... xs) { return detail::inspect_listed(f, "sdw.GenerationRequest", xs...); });
 }

@@ -25,6 +25,7 @@
 #include "model/pipeline/refiner.h"
 #include "model/schedulers/scheduler.h"
 #include "runtime/cli_controlnet.h"
+#include "runtime/cli_hires.h"
 #include "runtime/cpu_threads.h"
 #include "net/hub/hub_error.h"
 #include "net/hub/hub_reference.h"
@@ -68,6 +69,7 @@ struct GenerateArgs {
   std::vector<std::string> lora_dirs;  // where names (and prompt tags) are looked up
   std::vector<std::string> embedding_dirs;  // textual-inversion embeddings prompts may name
   ControlNetArgs controlnet;                // --controlnet DIR --control-image PNG ...
+  HiresArgs hires;                          // --hires-scale 2 --hires-strength 0.5 ...
 };
 
 // "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
@@ -206,6 +208,7 @@ int run_generate(int argc, char** argv) {
       ->allow_extra_args(false)
       ->check(CLI::ExistingDirectory);
   add_controlnet_options(app, a.controlnet);
+  add_hires_options(app, a.hires);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -245,6 +248,8 @@ int run_generate(int argc, char** argv) {
       req.mask_image = load_image(a.mask_image);
       req.mode = GenerationMode::inpaint;
     }
+    req.hires = hires_from_args(a.hires);
+    if (req.hires && !a.refiner.empty()) throw RequestError("--hires-* and --refiner cannot be combined");
     const AssetFolders lora_folders(std::vector<fs::path>(a.lora_dirs.begin(), a.lora_dirs.end()), {".safetensors"}, "LoRA");
     for (const std::string& l : a.loras) req.loras.push_back(cli_lora(l, lora_folders));
     for (LoraUse& l : prompt_loras(req.prompt, lora_folders)) req.loras.push_back(std::move(l));

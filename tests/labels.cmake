@@ -48,6 +48,7 @@ set(SDW_SOURCES_test_sdxl_modes seeded_cases.cpp)
 set(SDW_LABELS_test_sdxl_refiner unit)
 set(SDW_LABELS_test_sd3_pipeline parity)
 set(SDW_SOURCES_test_sdxl_refiner tiny_refiner.cpp)
+set(SDW_LABELS_test_hires_fix unit)
 set(SDW_SOURCES_test_sd3_pipeline seeded_cases.cpp)
 # LoRA (model/lora): file reading, the prompt syntax and fusing are unit tests; the key mapping
 # (merged weights) and the seeded images are parity tests against diffusers' fixtures.

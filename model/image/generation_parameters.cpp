@@ -81,6 +81,7 @@ std::string a1111_parameters(const GenerationParameters& p) {
   if (p.denoising_strength) fields += ", Denoising strength: " + format_number(*p.denoising_strength);
   if (p.clip_skip && *p.clip_skip > 1) fields += ", Clip skip: " + std::to_string(*p.clip_skip);
   // A1111's extra_generation_params follow the fixed fields.
+  for (const auto& [name, value] : p.hires) fields += ", " + name + ": " + quote(value);
   if (!p.lora_hashes.empty()) fields += ", Lora hashes: " + quote(p.lora_hashes);
   for (size_t i = 0; i < p.controlnets.size(); ++i)
     fields += ", ControlNet " + std::to_string(i) + ": " + quote(p.controlnets[i]);

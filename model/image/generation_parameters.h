@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sdw {
@@ -22,6 +23,9 @@ struct GenerationParameters {
   std::optional<int> clip_skip;               // printed only when > 1, as A1111 does
   std::optional<double> denoising_strength;   // img2img / inpainting
   std::string lora_hashes;  // A1111's "Lora hashes" value ("name: 0123456789ab, ..."); empty: none
+  // Hires fix: A1111's "Hires upscale" / "Hires resize", "Hires steps", "Hires upscaler", "Hires
+  // prompt", "Hires negative prompt" as (name, value), in that order, before the Lora hashes.
+  std::vector<std::pair<std::string, std::string>> hires;
   // One per ControlNet, as sd-webui-controlnet writes its units ("ControlNet 0: ..."); see
   // a1111_controlnet_unit.
   std::vector<std::string> controlnets;

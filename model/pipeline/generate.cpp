@@ -7,6 +7,7 @@
 #include "model/image/generation_parameters.h"
 #include "model/lora/lora_file.h"
 #include "model/lora/lora_hash.h"
+#include "model/pipeline/hires_fix.h"
 
 namespace sdw {
 namespace {
@@ -54,6 +55,10 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
     }
   }
   p.lora_hashes = a1111_lora_hashes(hashes);
+  if (request.hires) {
+    p.denoising_strength = request.hires->strength;
+    p.hires = hires_infotext(*request.hires, request);
+  }
   for (const ControlNetUse& c : request.controlnets)
     p.controlnets.push_back(a1111_controlnet_unit("none", c.name.empty() ? std::filesystem::path(c.path).filename().string() : c.name,
                                                   c.scale, c.start, c.end, request.guess_mode));
@@ -71,8 +76,20 @@ GenerationResult result_for(const ResolvedRequest& req) {
   return result;
 }
 
+int run_denoise_loop(SdModel& model, DenoiseState& state, const GenerateHooks& hooks, int done_before, int total) {
+  int calls = 0;
+  while (!state.done()) {
+    if (hooks.cancelled && hooks.cancelled()) throw CancelledError();
+    denoise_step(model, state);
+    ++calls;
+    if (hooks.on_step) hooks.on_step(done_before + calls, total, state.latents);
+  }
+  return calls;
+}
+
 GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks,
                           const RequestLimits& limits) {
+  if (request.hires) return generate_hires(model, request, hooks, limits);
   const auto t_start = std::chrono::steady_clock::now();
   ResolvedRequest req = resolve_request(model, request, limits);
   GenerationResult result = result_for(req);
@@ -85,13 +102,7 @@ GenerationResult generate(SdModel& model, const GenerationRequest& request, cons
   DenoiseState state = prepare_denoise(model, req, std::move(prompt));
   result.scheduler = state.scheduler->class_name();
   result.sampler_name = sampler_display_name(*state.scheduler);
-  const int total = static_cast<int>(state.total());
-  while (!state.done()) {
-    if (hooks.cancelled && hooks.cancelled()) throw CancelledError();
-    denoise_step(model, state);
-    ++result.unet_calls;
-    if (hooks.on_step) hooks.on_step(static_cast<int>(state.step), total, state.latents);
-  }
+  result.unet_calls = run_denoise_loop(model, state, hooks, 0, static_cast<int>(state.total()));
   result.timings.denoise_ms = ms_since(t0);
 
   t0 = std::chrono::steady_clock::now();

@@ -25,6 +25,12 @@ struct GenerateHooks {
 // images, sampler names, counts and timings are the caller's.
 GenerationResult result_for(const ResolvedRequest& request);
 
+// The denoising loop over a prepared state, the one every pipeline runs: the cancellation check
+// before each step, `on_step` after it with the step counted from `done_before` out of `total`
+// (the passes or models of one job share one count). Returns the UNet calls made.
+int run_denoise_loop(SdModel& model, DenoiseState& state, const GenerateHooks& hooks, int done_before, int total);
+
+// txt2img, img2img or inpaint; a txt2img request with `hires` runs generate_hires (hires_fix.h).
 GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks = {},
                           const RequestLimits& limits = {});
 

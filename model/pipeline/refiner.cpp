@@ -83,23 +83,14 @@ GenerationResult generate_with_refiner(SdModel& base, SdModel& refiner, const Ge
   result.sampler_name = sampler_display_name(*bs.scheduler);
   // The refiner's timesteps are known before the base runs: the progress total covers both.
   const int total = static_cast<int>(bs.total() + refiner_step_count(refiner, rr));
-  int done = 0;
-  auto run = [&](SdModel& model, DenoiseState& s) {
-    while (!s.done()) {
-      if (hooks.cancelled && hooks.cancelled()) throw CancelledError();
-      denoise_step(model, s);
-      ++result.unet_calls;
-      if (hooks.on_step) hooks.on_step(++done, total, s.latents);
-    }
-  };
-  run(base, bs);
+  result.unet_calls = run_denoise_loop(base, bs, hooks, 0, total);
   const double base_denoise_ms = ms_since(t0);
   t0 = std::chrono::steady_clock::now();
   PromptEmbeddings refiner_prompt = encode_prompt(refiner, rr);
   result.timings.encode_ms += ms_since(t0);
   t0 = std::chrono::steady_clock::now();
   DenoiseState rs = prepare_refiner(refiner, rr, std::move(refiner_prompt), bs);
-  run(refiner, rs);
+  result.unet_calls += run_denoise_loop(refiner, rs, hooks, result.unet_calls, total);
   result.timings.denoise_ms = base_denoise_ms + ms_since(t0);
 
   t0 = std::chrono::steady_clock::now();

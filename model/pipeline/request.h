@@ -9,6 +9,7 @@
 
 #include "model/image/image_io.h"
 #include "model/lora/lora_use.h"
+#include "model/pipeline/hires_options.h"
 #include "model/pipeline/control_use.h"
 
 namespace sdw {
@@ -65,6 +66,9 @@ struct GenerationRequest {
   // schedule the base runs before the refiner takes its latents (diffusers' denoising_end /
   // denoising_start); nullopt: no refiner.
   std::optional<double> refiner_start;
+  // txt2img only: A1111's hires fix (model/pipeline/hires_fix.h), a second img2img pass at a larger
+  // size on the upscaled first result, in the same job; nullopt: none.
+  std::optional<HiresOptions> hires;
   // SD3 only (diffusers' StableDiffusion3Pipeline): T5's token count (0: the model's default, 256
   // unless the worker was started with another; at most 512), and false to leave T5 out for this
   // request (its prompt part is zeros, as a model without T5); nullopt: T5 when the model has it,
@@ -102,7 +106,7 @@ template <class F>
 decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
-           x.denoising_end, x.refiner_start, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
+           x.denoising_end, x.refiner_start, x.hires, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
            x.prompt_syntax, x.controlnets, x.guess_mode);
 }
 template <class F>

@@ -92,8 +92,10 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     throw RequestError("clip_skip must be between 1 and " + std::to_string(layers) + " for this model");
   check_sdxl_fields(model, r);
   // A refiner's img2img (denoising_start) may start from the base model's latents instead of an
-  // image: then the caller passes them to prepare_denoise and sets width and height.
-  const bool latents_in = r.denoising_start && r.init_image.pixels.empty() && r.width > 0 && r.height > 0;
+  // image, and hires fix's second pass from upscaled latents or an image it makes itself: then the
+  // caller passes them to prepare_denoise and sets width and height.
+  const bool latents_in = (r.denoising_start || r.mode == GenerationMode::img2img) && r.init_image.pixels.empty() &&
+                          r.width > 0 && r.height > 0;
   if (r.mode != GenerationMode::txt2img) {
     if (r.init_image.pixels.empty() && !latents_in) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");
     if (!r.strength) r.strength = default_strength(model, r.mode);
@@ -289,13 +291,17 @@ DenoiseState prepare_denoise_unet(SdModel& model, const ResolvedRequest& req, Pr
   if (s.timesteps.size(0) == 0) throw RequestError("these settings leave no denoising step; raise steps");
   const double t0 = s.timesteps[0].item<double>();
   if (r.mode == GenerationMode::img2img && overrides.init_latents.defined()) {
-    // Latents handed over from a base model (diffusers' 4-channel `image`): used as they are.
-    if (!r.denoising_start) throw RequestError("init latents are only taken with denoising_start");
+    // Latents as diffusers' 4-channel `image`: handed over from a base model (denoising_start) they
+    // are used as they are; otherwise (hires fix's upscaled latents) they replace the VAE encode and
+    // are noised like encoded ones.
     at::Tensor init = overrides.init_latents.to(opts);
     if (init.dim() != 4 || init.size(1) != shape[1] || init.size(2) != shape[2] || init.size(3) != shape[3] ||
         (init.size(0) != 1 && init.size(0) != n))
       throw RequestError("the handed-over latents do not fit this request's size and batch");
     s.latents = init.size(0) == n ? init : init.repeat({n, 1, 1, 1});
+    if (r.denoising_start) return s;
+    at::Tensor noise = randn_like_diffusers(shape, s.generator, opts);
+    s.latents = s.scheduler->add_noise(s.latents, noise, t0);
     return s;
   }
   if (r.init_image.pixels.empty() && !overrides.image.defined()) throw RequestError(std::string(mode_name(r.mode)) + " needs an init image");

@@ -63,9 +63,10 @@ struct DenoiseState {
 // Tensors that replace what prepare_denoise would make, as diffusers' pipelines accept them:
 // `latents` = the `latents=` argument (noise before init_noise_sigma), `image` = the init image as
 // [1, 3, H, W] in [-1, 1], `mask` = [1, 1, H, W] in {0, 1}. Used by replay tests and tools.
-// `init_latents` (SDXL img2img with denoising_start only): the latents [1|N, 4, h, w] a base
-// model stopped at (denoising_end), taken unchanged as the refiner's start (diffusers' 4-channel
-// `image` argument: no VAE encode, no noise).
+// `init_latents` (img2img; diffusers' 4-channel `image` argument: no VAE encode): with
+// denoising_start (SDXL) the latents [1|N, 4, h, w] a base model stopped at (denoising_end), taken
+// unchanged as the refiner's start; without it (hires fix's upscaled latents) noised at the first
+// timestep like encoded ones.
 struct PrepareOverrides {
   at::Tensor latents;
   at::Tensor image;
