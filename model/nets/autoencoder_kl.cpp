@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "model/nets/config_json.h"
+#include "model/nets/vae_tiling.h"
 
 namespace sdw {
 namespace {
@@ -164,7 +165,21 @@ AutoencoderKLImpl::AutoencoderKLImpl(const AutoencoderKLConfig& c, const at::Ten
     post_quant_conv = register_module("post_quant_conv", nn::Conv2d(c.latent_channels, c.latent_channels, 1, 1, 0, true, options));
 }
 
+void AutoencoderKLImpl::enable_tiling(const VaeTiling& tiling) { tiling_ = std::make_shared<const VaeTiling>(tiling); }
+
+void AutoencoderKLImpl::disable_tiling() { tiling_.reset(); }
+
 LatentDistribution AutoencoderKLImpl::encode(const at::Tensor& image) {
+  const bool tile = tiling_ && (!tile_when || tile_when(image, false));
+  return encode_maybe_tiled(*this, image, tile ? tiling_.get() : nullptr);
+}
+
+at::Tensor AutoencoderKLImpl::decode(const at::Tensor& latents) {
+  const bool tile = tiling_ && (!tile_when || tile_when(latents, true));
+  return decode_maybe_tiled(*this, latents, tile ? tiling_.get() : nullptr);
+}
+
+LatentDistribution AutoencoderKLImpl::encode_plain(const at::Tensor& image) {
   at::Tensor moments = encoder->forward(image);
   if (quant_conv) moments = quant_conv->forward(moments);  // [N, 2*latent, h, w]
   return LatentDistribution::from_moments(moments);
@@ -179,7 +194,7 @@ LatentDistribution LatentDistribution::from_moments(const at::Tensor& moments) {
   return d;
 }
 
-at::Tensor AutoencoderKLImpl::decode(const at::Tensor& latents) {
+at::Tensor AutoencoderKLImpl::decode_plain(const at::Tensor& latents) {
   at::Tensor z = post_quant_conv ? post_quant_conv->forward(latents) : latents;
   return decoder->forward(z);
 }

@@ -6,6 +6,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include <nlohmann/json.hpp>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -104,6 +106,8 @@ struct LatentDistribution {
   static LatentDistribution from_moments(const at::Tensor& moments);
 };
 
+struct VaeTiling;  // model/nets/vae_tiling.h
+
 class AutoencoderKLImpl : public torch::nn::Module {
  public:
   AutoencoderKLImpl(const AutoencoderKLConfig& config, const at::TensorOptions& options);
@@ -113,12 +117,26 @@ class AutoencoderKLImpl : public torch::nn::Module {
   at::Tensor decode(const at::Tensor& latents);
   const AutoencoderKLConfig& config() const { return config_; }
 
+  // diffusers' enable_tiling() / disable_tiling(): with tiling, decode() and encode() run inputs
+  // larger than one tile through tiled_decode / tiled_encode (vae_tiling.h). `tile_when`, when
+  // set, decides per call whether tiling applies (input, true for a decode); unset: always.
+  void enable_tiling(const VaeTiling& tiling);
+  void disable_tiling();
+  const VaeTiling* tiling() const { return tiling_.get(); }
+  std::function<bool(const at::Tensor& input, bool decoding)> tile_when;
+
   VaeEncoder encoder{nullptr};
   VaeDecoder decoder{nullptr};
   nn::Conv2d quant_conv{nullptr}, post_quant_conv{nullptr};
 
  private:
   AutoencoderKLConfig config_;
+  std::shared_ptr<const VaeTiling> tiling_;
+  // The plain passes (no tiling).
+  LatentDistribution encode_plain(const at::Tensor& image);
+  at::Tensor decode_plain(const at::Tensor& latents);
+  friend at::Tensor decode_maybe_tiled(AutoencoderKLImpl&, const at::Tensor&, const VaeTiling*);
+  friend LatentDistribution encode_maybe_tiled(AutoencoderKLImpl&, const at::Tensor&, const VaeTiling*);
 };
 TORCH_MODULE(AutoencoderKL);
 

@@ -129,12 +129,12 @@ LatentDistribution tiled_encode(AutoencoderKLImpl& vae, const at::Tensor& image,
 
 at::Tensor decode_maybe_tiled(AutoencoderKLImpl& vae, const at::Tensor& latents, const VaeTiling* tiling) {
   if (tiling && tiling->tiles_decode(latents)) return tiled_decode(vae, latents, *tiling);
-  return vae.decode(latents);
+  return vae.decode_plain(latents);
 }
 
 LatentDistribution encode_maybe_tiled(AutoencoderKLImpl& vae, const at::Tensor& image, const VaeTiling* tiling) {
   if (tiling && tiling->tiles_encode(image)) return tiled_encode(vae, image, *tiling);
-  return vae.encode(image);
+  return vae.encode_plain(image);
 }
 
 }  // namespace sdw

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "model/nn/attention_slicing.h"
+
 namespace sdw::nn {
 namespace {
 
@@ -96,7 +98,9 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const at::Tensor& cont
   at::Tensor q = split_heads(to_q->forward(x), o_.heads);   // [B, h, L, d]
   at::Tensor k = split_heads(to_k->forward(kv), o_.heads);  // [B, h, Lk, d]
   at::Tensor v = split_heads(to_v->forward(kv), o_.heads);
-  at::Tensor out = merge_heads(scaled_dot_product_attention(q, k, v, false, o_.upcast));  // [B, L, inner]
+  at::Tensor attn = slice_size > 0 ? sliced_attention(q, k, v, o_.upcast, slice_size)
+                                   : scaled_dot_product_attention(q, k, v, false, o_.upcast);  // [B, h, L, d]
+  at::Tensor out = merge_heads(attn);  // [B, L, inner]
   out = to_out0->forward(out);
   if (o_.residual_connection) out.add_(residual);  // out is a fresh buffer
   if (spatial) out = out.transpose(1, 2).reshape({b, c, h, w});  // [B, C, H, W]

@@ -38,6 +38,8 @@ class AttentionImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& context = {});
 
   AttentionOptions o_;
+  // > 0: scores computed this many (batch, head) pairs at a time (attention_slicing.h).
+  int64_t slice_size = 0;
   GroupNorm group_norm{nullptr};
   Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
   torch::nn::ModuleList to_out;  // [0] = Linear(inner, query_dim)

@@ -7,6 +7,7 @@
 #include "model/image/generation_parameters.h"
 #include "model/lora/lora_file.h"
 #include "model/lora/lora_hash.h"
+#include "model/pipeline/vae_memory.h"
 #include "model/pipeline/hires_fix.h"
 
 namespace sdw {
@@ -89,6 +90,7 @@ int run_denoise_loop(SdModel& model, DenoiseState& state, const GenerateHooks& h
 
 GenerationResult generate(SdModel& model, const GenerationRequest& request, const GenerateHooks& hooks,
                           const RequestLimits& limits) {
+  VaeTilingScope vae_tiling(model, request.vae_tiling);  // the job's choice for every decode/encode
   if (request.hires) return generate_hires(model, request, hooks, limits);
   const auto t_start = std::chrono::steady_clock::now();
   ResolvedRequest req = resolve_request(model, request, limits);

@@ -76,6 +76,10 @@ struct GenerationRequest {
   // another family is refused (resolve_request), not ignored.
   int max_sequence_length = 0;
   std::optional<bool> t5;
+  // VAE tiling for this job's decode and encode (diffusers' enable_vae_tiling with the worker's tile
+  // settings, model/pipeline/vae_memory.h); nullopt: the worker's --vae-tiling, else tiled only
+  // when the plain pass would not fit the device's free memory.
+  std::optional<bool> vae_tiling;
   // The A1111 API's requests (and generate --prompt-syntax a1111) read prompts as A1111 does.
   PromptSyntax prompt_syntax = PromptSyntax::diffusers;
 };
@@ -107,7 +111,7 @@ decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
            x.denoising_end, x.refiner_start, x.hires, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
-           x.prompt_syntax, x.controlnets, x.guess_mode);
+           x.prompt_syntax, x.controlnets, x.guess_mode, x.vae_tiling);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

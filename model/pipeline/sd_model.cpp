@@ -11,6 +11,7 @@
 #include "model/loading/single_file.h"
 #include "model/nn/layers.h"
 #include "model/pipeline/sd3_model.h"
+#include "model/pipeline/vae_memory.h"
 
 namespace fs = std::filesystem;
 
@@ -76,6 +77,7 @@ void apply_speed_options(SdModel& model, const ModelLoadOptions& options) {
   if (model.runner) model.runner->set_use_graphs(options.cuda_graphs);
   const bool nhwc = resolve_channels_last(options.channels_last, model.device);
   if (nhwc != model.channels_last) set_channels_last(model, nhwc);
+  apply_memory_options(model, options.memory);
 }
 
 bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device) {

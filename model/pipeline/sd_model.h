@@ -12,6 +12,7 @@
 #include "model/embeddings/embedding_library.h"
 #include "model/lora/lora_state.h"
 #include "model/nets/autoencoder_kl.h"
+#include "model/pipeline/memory_options.h"
 #include "model/nets/clip_text_model.h"
 #include "model/tokenizer/clip_tokenizer.h"
 #include "model/pipeline/unet_runner.h"
@@ -41,6 +42,8 @@ struct ModelLoadOptions {
   bool load_t5 = true;
   int max_sequence_length = 0;
   std::optional<at::Device> t5_device;
+  // VAE tiling and attention slicing (memory_options.h; applied by apply_speed_options).
+  MemoryOptions memory;
 };
 
 struct Sd3Components;  // model/pipeline/sd3_model.h
@@ -86,6 +89,10 @@ struct SdModel {
   std::shared_ptr<Sd3Components> sd3;
   // The ControlNets requests have used, loaded once on this model's device and dtype.
   std::shared_ptr<ControlNetCache> controlnets = make_controlnet_cache();
+  // The memory settings in force (vae_memory.h's apply_memory_options) and the running job's
+  // vae_tiling (VaeTilingScope; nullopt: the job did not say).
+  MemoryOptions memory;
+  std::shared_ptr<std::optional<bool>> vae_tiling_job = std::make_shared<std::optional<bool>>();
 
   int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except
@@ -111,7 +118,7 @@ void set_channels_last(SdModel& model, bool on);
 // The channels_last setting in force for a device: the explicit choice, else on for CUDA only.
 bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device);
 
-// Applies ModelLoadOptions::cuda_graphs and ::channels_last to a built model (every loader does).
+// Applies ModelLoadOptions::cuda_graphs, ::channels_last and ::memory to a built model (every loader does).
 void apply_speed_options(SdModel& model, const ModelLoadOptions& options);
 
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.

@@ -1,0 +1,25 @@
+// The memory settings of a loaded model (issue 24): diffusers' VAE tiling (`enable_vae_tiling`
+// with its tile_sample_min_size / tile_overlap_factor) and the UNet's attention slicing
+// (`enable_attention_slicing`). Set by `generate` and `serve` flags through ModelLoadOptions;
+// a job may turn tiling on or off for itself (GenerationRequest::vae_tiling).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sdw {
+
+struct MemoryOptions {
+  // --vae-tiling: every VAE decode / encode larger than one tile is tiled (diffusers'
+  // enable_vae_tiling). Off, a decode or encode is still tiled when its estimated activations do
+  // not fit the device's free memory (vae_memory.h), unless the job says vae_tiling: false.
+  bool vae_tiling = false;
+  int64_t vae_tile_size = 0;       // --vae-tile-size: tile_sample_min_size in pixels (0: the VAE's sample_size)
+  double vae_tile_overlap = -1;    // --vae-tile-overlap: tile_overlap_factor (< 0: 0.25)
+  // --attention-slicing: "" (off), "auto" (heads / 2), "max" (1) or a slice size, as diffusers'
+  // set_attention_slice over the UNet's attention layers (model/nn/attention_slicing.h).
+  std::string attention_slicing;
+};
+
+}  // namespace sdw
