@@ -1,6 +1,6 @@
 // The memory settings of a loaded model (issue 24): diffusers' VAE tiling (`enable_vae_tiling`
 // with its tile_sample_min_size / tile_overlap_factor) and the UNet's attention slicing
-// (`enable_attention_slicing`). Set by `generate` and `serve` flags through ModelLoadOptions;
+// (`enable_attention_slicing`), and TAESD as final or preview decoder. Set by `generate` and `serve` flags through ModelLoadOptions;
 // a job may turn tiling on or off for itself (GenerationRequest::vae_tiling).
 #pragma once
 
@@ -20,6 +20,12 @@ struct MemoryOptions {
   // --attention-slicing: "" (off), "auto" (heads / 2), "max" (1) or a slice size, as diffusers'
   // set_attention_slice over the UNet's attention layers (model/nn/attention_slicing.h).
   std::string attention_slicing;
+  // TAESD (model/pipeline/taesd_use.h): its folder (--taesd DIR), and where it is used:
+  // --final-decoder vae|taesd (taesd: it replaces the VAE for decode and encode) and
+  // --preview-decoder latent|taesd (the step previews).
+  std::string taesd_dir;
+  std::string final_decoder = "vae";
+  std::string preview_decoder = "latent";
 };
 
 }  // namespace sdw

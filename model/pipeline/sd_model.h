@@ -12,6 +12,7 @@
 #include "model/embeddings/embedding_library.h"
 #include "model/lora/lora_state.h"
 #include "model/nets/autoencoder_kl.h"
+#include "model/nets/autoencoder_tiny.h"
 #include "model/pipeline/memory_options.h"
 #include "model/nets/clip_text_model.h"
 #include "model/tokenizer/clip_tokenizer.h"
@@ -93,8 +94,12 @@ struct SdModel {
   // vae_tiling (VaeTilingScope; nullopt: the job did not say).
   MemoryOptions memory;
   std::shared_ptr<std::optional<bool>> vae_tiling_job = std::make_shared<std::optional<bool>>();
+  // TAESD (taesd_use.h; --taesd): loaded when used as the final decoder (it then replaces the VAE,
+  // and the latent size follows its factor) or for previews.
+  AutoencoderTiny taesd{nullptr};
+  bool taesd_final = false, taesd_previews = false;
 
-  int64_t vae_scale_factor() const { return vae->config().scale_factor(); }
+  int64_t vae_scale_factor() const { return taesd_final ? taesd->config().scale_factor() : vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except
   // for bf16 weights on a CPU whose oneDNN has bf16 kernels, where activations stay fp32 and only
   // the products run in bf16 (see nn/layers.h: faster and closer to fp32 than all-bf16).

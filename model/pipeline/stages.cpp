@@ -18,6 +18,7 @@
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_stages.h"
 #include "model/pipeline/sdxl_stages.h"
+#include "model/pipeline/taesd_use.h"
 
 namespace sdw {
 namespace {
@@ -40,6 +41,7 @@ Image fit_image(const Image& image, int width, int height) {
 
 // Posterior sample of the VAE encoding, scaled: scaling_factor * (mean + std * eps).
 at::Tensor encode_image_latents(SdModel& model, const at::Tensor& image, at::Generator& gen) {
+  if (model.taesd_final) return taesd_encode_latents(model, image);  // no posterior: no draw (diffusers' .latents)
   LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_activation_dtype()));
   at::Tensor eps = randn_like_diffusers(d.mean.sizes(), gen, d.mean.options());
   return (d.sample(eps) * model.vae->config().scaling_factor).to(model.activation_dtype());
@@ -381,6 +383,7 @@ void denoise_step(SdModel& model, DenoiseState& s) {
 
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   if (model.is_sd3()) return sd3_decode_latents(model, latents);
+  if (model.taesd_final) return taesd_decode_latents(model, latents);
   c10::InferenceMode guard;
   const double sf = model.vae->config().scaling_factor;
   at::Tensor z = (latents / sf).to(model.vae_activation_dtype());  // [N, 4, h, w]

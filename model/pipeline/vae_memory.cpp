@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/nn/attention_slicing.h"
+#include "model/pipeline/taesd_use.h"
 
 #ifdef SDW_WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -77,6 +78,7 @@ void apply_memory_options(SdModel& model, const MemoryOptions& options) {
     };
   }
   if (model.unet) nn::set_attention_slice(*model.unet, options.attention_slicing);
+  attach_taesd(model, options);
 }
 
 VaeTilingScope::VaeTilingScope(SdModel& model, std::optional<bool> requested)

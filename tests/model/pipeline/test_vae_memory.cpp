@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "model/pipeline/generate.h"
+#include "model/pipeline/taesd_use.h"
 #include "model/pipeline/vae_memory.h"
 #include "seeded_cases.h"
 #include "test_util.h"
@@ -78,4 +79,46 @@ TEST_CASE("VAE tiling: the job's choice, then --vae-tiling, then the free-memory
   CHECK(model->vae->decode(lat).equal(plain));
   CHECK_THROWS_AS(apply_memory_options(*model, [] { MemoryOptions m; m.vae_tile_size = 16; m.vae_tile_overlap = 0.3; return m; }()),
                   std::invalid_argument);
+}
+
+TEST_CASE("seeded TAESD cases give diffusers' images with --final-decoder taesd", "[parity][pipeline][seeded][taesd]") {
+  const auto cases = test::read_json(test::fixture("vae_extras/cases.json"));
+  int ran = 0;
+  for (const auto& c : cases["cases"]) {
+    const std::string id = c["id"];
+    if (id.rfind("taesd_", 0) != 0) continue;
+    ++ran;
+    INFO(id);
+    ModelLoadOptions o;
+    o.memory.taesd_dir = test::fixture("vae_extras/" + c["vae"].get<std::string>());
+    o.memory.final_decoder = "taesd";
+    auto model = load_diffusers_model(test::fixture("pipelines/" + c["pipeline"].get<std::string>()), o);
+    CHECK(model->vae_scale_factor() == 8);  // TAESD's factor, not tiny-sd15's VAE's 2
+    GenerationRequest req = test::seeded_request(c, "vae_extras");
+    GenerationResult result = generate(*model, req);
+    CHECK(result.unet_calls == c["unet_calls"].get<int>());
+    const int d = diff_to(result.images.at(0), c["expected"][0]["png"].get<std::string>());
+    std::cout << id << ": max pixel diff " << d << "\n";
+    CHECK(d <= 1);
+  }
+  CHECK(ran == 3);
+  // TAESD previews: the same decoder on the first image, 8x the latent size.
+  ModelLoadOptions o;
+  o.memory.taesd_dir = test::fixture("vae_extras/tiny-taesd-sd15");
+  o.memory.preview_decoder = "taesd";
+  auto model = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), o);
+  CHECK_FALSE(model->taesd_final);
+  CHECK(model->vae_scale_factor() == 2);
+  at::Tensor z = at::randn({2, 4, 6, 5});
+  Image preview = taesd_preview(*model, z);
+  CHECK(preview.width == 40);
+  CHECK(preview.height == 48);
+  at::NoGradGuard no_grad;
+  at::Tensor direct = (model->taesd->decode(z.slice(0, 0, 1))[0] / 2 + 0.5).clamp(0, 1).permute({1, 2, 0});
+  at::Tensor got = at::from_blob(preview.pixels.data(), {48, 40, 3}, at::kByte).to(at::kFloat) / 255;
+  CHECK(test::compare(got, direct).max_abs <= 0.5 / 255 + 1e-6);
+  // --final-decoder taesd without a folder is refused.
+  ModelLoadOptions bad;
+  bad.memory.final_decoder = "taesd";
+  CHECK_THROWS_AS(load_diffusers_model(test::fixture("pipelines/tiny-sd15"), bad), std::invalid_argument);
 }
