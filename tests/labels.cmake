@@ -83,6 +83,8 @@ set(SDW_LABELS_test_job_deadlines unit)
 set(SDW_LIBS_test_job_deadlines sdw_actors)
 set(SDW_LABELS_test_actors_soak slow)
 set(SDW_LIBS_test_actors_soak sdw_actors)
+set(SDW_LABELS_test_latent_preview_sd3 unit)
+set(SDW_LIBS_test_latent_preview_sd3 sdw_actors)
 
 # net/
 set(SDW_LABELS_test_http unit http)

@@ -74,6 +74,7 @@ std::string a1111_controlnet_unit(const std::string& module, const std::string& 
 std::string a1111_parameters(const GenerationParameters& p) {
   std::string fields = "Steps: " + std::to_string(p.steps);
   fields += ", Sampler: " + quote(p.sampler);
+  if (!p.schedule_type.empty()) fields += ", Schedule type: " + quote(p.schedule_type);
   fields += ", CFG scale: " + format_number(p.cfg_scale);
   fields += ", Seed: " + std::to_string(p.seed);
   fields += ", Size: " + std::to_string(p.width) + "x" + std::to_string(p.height);

@@ -15,6 +15,7 @@ struct GenerationParameters {
   std::string negative_prompt;  // empty: no "Negative prompt:" line
   int steps = 0;
   std::string sampler;  // display name, e.g. "Euler a", "DPM++ 2M Karras"
+  std::string schedule_type;  // A1111's "Schedule type" after the sampler (e.g. "Simple"); empty: none
   double cfg_scale = 0;
   int64_t seed = 0;
   int width = 0;

@@ -32,7 +32,15 @@ std::string sampler_display_name(const Scheduler& scheduler) {
   if (cls == "HeunDiscreteScheduler") return "Heun";
   if (cls == "LCMScheduler") return "LCM";
   if (cls == "UniPCMultistepScheduler") return "UniPC";
+  // SD3's flow-matching Euler: A1111 names it Euler on a flow model (see schedule_type_name).
+  if (cls == "FlowMatchEulerDiscreteScheduler") return "Euler";
   return cls;
+}
+
+std::string schedule_type_name(const std::string& scheduler_class) {
+  // diffusers' schedule for flow matching (linspace in t, then shifted) is A1111's "Simple": the
+  // model's own shifted sigmas, evenly spaced in t.
+  return scheduler_class == "FlowMatchEulerDiscreteScheduler" ? "Simple" : "";
 }
 
 std::string GenerationResult::parameters_text(const std::string& model_name, const GenerationRequest& request) const {
@@ -41,6 +49,7 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
   p.negative_prompt = request.negative_prompt.value_or("");
   p.steps = steps;
   p.sampler = sampler_name;
+  p.schedule_type = schedule_type_name(scheduler);
   p.cfg_scale = guidance;
   p.seed = static_cast<int64_t>(seed);
   p.width = width;

@@ -36,5 +36,8 @@ GenerationResult generate(SdModel& model, const GenerationRequest& request, cons
 
 // A1111 display name of the scheduler in use ("Euler a", "DPM++ 2M Karras", ...).
 std::string sampler_display_name(const Scheduler& scheduler);
+// A1111's "Schedule type" of a diffusers scheduler class where the sampler name alone does not say
+// it: "Simple" for FlowMatchEulerDiscreteScheduler (SD3's "Euler"), "" otherwise.
+std::string schedule_type_name(const std::string& scheduler_class);
 
 }  // namespace sdw

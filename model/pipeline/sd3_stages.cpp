@@ -13,6 +13,7 @@
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_model.h"
 #include "model/schedulers/flow_match_euler.h"
+#include "model/schedulers/scheduler.h"
 
 namespace sdw {
 namespace {
@@ -42,6 +43,9 @@ void refuse_sd3_fields(const SdModel& model, const GenerationRequest& r) {
   const std::string which = " (this model is of family '" + model.family + "')";
   if (r.t5) throw RequestError("t5: only SD3 models have a T5 encoder to switch" + which);
   if (r.max_sequence_length != 0) throw RequestError("max_sequence_length: only SD3 models take T5's token count" + which);
+  const std::string s = lower(r.scheduler);
+  if (s == "flow_match_euler" || s == "flowmatcheulerdiscretescheduler")
+    throw RequestError("scheduler: '" + r.scheduler + "' is SD3's flow-matching scheduler" + which);
 }
 
 int64_t sd3_img2img_start(int num_inference_steps, double strength) {
@@ -55,10 +59,16 @@ void check_sd3_request(const SdModel& model, GenerationRequest& r) {
   if (!r.loras.empty()) throw RequestError("loras: LoRAs are not supported for SD3 models");
   if (r.denoising_start || r.denoising_end) throw RequestError("denoising_start and denoising_end are for SDXL models only");
   if (!r.scheduler.empty()) {
-    const std::string s = lower(r.scheduler);
-    if (s != "flowmatcheulerdiscretescheduler" && s != "flow_match_euler")
-      throw RequestError("scheduler: SD3 models run their FlowMatchEulerDiscreteScheduler; '" + r.scheduler +
-                         "' is for UNet models");
+    // Its own scheduler by any of its names, and A1111's "Euler" (which on a flow model is this one).
+    std::string s;
+    try {
+      s = canonical_scheduler_name(r.scheduler);
+    } catch (const SchedulerError& e) {
+      throw RequestError(std::string("scheduler: ") + e.what());
+    }
+    if (s != "flow_match_euler" && s != "euler")
+      throw RequestError("scheduler: SD3 models run their FlowMatchEulerDiscreteScheduler (flow_match_euler, A1111's "
+                         "Euler); '" + r.scheduler + "' is for UNet models");
     r.scheduler.clear();  // the model's own
   }
   const Sd3Components& parts = parts_of(model);

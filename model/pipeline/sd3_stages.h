@@ -16,7 +16,7 @@ namespace sdw {
 // strength is diffusers' 0.6; max_sequence_length 0 -> the model's default (256 unless loaded
 // with another), at most 512; `t5: true` on a model loaded without T5. Throws RequestError.
 void check_sd3_request(const SdModel& model, GenerationRequest& r);
-// The SD3-only request fields (t5, max_sequence_length) given to a model
+// The SD3-only request fields (t5, max_sequence_length, scheduler flow_match_euler) given to a model
 // of another family: RequestError naming the field, rather than ignoring it.
 void refuse_sd3_fields(const SdModel& model, const GenerationRequest& r);
 

@@ -70,6 +70,9 @@ const std::map<std::string, std::string>& aliases() {
     m["euler_ancestral"] = "euler_a";
     m["dpm++ 2m"] = "dpmpp_2m";
     m["dpm++ 2m karras"] = "dpmpp_2m_karras";
+    // SD3's own scheduler: a name SD3 models accept (as their default), other families refuse.
+    m["flow_match_euler"] = "flow_match_euler";
+    m["flowmatcheulerdiscretescheduler"] = "flow_match_euler";
     return m;
   }();
   return table;

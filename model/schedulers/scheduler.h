@@ -77,6 +77,8 @@ std::pair<at::Tensor, int64_t> img2img_timesteps(Scheduler& scheduler, int num_i
 // Names users pass: ddim, pndm, ddpm, euler, euler_a, dpmpp_2m, dpmpp_2m_karras, heun, lcm, unipc,
 // plus the A1111 display names ("Euler a", "DPM++ 2M Karras", ...) and diffusers class names.
 // Returns the canonical short name; throws SchedulerError listing the valid names otherwise.
+// "flow_match_euler" (FlowMatchEulerDiscreteScheduler) is canonical too but not in scheduler_names():
+// SD3 models run it whatever they are asked (also for "euler", A1111's Euler), others refuse it.
 std::string canonical_scheduler_name(const std::string& name);
 std::vector<std::string> scheduler_names();
 

@@ -149,10 +149,11 @@ void handle_a1111_skip(ServerContext& ctx, const httplib::Request&, httplib::Res
 
 void handle_a1111_samplers(ServerContext&, const httplib::Request&, httplib::Response& res) {
   nlohmann::json out = nlohmann::json::array();
-  for (const std::string& name : scheduler_names())
-    out.push_back({{"name", a1111_sampler_name(name)},
-                   {"aliases", nlohmann::json::array({name})},
-                   {"options", nlohmann::json::object()}});
+  for (const std::string& name : scheduler_names()) {
+    nlohmann::json aliases = nlohmann::json::array({name});
+    if (name == "euler") aliases.push_back("flow_match_euler");  // A1111's Euler is SD3's flow-matching Euler too
+    out.push_back({{"name", a1111_sampler_name(name)}, {"aliases", aliases}, {"options", nlohmann::json::object()}});
+  }
   send_json(res, 200, out);
 }
 

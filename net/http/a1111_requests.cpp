@@ -195,7 +195,8 @@ std::string a1111_sampler_name(const std::string& canonical) {
   static const std::pair<const char*, const char*> names[] = {
       {"ddim", "DDIM"},        {"pndm", "PLMS"},     {"ddpm", "DDPM"},
       {"euler", "Euler"},      {"euler_a", "Euler a"}, {"dpmpp_2m", "DPM++ 2M"},
-      {"dpmpp_2m_karras", "DPM++ 2M Karras"}, {"heun", "Heun"}, {"lcm", "LCM"}, {"unipc", "UniPC"}};
+      {"dpmpp_2m_karras", "DPM++ 2M Karras"}, {"heun", "Heun"}, {"lcm", "LCM"}, {"unipc", "UniPC"},
+      {"flow_match_euler", "Euler"}};
   for (const auto& [c, display] : names)
     if (canonical == c) return display;
   return canonical;

@@ -214,7 +214,9 @@ TEST_CASE("SD3 refuses what it does not do, with the field named", "[sd3]") {
   r.width = 42;  // the tiny model's VAE factor x patch size is 2 x 2 = 4 (SD3 Medium's 8 x 2 = 16)
   refused(r, "width");
   r = {};
-  r.scheduler = "euler";
+  r.scheduler = "euler_a";
+  refused(r, "scheduler");
+  r.scheduler = "DPM++ 2M Karras";
   refused(r, "scheduler");
   r = {};
   r.max_sequence_length = 513;
@@ -226,9 +228,12 @@ TEST_CASE("SD3 refuses what it does not do, with the field named", "[sd3]") {
   r.loras.push_back({"x.safetensors", 1.0});
   refused(r, "loras");
   r = {};
-  r.scheduler = "FlowMatchEulerDiscreteScheduler";  // the model's own: accepted
+  // The model's own by its names, and A1111's "Euler" (on a flow model, this Euler): accepted.
   r.prompt = "a fox";
-  CHECK(resolve_request(model, r).scheduler_name.empty());
+  for (const char* own : {"FlowMatchEulerDiscreteScheduler", "flow_match_euler", "Euler", "euler"}) {
+    r.scheduler = own;
+    CHECK(resolve_request(model, r).scheduler_name.empty());
+  }
   CHECK(model.default_steps == 28);
   CHECK(model.default_guidance == 7.0);
   CHECK(model.default_width == 64);  // tiny transformer: sample_size 32 x VAE factor 2
