@@ -27,6 +27,8 @@
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/rng.h"
+#include "runtime/bench_sd3.h"
+#include "runtime/bench_timing.h"
 #include "runtime/cpu_threads.h"
 #include "runtime/device_sync.h"
 #include "runtime/model_source.h"
@@ -50,6 +52,7 @@ struct BenchArgs {
   bool lora = false;
   int lora_rank = 16;
   double img2img = 0;  // > 0: img2img at this strength from a synthetic init image
+  Sd3BenchArgs sd3;    // --arch sd3's own switches (--no-t5, --max-sequence-length, --t5-device, --no-end-to-end)
 };
 
 // A smooth RGB pattern of the bench size: the init image of --img2img.
@@ -69,38 +72,12 @@ Image pattern_image(int width, int height) {
   return img;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]));
-}
-
-// Median wall time (ms) of `fn` over `runs` timed runs after `warmup` untimed ones.
-double time_ms(const at::Device& device, int warmup, int runs, const std::function<void()>& fn) {
-  for (int i = 0; i < warmup; ++i) fn();
-  synchronize(device);
-  std::vector<double> t;
-  for (int i = 0; i < runs; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    synchronize(device);
-    t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  return median(t);
-}
-
-void row(const char* what, double ms, const std::string& note = "") {
-  if (ms < 0)
-    std::printf("| %-28s | %12s | %s\n", what, "n/a", note.c_str());
-  else
-    std::printf("| %-28s | %12.2f | %s\n", what, ms, note.c_str());
-}
-
 std::string arch_dir(const std::string& arch) {
   if (std::filesystem::is_directory(arch)) return arch;  // a diffusers folder's configs (tests/fixtures/pipelines/tiny-sd15)
   if (arch == "sd15") return data_dir() + "/configs/sd15";
   if (arch == "sd21") return data_dir() + "/configs/sd21";
   if (arch == "sdxl") return data_dir() + "/configs/sdxl";
-  throw ModelSourceError("unknown --arch '" + arch + "' (valid: demo, sd15, sd21, sdxl)");
+  throw ModelSourceError("unknown --arch '" + arch + "' (valid: demo, sd15, sd21, sdxl, sd3)");
 }
 
 // A kohya-format LoRA of `rank` on what kohya's sd-scripts trains by default: every Linear/Conv2d
@@ -234,7 +211,7 @@ int run_lora_bench(SdModel& model, const BenchArgs& a, int width, int height) {
 int run_bench(int argc, char** argv) {
   BenchArgs a;
   CLI::App app{"Benchmark a full-size architecture with random weights (no download).", "sd-worker bench"};
-  app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl | a diffusers folder (its configs, random weights)");
+  app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl | sd3 | a diffusers folder (its configs, random weights)");
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
   app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
   app.add_option("--width", a.width, "image width (default: the architecture's)")->check(CLI::Range(64, 4096));
@@ -252,6 +229,12 @@ int run_bench(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
+  app.add_flag("--no-t5", a.sd3.no_t5, "sd3: without T5-XXL (its part of the prompt is zeros)");
+  app.add_option("--max-sequence-length", a.sd3.max_sequence_length, "sd3: T5's token count (default 256)")
+      ->check(CLI::Range(1, 512));
+  app.add_option("--t5-device", a.sd3.t5_device, "sd3: the device T5 runs on (default: --device)");
+  app.add_flag("--no-end-to-end", [&](int64_t) { a.sd3.end_to_end = false; },
+               "sd3: leave out the end-to-end row (on a CPU it repeats every stage)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -259,6 +242,19 @@ int run_bench(int argc, char** argv) {
   }
   try {
     configure_cpu_threads(a.arch == "demo");
+    if (a.arch == "sd3") {
+      Sd3BenchArgs& s = a.sd3;
+      s.device = a.device;
+      s.dtype = a.dtype;
+      s.width = a.width;
+      s.height = a.height;
+      s.steps = a.steps;
+      s.batch = a.batch;
+      s.guidance = a.guidance;
+      s.warmup = a.warmup;
+      s.runs = a.runs;
+      return run_sd3_bench(s);
+    }
     c10::InferenceMode guard;
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
