@@ -231,7 +231,8 @@ typename Inspector::result_type inspect(Inspector& f, LoraUse& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ControlNetUse& x) {
-  return f(caf::meta::type_name("sdw.ControlNetUse"), x.path, x.name, x.image, x.scale, x.start, x.end);
+  return f(caf::meta::type_name("sdw.ControlNetUse"), x.path, x.name, x.image, x.scale, x.start, x.end,
+           x.preprocess, x.canny_low, x.canny_high, x.preprocessed);
 }
 
 template <class Inspector>

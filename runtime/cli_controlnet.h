@@ -1,6 +1,7 @@
 // `generate`'s ControlNet flags: --controlnet DIR and --control-image PNG (repeatable, one image
-// per net, in order), --control-scale / --control-start / --control-end (given once: for every
-// net; or once per net) and --guess-mode, turned into the request's ControlNetUse list.
+// per net, in order), --control-scale / --control-start / --control-end / --control-preprocess /
+// --canny-low / --canny-high (given once: for every net; or once per net) and --guess-mode,
+// turned into the request's ControlNetUse list.
 #pragma once
 
 #include <string>
@@ -17,6 +18,8 @@ namespace sdw {
 struct ControlNetArgs {
   std::vector<std::string> nets, images;
   std::vector<double> scales, starts, ends;
+  std::vector<std::string> preprocess;  // "none" | "canny"
+  std::vector<double> canny_low, canny_high;
   bool guess_mode = false;
 };
 

@@ -17,6 +17,11 @@ struct ControlNetUse {
   double scale = 1.0;  // controlnet_conditioning_scale
   double start = 0.0;  // control_guidance_start: fraction of the UNet calls before it acts
   double end = 1.0;    // control_guidance_end: fraction after which it stops
+  // The preprocessor run on the image after it is resized: "none" (used as given) or "canny"
+  // (model/preprocess/canny.h, with these thresholds).
+  std::string preprocess = "none";
+  double canny_low = 100, canny_high = 200;
+  bool preprocessed = false;  // set once `image` holds the preprocessor's output
 };
 
 }  // namespace sdw

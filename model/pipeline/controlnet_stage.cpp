@@ -11,6 +11,7 @@
 #include "model/image/pil_resize.h"
 #include "model/loading/controlnet_folder.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/preprocess/canny.h"
 #include "model/pipeline/request.h"
 #include "model/pipeline/sd_model.h"
 
@@ -101,6 +102,8 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
       throw RequestError(field + ": start and end must satisfy 0 <= start < end <= 1, got " + std::to_string(c.start) +
                          " and " + std::to_string(c.end));
     if (c.name.empty()) c.name = std::filesystem::path(c.path).filename().string();
+    if (c.preprocess != "none" && c.preprocess != "canny")
+      throw RequestError(field + ".preprocess must be \"none\" or \"canny\", got \"" + c.preprocess + "\"");
     // The config first: a ControlNet of another family is refused before its weights are read.
     try {
       if (!is_controlnet_folder(c.path)) throw LoadError(c.path + " is not a diffusers ControlNetModel folder");
@@ -114,6 +117,14 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
     // diffusers' control_image_processor: RGB, Pillow's Lanczos only when the size differs.
     Image rgb = to_rgb(c.image);
     c.image = (rgb.width == r.width && rgb.height == r.height) ? std::move(rgb) : resize_lanczos_pil(rgb, r.width, r.height);
+    if (c.preprocess == "canny" && !c.preprocessed) {  // on the resized image: a 0/255 edge map at the output size
+      try {
+        c.image = canny_edges(c.image, c.canny_low, c.canny_high);
+      } catch (const PreprocessError& e) {
+        throw RequestError(field + ": " + e.what());
+      }
+      c.preprocessed = true;  // a request resolved again keeps its edge map
+    }
   }
 }
 

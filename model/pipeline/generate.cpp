@@ -70,7 +70,7 @@ std::string GenerationResult::parameters_text(const std::string& model_name, con
     p.hires = hires_infotext(*request.hires, request);
   }
   for (const ControlNetUse& c : request.controlnets)
-    p.controlnets.push_back(a1111_controlnet_unit("none", c.name.empty() ? std::filesystem::path(c.path).filename().string() : c.name,
+    p.controlnets.push_back(a1111_controlnet_unit(c.preprocess, c.name.empty() ? std::filesystem::path(c.path).filename().string() : c.name,
                                                   c.scale, c.start, c.end, request.guess_mode));
   return a1111_parameters(p);
 }

@@ -19,8 +19,8 @@ double bounded(const nlohmann::json& item, const char* key, const std::string& f
   if (!item.contains(key) || item[key].is_null()) return fallback;
   const auto& v = item[key];
   if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < min || v.get<double>() > max)
-    throw invalid_field(field + "." + key, field + "." + key + " must be a number between " + std::to_string(min).substr(0, 3) +
-                                               " and " + std::to_string(max).substr(0, 3) + ", got " + item[key].dump());
+    throw invalid_field(field + "." + key, field + "." + key + " must be a number between " + nlohmann::json(min).dump() +
+                                               " and " + nlohmann::json(max).dump() + ", got " + item[key].dump());
   return v.get<double>();
 }
 
@@ -39,7 +39,8 @@ void parse_controlnets(const FieldReader& fields, GenerationRequest& r, const Se
         throw invalid_field(field, field + " must be an object {\"model\",\"image\",\"scale\",\"start\",\"end\"}, got " +
                                        json_type(item));
       for (const auto& [key, value] : item.items())
-        if (key != "model" && key != "image" && key != "scale" && key != "start" && key != "end")
+        if (key != "model" && key != "image" && key != "scale" && key != "start" && key != "end" && key != "preprocess" &&
+            key != "canny_low" && key != "canny_high")
           throw invalid_field(field + "." + key, field + ": unknown field '" + key + "'");
       if (!item.contains("model") || item["model"].is_null()) throw missing_field(field + ".model");
       if (!item["model"].is_string() || item["model"].get<std::string>().empty())
@@ -62,6 +63,16 @@ void parse_controlnets(const FieldReader& fields, GenerationRequest& r, const Se
       use.end = bounded(item, "end", field, 1.0, 0.0, 1.0);
       if (use.start >= use.end)
         throw invalid_field(field + ".start", field + ".start must be less than " + field + ".end");
+      if (item.contains("preprocess") && !item["preprocess"].is_null()) {
+        if (!item["preprocess"].is_string() || (item["preprocess"] != "none" && item["preprocess"] != "canny"))
+          throw invalid_field(field + ".preprocess", field + ".preprocess must be \"none\" or \"canny\", got " +
+                                                         item["preprocess"].dump());
+        use.preprocess = item["preprocess"];
+      }
+      use.canny_low = bounded(item, "canny_low", field, 100.0, 0.0, 255.0);
+      use.canny_high = bounded(item, "canny_high", field, 200.0, 0.0, 255.0);
+      if (use.canny_low > use.canny_high)
+        throw invalid_field(field + ".canny_low", field + ".canny_low must not exceed " + field + ".canny_high");
       r.controlnets.push_back(std::move(use));
     }
   }

@@ -16,8 +16,9 @@ namespace sdw::net {
 using ServedControlNets = std::map<std::string, std::string>;
 
 // `controlnets: [{"model", "image" (base64 PNG/JPEG/...), "scale" (0..2, default 1), "start"
-// (0..1, default 0), "end" (0..1, default 1)}]` (at most 4; start < end) and `guess_mode` (needs
-// a ControlNet). ApiError 400 naming the field: INVALID_FIELD, MISSING_FIELD, INVALID_IMAGE, and
+// (0..1, default 0), "end" (0..1, default 1), "preprocess" ("none" | "canny"), "canny_low"
+// (default 100), "canny_high" (default 200)}]` (at most 4; start < end) and `guess_mode` (needs a
+// ControlNet). ApiError 400 naming the field: INVALID_FIELD, MISSING_FIELD, INVALID_IMAGE, and
 // CONTROLNET_NOT_FOUND for a model this worker does not serve. Whether the net fits the model
 // (its family) is checked when the job is validated against the loaded model (also a 400).
 void parse_controlnets(const FieldReader& fields, GenerationRequest& request, const ServedControlNets* served,

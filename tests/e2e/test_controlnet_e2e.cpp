@@ -1,8 +1,9 @@
 // ControlNet through the real binary: `generate --controlnet DIR --control-image PNG` and a served
 // job's `controlnets` field (serve --controlnet DIR) both give diffusers' cn_default image (max
 // pixel difference <= 1 from tests/fixtures/controlnet/cn_default.png) with the ControlNet unit in
-// the PNG's parameters chunk; GET /v1/controlnets lists the served nets; bad fields, an unknown
-// net and a net of another family are 400s before any step (the worker stays healthy).
+// the PNG's parameters chunk; a canny job runs and records its module; GET /v1/controlnets lists
+// the served nets; bad fields, an unknown net and a net of another family are 400s before any step
+// (the worker stays healthy).
 #include <catch.hpp>
 #include <unistd.h>
 
@@ -106,6 +107,24 @@ TEST_CASE("a served job's controlnets give diffusers' image; bad ones are 400 be
     CHECK(e.status == 400);
     CHECK(e.body["error"]["code"] == code);
     CHECK(e.body["error"]["param"] == param);
+  }
+  // canny: a served job with the preprocessor runs and says so in its parameters chunk.
+  const std::string photo = encode_base64(read_file(fixture("seeded/init_64x64.png")));
+  const HttpReply c = post_json(w.port(), job(json::array({{{"model", "tiny-controlnet-sd15"}, {"image", photo},
+                                                            {"preprocess", "canny"}, {"canny_low", 50}, {"canny_high", 100}}})));
+  INFO(c.raw);
+  REQUIRE(c.status == 200);
+  const SseStream cs = read_sse(w.port(), "/v1/jobs/" + c.body["job_id"].get<std::string>() + "/stream");
+  REQUIRE(cs.named("complete").size() == 1);
+  CHECK_THAT(parameters_of(decode_base64(cs.named("complete")[0].json()["image"].get<std::string>())),
+             Catch::Matchers::Contains("ControlNet 0: \"Module: canny, Model: tiny-controlnet-sd15"));
+  for (const auto& [key, value] : std::vector<std::pair<std::string, json>>{
+           {"preprocess", "sobel"}, {"canny_high", 300}, {"canny_low", -1}}) {
+    json net = {{"model", "tiny-controlnet-sd15"}, {"image", photo}, {key, value}};
+    const HttpReply e = post_json(w.port(), job(json::array({net})));
+    INFO(e.raw);
+    CHECK(e.status == 400);
+    CHECK(e.body["error"]["param"] == "controlnets[0]." + key);
   }
   json five = json::array();
   for (int i = 0; i < 5; ++i) five.push_back({{"model", "tiny-controlnet-sd15"}, {"image", control}});
