@@ -81,6 +81,7 @@ void generate(ServerContext& ctx, const httplib::Request& req, httplib::Response
       throw job_failure(end);
     }  // cancelled: interrupt (the loop ends), skip or DELETE /v1/jobs/{id} (the next iteration runs)
   }
+  apply_a1111_overlay(request, completed);
   send_json(res, 200, a1111_response(request, completed, served_name(ctx), session.interrupted(id)));
 }
 

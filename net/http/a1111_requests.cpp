@@ -6,6 +6,8 @@
 #include <regex>
 
 #include "model/image/gaussian_blur.h"
+#include "model/image/mask_overlay.h"
+#include "model/image/pil_resize.h"
 #include "model/prompt/a1111_prompt.h"
 #include "model/schedulers/scheduler.h"
 #include "net/http/errors.h"
@@ -141,8 +143,11 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     out.iterations.back().submission.request.prompt_syntax = PromptSyntax::a1111;  // A1111's weights and chunks
   }
   if (img2img && !out.iterations.front().submission.request.mask_image.pixels.empty()) {
-    const Image mask = a1111_mask(out.iterations.front().submission.request.mask_image, out.mask_invert, out.mask_blur);
+    const GenerationRequest& first = out.iterations.front().submission.request;
+    const Image mask = a1111_mask(first.mask_image, out.mask_invert, out.mask_blur);
     for (JobRequest& job : out.iterations) job.submission.request.mask_image = mask;
+    out.overlay_mask = mask;
+    out.overlay_original = to_rgb(first.init_image);
   }
 
   // 4. the `parameters` echo: the request with the defaults used
@@ -162,7 +167,28 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
   return out;
 }
 
+std::string png_parameters(const std::string& png);
+
 }  // namespace
+
+void apply_a1111_overlay(const A1111Request& request, std::vector<JobEvent>& completed) {
+  if (request.overlay_mask.pixels.empty()) return;
+  Image original, mask;  // at the size of the images, resized once
+  for (JobEvent& e : completed) {
+    for (EncodedImage& image : e.images) {
+      const Image result = to_rgb(decode_image(image.bytes));
+      if (original.width != result.width || original.height != result.height) {
+        // images.resize_image(0, ...): Pillow's Lanczos, only when the size differs
+        auto fit = [&result](const Image& im) {
+          return im.width == result.width && im.height == result.height ? im : resize_lanczos_pil(im, result.width, result.height);
+        };
+        original = fit(request.overlay_original);
+        mask = fit(request.overlay_mask);
+      }
+      image.bytes = encode_png(a1111_mask_overlay(result, original, mask), png_parameters(image.bytes));
+    }
+  }
+}
 
 Image a1111_mask(const Image& mask, bool invert, int blur) {
   Image out = to_gray(mask);

@@ -24,15 +24,23 @@ struct A1111Request {
   std::string sampler_name;            // as asked ("" the model's own)
   bool mask_invert = false;            // img2img: inpainting_mask_invert
   int mask_blur = 4;                   // img2img: mask_blur
+  // img2img with a mask: the init image (RGB) and the prepared mask (a1111_mask), at their own size,
+  // for the overlay of the answer's images (apply_a1111_overlay); empty otherwise.
+  Image overlay_original, overlay_mask;
 };
 
 // A1111's mask before inpainting (processing.py, StableDiffusionProcessingImg2Img.init): gray,
 // binarised (> 128 -> 255, create_binary_mask with mask_round), inverted when `invert`
 // (inpainting_mask_invert 1: "inpaint not masked"), then blurred by `blur` (mask_blur, cv2's
 // GaussianBlur: model/image/gaussian_blur.h). The pipeline then resizes it and keeps the pixels
-// >= 128 as the area to repaint, as A1111 rounds its latent mask; A1111's last step, pasting the
-// original back over the result through the blurred mask, is not done here.
+// >= 128 as the area to repaint, as A1111 rounds its latent mask.
 Image a1111_mask(const Image& mask, bool invert, int blur);
+
+// A1111's last inpainting step on the completed jobs' PNGs: the original pasted back through the
+// prepared mask (both resized to the images' size with Pillow's Lanczos when it differs), so only
+// the masked area changes and mask_blur softens its edge (model/image/mask_overlay.h); each PNG
+// keeps its parameters text. Nothing without a mask.
+void apply_a1111_overlay(const A1111Request& request, std::vector<JobEvent>& completed);
 
 // Throw ApiError 400 naming A1111's field.
 A1111Request parse_a1111_txt2img(const nlohmann::json& body, const ParseOptions& options);

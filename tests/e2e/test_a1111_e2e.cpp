@@ -300,6 +300,18 @@ TEST_CASE("inpainting_fill other than 1 (original) is refused with A1111's field
   body["mask_blur"] = 4;
   const HttpReply blurred = post("/sdapi/v1/img2img", body);
   REQUIRE((sharp.status == 200 && blurred.status == 200));
-  CHECK(decode_image_base64(sharp.body["images"][0].get<std::string>()).pixels !=
-        decode_image_base64(blurred.body["images"][0].get<std::string>()).pixels);
+  const Image sharp_image = to_rgb(decode_image_base64(sharp.body["images"][0].get<std::string>()));
+  CHECK(sharp_image.pixels != decode_image_base64(blurred.body["images"][0].get<std::string>()).pixels);
+  // A1111's overlay: outside the (sharp) mask the answer is the original pixel for pixel, inside
+  // it is the generated image.
+  bool outside_original = true, inside_changed = false;
+  for (int y = 0; y < 64; ++y)
+    for (int x = 0; x < 64; ++x) {
+      const uint8_t* p = &sharp_image.pixels[static_cast<size_t>(y * 64 + x) * 3];
+      const bool original = p[0] == 30 && p[1] == 90 && p[2] == 200;
+      if (x >= 30 && x < 34) inside_changed = inside_changed || !original;
+      else outside_original = outside_original && original;
+    }
+  CHECK(outside_original);
+  CHECK(inside_changed);
 }
