@@ -5,6 +5,7 @@
 
 #include "model/image/image_io.h"
 #include "model/pipeline/stages.h"
+#include "model/pipeline/vae_memory.h"
 
 namespace sdw::actors {
 
@@ -32,6 +33,7 @@ decoder_actor::behavior_type decoder(decoder_actor::stateful_pointer<decoder_sta
               const auto t0 = std::chrono::steady_clock::now();
               decode_result out;
               at::Tensor latents = from_message(denoised.latents, model->device);
+              VaeTilingScope vae_tiling(*model, request.request.vae_tiling);
               out.images = to_images(decode_latents(*model, latents));
               out.parameters = parameters_text(env.model_label, request, denoised);
               out.decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

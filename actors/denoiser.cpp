@@ -7,6 +7,8 @@
 #include "model/image/image_io.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/refiner.h"
+#include "model/pipeline/taesd_use.h"
+#include "model/pipeline/vae_memory.h"
 
 namespace sdw::actors {
 namespace {
@@ -72,7 +74,9 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
         out->done = state->done();
         out->refined = handoff->refined;
         if (every > 0 && out->step % every == 0 && !out->done) {
-          Image img = full_vae ? vae_preview(*model, state->latents) : latent_preview(state->latents, model->family);
+          Image img = model->taesd_previews ? taesd_preview(*model, state->latents)
+                      : full_vae            ? vae_preview(*model, state->latents)
+                                            : latent_preview(state->latents, model->family);
           out->preview = OutputFormat{}.encode(img, "");
         }
         if (out->done) out->final_latents = to_message(state->latents);
@@ -133,6 +137,7 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
               prompt.cfg = emb.cfg;
               prompt.added.text_embeds = from_message(emb.text_embeds, model->device);
               prompt.added.time_ids = from_message(emb.time_ids, model->device);
+              VaeTilingScope vae_tiling(*model, req->request.vae_tiling);  // an img2img / inpaint encode
               *state = prepare_denoise(*model, *req, std::move(prompt));
               if (const auto start = req->request.refiner_start) {
                 handoff->refiner = refiner_request(*env.refiner, *req, *start, env.limits);

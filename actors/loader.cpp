@@ -145,6 +145,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         options.vae_file = cfg.vae_file;
         options.cuda_graphs = cfg.cuda_graphs;
         options.channels_last = cfg.channels_last;
+        options.memory = cfg.memory;
         options.load_t5 = cfg.load_t5;
         options.max_sequence_length = cfg.max_sequence_length;
         options.t5_device = cfg.t5_device;

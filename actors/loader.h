@@ -11,6 +11,7 @@
 #include <string>
 
 #include "actors/interfaces.h"
+#include "model/pipeline/memory_options.h"
 #include "model/pipeline/request.h"
 
 namespace sdw::actors {
@@ -23,6 +24,7 @@ struct loader_config {
   std::string config_dir, vae_file;  // single-file checkpoints
   bool cuda_graphs = true;                // ModelLoadOptions' speed switches
   std::optional<bool> channels_last;      // unset: on for CUDA (resolve_channels_last)
+  MemoryOptions memory;                   // ModelLoadOptions::memory
   bool load_t5 = true;                    // SD3 (ModelLoadOptions): T5 or not, jobs' default
   int max_sequence_length = 0;            // T5 token count, and where T5 runs (unset: `device`)
   std::optional<at::Device> t5_device;

@@ -259,6 +259,7 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.loader.embeddings = cfg.embeddings;
   dc.loader.cuda_graphs = cfg.cuda_graphs;
   dc.loader.channels_last = cfg.channels_last;
+  dc.loader.memory = cfg.memory;
   dc.loader.load_t5 = cfg.load_t5;
   dc.loader.max_sequence_length = cfg.max_sequence_length;
   if (!cfg.t5_device.empty()) dc.loader.t5_device = parse_device_name(cfg.t5_device);

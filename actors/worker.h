@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/job_types.h"
+#include "model/pipeline/memory_options.h"
 
 namespace sdw {
 
@@ -37,6 +38,7 @@ struct WorkerConfig {
   // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   bool cuda_graphs = true;
   std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere
+  MemoryOptions memory;  // VAE tiling, attention slicing (model/pipeline/memory_options.h)
   // SD3 models (ModelLoadOptions): false loads no T5 (its memory saved; jobs asking t5: true are
   // refused), jobs' default max_sequence_length (0: 256), and the device T5 runs on ("": the
   // stage device; "cpu" beside a GPU transformer).

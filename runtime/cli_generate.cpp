@@ -26,6 +26,7 @@
 #include "model/schedulers/scheduler.h"
 #include "runtime/cli_controlnet.h"
 #include "runtime/cli_hires.h"
+#include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
 #include "net/hub/hub_error.h"
 #include "net/hub/hub_reference.h"
@@ -70,6 +71,7 @@ struct GenerateArgs {
   std::vector<std::string> embedding_dirs;  // textual-inversion embeddings prompts may name
   ControlNetArgs controlnet;                // --controlnet DIR --control-image PNG ...
   HiresArgs hires;                          // --hires-scale 2 --hires-strength 0.5 ...
+  MemoryOptions memory;                     // --vae-tiling, --attention-slicing ...
 };
 
 // "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
@@ -209,6 +211,7 @@ int run_generate(int argc, char** argv) {
       ->check(CLI::ExistingDirectory);
   add_controlnet_options(app, a.controlnet);
   add_hires_options(app, a.hires);
+  add_memory_options(app, a.memory);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -263,6 +266,8 @@ int run_generate(int argc, char** argv) {
     lo.cuda_graphs = !a.no_cuda_graphs;
     lo.load_t5 = !a.no_t5;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
+    check_memory_options(a.memory);
+    lo.memory = a.memory;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);
     if (!a.embedding_dirs.empty())

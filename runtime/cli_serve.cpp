@@ -101,6 +101,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   if (a.channels_last || a.no_channels_last) wc.channels_last = a.channels_last;  // else: on for CUDA
   wc.load_t5 = !a.no_t5;
   wc.max_sequence_length = a.max_sequence_length;
+  wc.memory = a.memory;
   wc.queue_capacity = a.queue_size;
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);

@@ -13,6 +13,7 @@
 #include <torch/version.h>
 
 #include "model/catalog/catalog.h"
+#include "runtime/cli_memory.h"
 
 namespace sdw {
 namespace {
@@ -189,6 +190,8 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_option("--t5-device", a.t5_device,
                  "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: the stage device), e.g. the CPU "
                  "while the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
+  add_memory_options(app, a.memory);
+  flags.insert("vae-tiling");
   // HTTP
   app.add_option("--host", a.host,
                  "address to bind (default: loopback for `sd-worker serve`, all interfaces when spawned by "
@@ -314,6 +317,11 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
     a.dtype = a.use_f16 ? "fp16" : "fp32";
   }
   if (a.channels_last && a.no_channels_last) return fail("--channels-last contradicts --no-channels-last");
+  try {
+    check_memory_options(a.memory);
+  } catch (const std::invalid_argument& e) {
+    return fail(e.what());
+  }
   if (a.use_flash_attn) {
 #if defined(TORCH_VERSION_MAJOR) && TORCH_VERSION_MAJOR >= 2
     a.notes.push_back("flash attention: used by scaled_dot_product_attention where the device supports it");

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "model/pipeline/memory_options.h"
+
 namespace sdw {
 
 enum class BinaryVariant { plain, rbee, cpu, cuda, metal };
@@ -42,6 +44,7 @@ struct ServeOptions {
   // SD3: load no T5, jobs' default T5 token count (0: 256), the device T5 runs on ("": --device)
   bool no_t5 = false;
   int max_sequence_length = 0;
+  MemoryOptions memory;  // --vae-tiling, --vae-tile-size, --vae-tile-overlap, --attention-slicing (cli_memory.h)
   std::string t5_device;
   // HTTP
   // Where to listen: --host, else loopback for `sd-worker serve` and --local-mode, all interfaces

@@ -173,6 +173,8 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   // T5's token count (absent: the worker's --max-sequence-length, else 256).
   if (fields.get("t5")) r.t5 = fields.boolean("t5", true);
   r.max_sequence_length = fields.integer("max_sequence_length", 0, 1, 512);
+  // VAE tiling for this job (absent: the worker's --vae-tiling, else only when the decode would not fit).
+  if (fields.get("vae_tiling")) r.vae_tiling = fields.boolean("vae_tiling", false);
     try {
       r.scheduler = canonical_scheduler_name(*scheduler);
     } catch (const SchedulerError& e) {

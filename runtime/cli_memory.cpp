@@ -1,0 +1,41 @@
+// `generate` / `serve` memory flags (see cli_memory.h).
+#include "runtime/cli_memory.h"
+
+#include <CLI/CLI.hpp>
+
+#include <stdexcept>
+
+#include "model/nn/attention_slicing.h"
+
+namespace sdw {
+
+void add_memory_options(CLI::App& app, MemoryOptions& o) {
+  app.add_flag("--vae-tiling", o.vae_tiling,
+               "decode and encode in overlapping VAE tiles, as diffusers' enable_vae_tiling (default: only when the "
+               "plain pass would not fit the device's free memory)");
+  app.add_option("--vae-tile-size", o.vae_tile_size,
+                 "VAE tile size in image pixels (diffusers' tile_sample_min_size; default: the VAE's sample_size)")
+      ->check(CLI::Range(int64_t{8}, int64_t{8192}));
+  app.add_option("--vae-tile-overlap", o.vae_tile_overlap,
+                 "VAE tile overlap as a fraction of a tile (diffusers' tile_overlap_factor; default 0.25)")
+      ->check(CLI::Range(0.0, 0.9));
+  app.add_option("--attention-slicing", o.attention_slicing,
+                 "UNet attention in slices of (batch, head) pairs, as diffusers' set_attention_slice: auto (heads/2), "
+                 "max (1) or a slice size (default: off)");
+  app.add_option("--taesd", o.taesd_dir, "a TAESD folder (diffusers' AutoencoderTiny, e.g. madebyollin/taesd; taesdxl for SDXL)")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--final-decoder", o.final_decoder,
+                 "vae (default) or taesd: TAESD replaces the VAE for the final image and img2img encodes (needs --taesd)")
+      ->check(CLI::IsMember({"vae", "taesd"}));
+  app.add_option("--preview-decoder", o.preview_decoder,
+                 "latent (default: the linear latent-to-RGB approximation) or taesd: step previews through TAESD (needs --taesd)")
+      ->check(CLI::IsMember({"latent", "taesd"}));
+}
+
+void check_memory_options(const MemoryOptions& o) {
+  nn::check_attention_slicing(o.attention_slicing);
+  if ((o.final_decoder == "taesd" || o.preview_decoder == "taesd") && o.taesd_dir.empty())
+    throw std::invalid_argument("--final-decoder taesd and --preview-decoder taesd need --taesd DIR");
+}
+
+}  // namespace sdw
