@@ -6,6 +6,7 @@
 #include "actors/preview.h"
 #include "model/image/image_io.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/hires_fix.h"
 #include "model/pipeline/refiner.h"
 #include "model/pipeline/taesd_use.h"
 #include "model/pipeline/vae_memory.h"
@@ -68,6 +69,11 @@ void run_step(self_ptr self, const stage_env& env, const std::string& id) {
           handoff->model = env.refiner;
           handoff->refiner.reset();
           handoff->refined = true;
+        } else if (state->done() && handoff->hires) {
+          // Hires fix: the first pass ended; its latents are upscaled for the img2img pass.
+          handoff->base_steps = static_cast<int>(state->step);
+          *state = prepare_hires_pass(*handoff->model, *handoff->hires, handoff->upscaler, state->latents);
+          handoff->hires.reset();
         }
         const auto model = handoff->model;
         out->step = handoff->base_steps + static_cast<int>(state->step);
@@ -139,6 +145,11 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
               prompt.added.time_ids = from_message(emb.time_ids, model->device);
               VaeTilingScope vae_tiling(*model, req->request.vae_tiling);  // an img2img / inpaint encode
               *state = prepare_denoise(*model, *req, std::move(prompt));
+              if (const auto& hires = req->request.hires) {
+                handoff->hires = hires_second_request(*model, *req, env.limits);
+                handoff->upscaler = hires->upscaler;
+                handoff->refiner_steps = hires_step_count(*model, *handoff->hires);
+              }
               if (const auto start = req->request.refiner_start) {
                 handoff->refiner = refiner_request(*env.refiner, *req, *start, env.limits);
                 handoff->refiner_steps = refiner_step_count(*env.refiner, *handoff->refiner);

@@ -7,7 +7,8 @@
 // A base + refiner job (request.refiner_start, the env's refiner) hands off within the loop: once
 // the base's schedule ends at denoising_end, the refiner encodes its prompt (text_encoder_2 only)
 // and starts from the base's latents (model/pipeline/refiner.h), and the steps go on with it;
-// progress counts both models' steps.
+// progress counts both models' steps. A hires fix job (request.hires) goes on the same way with
+// its second pass (prepare_hires_pass: the upscale, the second prompt, img2img at the target size).
 #pragma once
 
 #include <chrono>
@@ -26,9 +27,12 @@ namespace sdw::actors {
 struct refiner_handoff {
   std::shared_ptr<SdModel> model;           // the base, then the refiner
   std::optional<ResolvedRequest> refiner;  // pending hand-off
-  int64_t refiner_steps = 0;               // the refiner's step count (progress total)
+  int64_t refiner_steps = 0;               // the refiner's (or hires pass') step count (progress total)
   int base_steps = 0;                      // the steps the base ran (once handed off)
   bool refined = false;
+  // Hires fix (hires_fix.h): the second pass's request, pending until the first pass ends.
+  std::optional<ResolvedRequest> hires;
+  HiresUpscaler upscaler = HiresUpscaler::latent;
 };
 
 struct denoise_job {

@@ -3,6 +3,7 @@
 
 #include "model/image/image_io.h"
 #include "model/nn/device_names.h"
+#include "model/pipeline/hires_fix.h"
 #include "model/pipeline/refiner.h"
 
 #include "actors/request_timeouts.h"
@@ -75,7 +76,8 @@ void run_stages(self_ptr self) {
   ask_stage<embeddings_msg>(self, stage_kind::encoder, stages.encoder, timeout, [self, timeout](device_job& job, embeddings_msg emb) {
     job.result.encode_ms = emb.encode_ms;
     // A refiner hand-off runs up to `steps` more steps on the refiner, after its prompt encoding.
-    const int factor = job.request.request.refiner_start ? 2 : 1;
+    // Hires fix: a second pass of up to steps / strength steps at a larger size.
+    const int factor = job.request.request.hires ? 8 : job.request.request.refiner_start ? 2 : 1;
     const auto denoise_timeout = timeout * factor * (job.request.request.steps + 1);
     ask_stage<denoise_result>(self, stage_kind::denoiser, self->state.kids->stages.denoiser, denoise_timeout, [self, timeout](device_job& job, denoise_result denoised) {
       job.result.denoise_ms = denoised.denoise_ms;
@@ -218,6 +220,19 @@ caf::result<ResolvedRequest> validate_handoff(self_ptr self, GenerationRequest r
   }
 }
 
+// A hires fix job's first-pass request (resolve_hires), its second pass checked too.
+caf::result<ResolvedRequest> validate_hires(self_ptr self, GenerationRequest request) {
+  auto& st = self->state;
+  if (!st.env.model) return make_sd_error(WorkerErrc::not_ready, "the model is not loaded on " + st.cfg.name);
+  try {
+    return resolve_hires(*st.env.model, std::move(request), st.cfg.loader.limits).first;
+  } catch (const ImageError& e) {
+    return make_sd_error(WorkerErrc::invalid_request, e.what());
+  } catch (...) {
+    return classify_exception(std::current_exception(), "validation");
+  }
+}
+
 }  // namespace
 
 at::Device parse_device_name(const std::string& text) {
@@ -272,6 +287,7 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
       },
       [=](validate_atom, GenerationRequest& request) -> caf::result<ResolvedRequest> {
         if (request.refiner_start) return validate_handoff(self, std::move(request));
+        if (request.hires) return validate_hires(self, std::move(request));
         return self->delegate(self->state.kids->loader, validate_atom::value, std::move(request));
       },
       [=](run_atom, std::string& id, ResolvedRequest& request, int32_t preview_every) -> caf::result<job_result> {

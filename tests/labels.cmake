@@ -131,6 +131,7 @@ set(SDW_LIBS_test_sd3_serve_e2e sdw_net)
 set(SDW_SOURCES_test_sd3_serve_e2e seeded_cases.cpp)
 set(SDW_LIBS_test_http_hostile sdw_net)
 set(SDW_LABELS_test_refiner_e2e http)
+set(SDW_LABELS_test_hires_e2e http)
 set(SDW_SOURCES_test_refiner_e2e tiny_refiner.cpp seeded_cases.cpp)
 set(SDW_LABELS_test_http_load http)  # 10-30 s on 2 cores: not `slow`
 set(SDW_LIBS_test_http_load sdw_net)

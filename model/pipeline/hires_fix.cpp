@@ -20,14 +20,6 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-std::pair<int, int> hires_target_size(const HiresOptions& h, int width, int height) {
-  if (h.width == 0 && h.height == 0)
-    return {static_cast<int>(width * h.scale), static_cast<int>(height * h.scale)};
-  if (h.height == 0) return {h.width, static_cast<int>(static_cast<int64_t>(h.width) * height / width)};
-  if (h.width == 0) return {static_cast<int>(static_cast<int64_t>(h.height) * width / height), h.height};
-  return {h.width, h.height};
-}
-
 int hires_img2img_steps(int steps, double strength) {
   return static_cast<int>(steps / std::min(strength, 0.999));
 }

@@ -15,11 +15,6 @@
 
 namespace sdw {
 
-// A1111's target size (StableDiffusionProcessingTxt2Img.init): int(side * scale), or hr_resize_x /
-// hr_resize_y (one alone: the other from the first pass's aspect, rounded down as A1111's `//`;
-// both: that size). Returns (width, height).
-std::pair<int, int> hires_target_size(const HiresOptions& hires, int width, int height);
-
 // The second pass's img2img steps, A1111's setup_img2img_steps (img2img_fix_steps off):
 // int(steps / min(strength, 0.999)), so that about `steps` run once the strength cuts the schedule.
 int hires_img2img_steps(int steps, double strength);

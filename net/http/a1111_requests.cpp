@@ -22,7 +22,9 @@ const std::pair<const char*, const char*> kRenames[] = {
     {"guidance_scale", "cfg_scale"}, {"num_images", "batch_size"},
     {"input_image", "init_images"},  {"init_image", "init_images"},
     {"mask_image", "mask"},          {"strength", "denoising_strength"},
-    {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}, {"scheduler", "sampler_name"}};
+    {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}, {"scheduler", "sampler_name"},
+    {"hires", "enable_hr"}, {"hires.scale", "hr_scale"}, {"hires.width", "hr_resize_x"},
+    {"hires.strength", "denoising_strength"}, {"hires.steps", "hr_second_pass_steps"}};
 
 ApiError renamed(const ApiError& e) {
   for (const auto& [rbee, a1111] : kRenames) {
@@ -52,14 +54,44 @@ std::string sampler_of(const FieldReader& fields) {
   return name;
 }
 
+// txt2img's hires fix fields (enable_hr true) -> the rbee `hires` object, A1111's defaults:
+// hr_scale 2, denoising_strength 0.75, hr_upscaler "Latent", hr_second_pass_steps 0 (the first
+// pass's), hr_resize_x / hr_resize_y 0 (from hr_scale), hr_prompt / hr_negative_prompt "" (the
+// first pass's).
+nlohmann::json a1111_hires(const FieldReader& fields, const ParseOptions& options) {
+  nlohmann::json h = {{"scale", fields.number("hr_scale", 2.0, 1.0, 4.0)},
+                      {"strength", fields.number("denoising_strength", 0.75, 0.0, 1.0)},
+                      {"steps", fields.integer("hr_second_pass_steps", 0, 0, options.limits.max_steps)}};
+  const std::string upscaler = fields.optional_string("hr_upscaler").value_or("Latent");
+  if (upscaler != "Latent" && upscaler != "Latent (nearest)" && upscaler != "Lanczos")
+    throw invalid_field("hr_upscaler", "hr_upscaler \"" + upscaler.substr(0, 60) +
+                                           "\" is not available on this worker; it has \"Latent\", \"Latent (nearest)\" "
+                                           "and \"Lanczos\"");
+  h["upscaler"] = upscaler;
+  const int x = fields.integer("hr_resize_x", 0, 0, 1 << 20), y = fields.integer("hr_resize_y", 0, 0, 1 << 20);
+  if (x) h["width"] = x;
+  if (y) h["height"] = y;
+  for (const char* field : {"hr_prompt", "hr_negative_prompt"}) {
+    const std::string text = fields.optional_string(field).value_or("");
+    if (text.empty()) continue;  // A1111: "" is the first pass's prompt
+    try {
+      parse_prompt_attention(text);
+    } catch (const std::invalid_argument& e) {
+      throw invalid_field(field, std::string(field) + ": " + e.what());
+    }
+    h[std::string(field) == "hr_prompt" ? "prompt" : "negative_prompt"] = text;
+  }
+  return h;
+}
+
 A1111Request parse_common(const nlohmann::json& body, const ParseOptions& options, bool img2img) {
   if (!body.is_object())
     throw ApiError(ErrorType::invalid_request, "INVALID_JSON", "request body must be a JSON object, got " + json_type(body));
   const FieldReader fields(body);
   A1111Request out;
   out.img2img = img2img;
-  if (fields.boolean("enable_hr", false))
-    throw invalid_field("enable_hr", "enable_hr (hires fix) is not supported by this worker; send enable_hr false");
+  if (img2img && fields.boolean("enable_hr", false))
+    throw invalid_field("enable_hr", "enable_hr (hires fix) is a txt2img field; send enable_hr false");
 
   // 1. A1111's defaults under its names
   const std::string prompt = fields.optional_string("prompt").value_or("");
@@ -103,6 +135,7 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
                          {"guidance_scale", cfg}, {"width", width}, {"height", height},
                          {"num_images", out.batch_size}, {"clip_skip", clip_skip}, {"output_format", "png"}};
   if (fields.has("negative_prompt")) rbee["negative_prompt"] = negative;
+  if (!img2img && fields.boolean("enable_hr", false)) rbee["hires"] = a1111_hires(fields, options);
   if (!out.sampler_name.empty()) rbee["scheduler"] = out.sampler_name;
   if (img2img) {
     const auto* images = fields.get("init_images");

@@ -9,6 +9,7 @@
 #include "model/schedulers/scheduler.h"
 #include "net/http/controlnet_fields.h"
 #include "net/http/errors.h"
+#include "net/http/hires_fields.h"
 #include "net/http/json_body.h"
 #include "net/http/sse.h"
 #include "net/hub/hub_error.h"
@@ -220,6 +221,8 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
                                               std::to_string(r.init_image.height) + "; they must be the same size");
     }
   }
+
+  parse_hires(fields, r, limits);  // A1111's hires fix (image_generation)
 
   // 5. delivery extras
   JobSubmission& s = job.submission;

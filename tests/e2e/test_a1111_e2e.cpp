@@ -140,7 +140,7 @@ TEST_CASE("img2img with a mask inpaints, inverted masks differ, errors name A111
   bad.erase("init_images");
   CHECK(post("/sdapi/v1/img2img", bad).body["detail"] == "init_images is required");
   CHECK(post("/sdapi/v1/txt2img", {{"prompt", "x"}, {"sampler_name", "Warp"}}).body["code"] == "INVALID_FIELD");
-  CHECK(post("/sdapi/v1/txt2img", {{"prompt", "x"}, {"enable_hr", true}}).status == 400);
+  CHECK(post("/sdapi/v1/txt2img", {{"prompt", "x"}, {"enable_hr", true}, {"hr_upscaler", "R-ESRGAN 4x+"}}).status == 400);
 }
 
 TEST_CASE("progress shows the running job's preview, interrupt ends it", "[e2e][a1111]") {
