@@ -22,8 +22,8 @@
 
 namespace sdw::actors {
 
-// The model a job's steps run on and the refiner's request until the hand-off (touched only by
-// the device thread while a task of the job runs).
+// A job's second part: the model its steps run on, and the refiner's or the hires pass's request
+// until it starts (touched only by the device thread while a task of the job runs).
 struct refiner_handoff {
   std::shared_ptr<SdModel> model;           // the base, then the refiner
   std::optional<ResolvedRequest> refiner;  // pending hand-off
