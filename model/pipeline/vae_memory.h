@@ -1,8 +1,8 @@
 // When a VAE decode / encode is tiled: the job's choice, else the model's --vae-tiling, else
 // automatically when the plain pass's estimated activations exceed the device's free memory
-// (MemAvailable on a CPU, cudaMemGetInfo's free bytes on CUDA). The estimate is the one the
-// loader's memory check uses (actors/memory_estimate.h): per image, three full-resolution feature
-// maps of the decoder's last block plus the mid-block attention scores over h*w latent tokens.
+// (MemAvailable on a CPU, cudaMemGetInfo's free bytes on CUDA). The estimate, per image: seven
+// full-resolution feature maps of the decoder's last block (measured, vae_memory.cpp) plus the
+// mid-block attention scores over h*w latent tokens.
 #pragma once
 
 #include <ATen/ATen.h>
