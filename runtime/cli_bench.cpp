@@ -27,6 +27,7 @@
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/rng.h"
+#include "runtime/bench_controlnet.h"
 #include "runtime/bench_sd3.h"
 #include "runtime/bench_timing.h"
 #include "runtime/cpu_threads.h"
@@ -50,6 +51,7 @@ struct BenchArgs {
   bool no_graph = false;
   bool channels_last = false, no_channels_last = false;
   bool lora = false;
+  bool controlnet = false;  // the step with one ControlNet against the plain step (bench_controlnet.h)
   int lora_rank = 16;
   double img2img = 0;  // > 0: img2img at this strength from a synthetic init image
   Sd3BenchArgs sd3;    // --arch sd3's own switches (--no-t5, --max-sequence-length, --t5-device, --no-end-to-end)
@@ -224,6 +226,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
   app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
+  app.add_flag("--controlnet", a.controlnet, "measure one ControlNet's cost per step (random weights) instead");
   app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
   app.add_option("--img2img", a.img2img, "measure img2img at this strength (a synthetic init image; adds the VAE encode)")
       ->check(CLI::Range(0.0, 1.0));
@@ -285,6 +288,7 @@ int run_bench(int argc, char** argv) {
                 build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     if (a.lora) return run_lora_bench(*model, a, width, height);
+    if (a.controlnet) return run_controlnet_bench(*model, width, height, a.guidance, a.warmup, a.runs);
     std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
     std::printf("|------------------------------|--------------|------\n");
 
