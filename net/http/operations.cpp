@@ -169,13 +169,13 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   r.num_images = fields.integer("num_images", 1, 1, limits.max_images);
   r.clip_skip = fields.integer("clip_skip", 1, 1, limits.max_clip_skip);
   r.eta = fields.number("eta", 0.0, 0.0, 1.0);
-  if (const auto scheduler = fields.optional_string("scheduler")) {
   // SD3 only (a model of another family refuses them when given): T5 on or off for this job, and
   // T5's token count (absent: the worker's --max-sequence-length, else 256).
   if (fields.get("t5")) r.t5 = fields.boolean("t5", true);
   r.max_sequence_length = fields.integer("max_sequence_length", 0, 1, 512);
   // VAE tiling for this job (absent: the worker's --vae-tiling, else only when the decode would not fit).
   if (fields.get("vae_tiling")) r.vae_tiling = fields.boolean("vae_tiling", false);
+  if (const auto scheduler = fields.optional_string("scheduler")) {
     try {
       r.scheduler = canonical_scheduler_name(*scheduler);
     } catch (const SchedulerError& e) {
@@ -183,12 +183,6 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
     }
   }
   parse_loras(fields, r, options);
-  parse_controlnets(fields, r, options.controlnets.get(), limits);
-
-  // 4. size and images
-  if (r.mode == GenerationMode::txt2img) {
-    parse_size(fields, r, kDefaultSide, limits);
-  } else {
   parse_controlnets(fields, r, options.controlnets.get(), limits);
   // SDXL base + refiner (serve --refiner): the refiner's name, and the base's share of the schedule.
   if (const auto refiner = fields.optional_string("refiner")) {
@@ -200,6 +194,11 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   } else if (fields.has("refiner_start")) {
     throw invalid_field("refiner_start", "refiner_start needs a refiner");
   }
+
+  // 4. size and images
+  if (r.mode == GenerationMode::txt2img) {
+    parse_size(fields, r, kDefaultSide, limits);
+  } else {
     parse_size(fields, r, 0, limits);  // 0: the input image's size
     if (fields.has("strength")) {  // absent: the model's default (SDXL: diffusers' 0.3 / 0.9999)
       const double strength = fields.number("strength", kDefaultStrength, 0.0, 1.0);
