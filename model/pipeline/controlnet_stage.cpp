@@ -65,21 +65,6 @@ ControlNetModel ControlNetCache::get(const SdModel& model, const std::string& di
   return net;
 }
 
-std::vector<std::string> ControlNetCache::loaded() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  std::vector<std::string> out;
-  for (const auto& [k, v] : nets_) out.push_back(k);
-  return out;
-}
-
-int64_t ControlNetCache::weight_bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  int64_t n = 0;
-  for (const auto& [k, net] : nets_)
-    for (const auto& p : net->parameters()) n += p.numel() * static_cast<int64_t>(p.element_size());
-  return n;
-}
-
 void check_request_controlnets(const SdModel& model, GenerationRequest& r, const RequestLimits& limits) {
   if (r.controlnets.empty()) {
     if (r.guess_mode) throw RequestError("guess_mode needs at least one ControlNet");

@@ -29,9 +29,6 @@ class ControlNetCache {
  public:
   // The ControlNet of `dir` (loaded now if new). Throws LoadError.
   ControlNetModel get(const SdModel& model, const std::string& dir);
-  // Folders loaded so far.
-  std::vector<std::string> loaded() const;
-  int64_t weight_bytes() const;
 
  private:
   mutable std::mutex mutex_;
