@@ -89,9 +89,9 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
       parse_device(wc.devices.back());  // fail now, not in the background loader
     }
     for (const auto& d : wc.devices) check_device_dtype(parse_device(d), parse_dtype(a.dtype));
-  } catch (const std::invalid_argument& e) {
     if (!a.t5_device.empty()) wc.t5_device = device_name(a.t5_device, logger);
     if (!wc.t5_device.empty()) parse_device(wc.t5_device);
+  } catch (const std::invalid_argument& e) {
     std::cerr << "sd-worker serve: " << e.what() << "\n";
     return 2;
   }
