@@ -265,6 +265,7 @@ int run_generate(int argc, char** argv) {
     lo.vae_file = a.vae_file;
     lo.cuda_graphs = !a.no_cuda_graphs;
     lo.load_t5 = !a.no_t5;
+    if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     check_memory_options(a.memory);
     lo.memory = a.memory;
@@ -276,7 +277,6 @@ int run_generate(int argc, char** argv) {
 
     GenerateHooks hooks;
     if (isatty(STDERR_FILENO)) hooks.on_step = [](int step, int total, const at::Tensor&) { progress_bar(step, total); };
-    if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);
     std::shared_ptr<SdModel> refiner;
     if (!a.refiner.empty()) refiner = load_model(a.refiner, lo);
     GenerationResult result = refiner ? generate_with_refiner(*model, *refiner, req, a.refiner_start, hooks)
