@@ -70,7 +70,7 @@ TEST_CASE("SD3 refusals through `sd-worker generate` name the problem", "[cli][s
     CHECK(r.exit_code != 0);
     CHECK(r.output().find(needle) != std::string::npos);
   };
-  refused({"--scheduler", "euler"}, "FlowMatchEulerDiscreteScheduler");
+  refused({"--scheduler", "euler_a"}, "FlowMatchEulerDiscreteScheduler");
   refused({"--init-image", test::fixture("sd3/init_64x64.png"), "--mask-image", test::fixture("sd3/init_64x64.png")},
           "inpainting");
 }
