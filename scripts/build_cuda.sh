@@ -16,7 +16,7 @@ LIBTORCH_URL=${LIBTORCH_URL:-https://download.pytorch.org/libtorch/cu124/libtorc
 
 PACKAGES=(build-essential cmake ninja-build pkg-config ca-certificates curl unzip
   libcaf-dev libcpp-httplib-dev libssl-dev nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
-  libpng-dev libjpeg62-turbo-dev libcli11-dev catch2 libopencv-dev)
+  libpng-dev libjpeg62-turbo-dev libcli11-dev catch2 libopencv-core-dev libopencv-imgproc-dev)
 # shellcheck source=scripts/apt_install.sh
 source scripts/apt_install.sh
 apt_install_missing build_cuda "${PACKAGES[@]}"

@@ -11,7 +11,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread
   libcaf-dev libcpp-httplib-dev libssl-dev ca-certificates nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
   libpng-dev libjpeg62-turbo-dev
-  libopencv-dev  # the ControlNet canny preprocessor (only opencv_core and opencv_imgproc are linked)
+  libopencv-core-dev libopencv-imgproc-dev  # the ControlNet canny preprocessor (only these two are linked; libopencv-dev would pull in VTK and Qt)
   libcli11-dev catch2
   chromium
   curl  # the doc examples' test runs them with curl (tests/e2e/test_doc_examples.cpp)

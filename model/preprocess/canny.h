@@ -1,6 +1,6 @@
 // The canny control-image preprocessor (sd-webui-controlnet's "canny", diffusers' ControlNet
 // examples): OpenCV's cv::Canny on the RGB image, the edge map repeated into three channels.
-// OpenCV (Debian's libopencv-dev: core + imgproc) stays inside canny.cpp.
+// OpenCV (Debian's libopencv-core-dev + libopencv-imgproc-dev) stays inside canny.cpp.
 #pragma once
 
 #include <stdexcept>
