@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "e2e/http_harness.h"
+#include "file_bytes.h"
 #include "model/image/image_io.h"
 #include "seeded_cases.h"
 #include "test_util.h"
@@ -24,13 +25,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 json refiner_job(const std::string& model, const std::string& refiner) {
   return {{"operation", "image_generation"},

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "e2e/http_harness.h"
+#include "file_bytes.h"
 #include "model/image/image_io.h"
 #include "seeded_cases.h"
 
@@ -18,13 +19,6 @@ using namespace sdw::test;
 using nlohmann::json;
 
 namespace {
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 json sd3_case(const std::string& id) {
   const json cases = read_json(fixture("sd3/cases.json"));
