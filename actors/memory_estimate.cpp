@@ -5,10 +5,9 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "model/nets/autoencoder_kl.h"
+#include "model/pipeline/vae_memory.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/safetensors/safetensors.h"
 
@@ -54,18 +53,7 @@ void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType
   if (mixed_bf16) e.activation_bytes *= 2;
 }
 
-int64_t mem_available_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("MemAvailable:", 0) != 0) continue;
-    std::istringstream fields(line.substr(13));
-    int64_t kib = -1;
-    fields >> kib;
-    return kib < 0 ? -1 : kib * 1024;
-  }
-  return -1;
-}
+int64_t mem_available_bytes() { return device_free_bytes(at::Device(at::kCPU)); }
 
 int64_t activation_bytes(const nlohmann::json& unet, const nlohmann::json& vae, int width, int height, int elem_size) {
   const int64_t batch = 2;  // classifier-free guidance
