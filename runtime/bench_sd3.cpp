@@ -69,30 +69,11 @@ int run_sd3_bench(const Sd3BenchArgs& a) {
               "runs; activations %s, VAE %s\n\n",
               build_ms, build_peak, a.warmup, a.runs, c10::toString(model->activation_dtype()),
               c10::toString(model->vae_dtype));
-  std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
-  std::printf("|------------------------------|--------------|------\n");
+  table_header();
 
-  GenerationRequest req;
-  req.prompt = "a photograph of an astronaut riding a horse on mars, highly detailed";
-  req.negative_prompt = "blurry, lowres";
-  req.width = width;
-  req.height = height;
-  req.steps = a.steps;
-  req.guidance = a.guidance;
-  req.seed = 1;
-  req.num_images = a.batch;
-  RequestLimits limits;
-  limits.max_side = 4096;
-  limits.max_pixels = 4096ll * 4096;
-  limits.max_images = 64;
-  const ResolvedRequest resolved = resolve_request(*model, req, limits);
-  auto stage_peak = [&](const std::function<void()>& fn) {
-    synchronize(model->device);
-    reset_peak_memory(model->device);
-    fn();
-    synchronize(model->device);
-    return peak_memory_bytes(model->device) / kGiB;
-  };
+  const GenerationRequest req = bench_request(width, height, a.steps, a.guidance, a.batch);
+  const ResolvedRequest resolved = resolve_request(*model, req, bench_limits());
+  auto stage_peak = [&](const std::function<void()>& fn) { return stage_peak_gib(model->device, fn); };
 
   // 1. the CLIP pair alone (T5's part zeros), 2. T5 alone, 3. the whole prompt encoding
   ResolvedRequest clip_only = resolved;
@@ -146,7 +127,7 @@ int run_sd3_bench(const Sd3BenchArgs& a) {
   if (a.end_to_end) {
     e2e_peak = stage_peak([&] {
       e2e_ms = time_ms(model->device, std::min(a.warmup, 1), a.runs, [&] {
-        GenerationResult r = generate(*model, req, {}, limits);
+        GenerationResult r = generate(*model, req, {}, bench_limits());
         for (const auto& img : r.images) encode_png(img);
       });
     });

@@ -289,31 +289,18 @@ int run_bench(int argc, char** argv) {
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     if (a.lora) return run_lora_bench(*model, a, width, height);
     if (a.controlnet) return run_controlnet_bench(*model, width, height, a.guidance, a.warmup, a.runs);
-    std::printf("| %-28s | %12s | %s\n", "stage", "median ms", "note");
-    std::printf("|------------------------------|--------------|------\n");
+    table_header();
 
     // 1. text encoding (prompt + negative)
-    GenerationRequest req;
-    req.prompt = "a photograph of an astronaut riding a horse on mars, highly detailed";
-    req.negative_prompt = "blurry, lowres";
-    req.width = width;
-    req.height = height;
-    req.steps = a.steps;
-    req.guidance = a.guidance;
-    req.seed = 1;
-    req.num_images = a.batch;
+    GenerationRequest req = bench_request(width, height, a.steps, a.guidance, a.batch);
     req.scheduler = a.scheduler;
     if (a.img2img > 0) {
       req.mode = GenerationMode::img2img;
       req.strength = a.img2img;
       req.init_image = pattern_image(width, height);
     }
-    RequestLimits limits;
-    limits.max_side = 4096;
-    limits.max_pixels = 4096ll * 4096;
-    limits.max_images = 64;
     PromptEmbeddings prompt;
-    const ResolvedRequest resolved = resolve_request(*model, req, limits);
+    const ResolvedRequest resolved = resolve_request(*model, req, bench_limits());
     const double encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); });
     const at::Tensor& context = prompt.context;
     const UNetAddedCond& added = prompt.added;  // SDXL's pooled embeddings and time ids
@@ -322,16 +309,8 @@ int run_bench(int argc, char** argv) {
     // 2. one UNet step (CFG batch)
     at::Tensor x = at::randn({unet_batch, uc.in_channels, height / f, width / f}, opts);
     if (model->channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-    // Peak memory per stage: each reset leaves the resident weights counted, so a stage's peak is
-    // weights + that stage's working memory.
-    const double gib = 1024.0 * 1024 * 1024;
-    auto stage_peak = [&](const std::function<void()>& fn) {
-      synchronize(model->device);
-      reset_peak_memory(model->device);
-      fn();
-      synchronize(model->device);
-      return peak_memory_bytes(model->device) / gib;
-    };
+    // Peak memory per stage (weights + that stage's working memory).
+    auto stage_peak = [&](const std::function<void()>& fn) { return stage_peak_gib(model->device, fn); };
     double unet_ms = -1;
     const double unet_peak = stage_peak(
         [&] { unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] { runner.forward(x, 500.0, context, added); }); });
@@ -358,7 +337,7 @@ int run_bench(int argc, char** argv) {
     });
     e2e_peak = stage_peak([&] {
       e2e_ms = time_ms(model->device, a.warmup > 0 ? 1 : 0, a.runs, [&] {
-        GenerationResult r = generate(*model, req, {}, limits);
+        GenerationResult r = generate(*model, req, {}, bench_limits());
         for (const auto& img : r.images) encode_png(img);
       });
     });
@@ -376,7 +355,7 @@ int run_bench(int argc, char** argv) {
                 model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
     std::printf("peak memory by stage: UNet step %.2f, VAE decode %.2f, end to end %.2f GiB; weights %.2f GiB (UNet %.2f)\n",
                 unet_peak, vae_peak, e2e_peak,
-                model->weight_bytes() / gib, unet_bytes / gib);
+                model->weight_bytes() / (1024.0 * 1024 * 1024), unet_bytes / (1024.0 * 1024 * 1024));
     const UNetRunnerStats rs = runner.stats();
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
