@@ -5,7 +5,7 @@
 
 #include <stdexcept>
 
-#include "model/nn/attention_slicing.h"
+#include "model/nn/attention_slice_value.h"
 
 namespace sdw {
 

@@ -8,19 +8,6 @@
 
 namespace sdw::nn {
 
-void check_attention_slicing(const std::string& value) {
-  if (value.empty() || value == "none" || value == "auto" || value == "max") return;
-  size_t used = 0;
-  long long n = 0;
-  try {
-    n = std::stoll(value, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != value.size() || n < 1)
-    throw std::invalid_argument("attention slicing must be auto, max, none or a positive slice size, got '" + value + "'");
-}
-
 int64_t attention_slice_size(const std::string& value, int64_t heads) {
   check_attention_slicing(value);
   if (value.empty() || value == "none") return 0;

@@ -10,15 +10,14 @@
 #include <cstdint>
 #include <string>
 
+#include "model/nn/attention_slice_value.h"  // check_attention_slicing
+
 namespace sdw::nn {
 
 // The slice size for layers of `heads` heads: 0 (off) for "" or "none", heads / 2 for "auto"
 // (diffusers: sliceable_head_dim // 2), 1 for "max", else the positive integer given (at most
 // `heads`, as diffusers checks). Throws std::invalid_argument naming the value otherwise.
 int64_t attention_slice_size(const std::string& value, int64_t heads);
-
-// Checks `value` without a model ("auto", "max", "none", "" or a positive integer).
-void check_attention_slicing(const std::string& value);
 
 // Sets every Attention module under `root` (the UNet) to `value`'s slice size.
 void set_attention_slice(torch::nn::Module& root, const std::string& value);
