@@ -9,6 +9,7 @@
 #include <catch.hpp>
 
 #include "e2e/http_harness.h"
+#include "e2e/sd3_jobs.h"
 #include "model/image/image_io.h"
 #include "seeded_cases.h"
 
@@ -17,23 +18,6 @@ using namespace sdw::test;
 using nlohmann::json;
 
 namespace {
-
-json sd3_case(const std::string& id) {
-  const json cases = read_json(fixture("sd3/cases.json"));
-  for (const auto& c : cases["cases"])
-    if (c["id"] == id) return c;
-  FAIL("no case " << id);
-  return {};
-}
-
-// A txt2img job with the case's settings (and none of its SD3 fields: the caller adds them).
-json job_for(const json& c, const std::string& model) {
-  json job = {{"operation", "image_generation"}, {"hive_id", "h"},         {"model", model},
-              {"prompt", c["prompt"]},           {"steps", c["steps"]},     {"guidance_scale", c["guidance"]},
-              {"seed", c["seed"]},               {"width", c["width"]},     {"height", c["height"]}};
-  if (!c["negative_prompt"].is_null()) job["negative_prompt"] = c["negative_prompt"];
-  return job;
-}
 
 Image expected_png(const json& c) { return load_image(fixture("sd3/" + c["expected"][0]["png"].get<std::string>())); }
 
@@ -69,7 +53,7 @@ TEST_CASE("SD3 jobs: t5 and max_sequence_length give diffusers' images; bad valu
 
   // t5: false on a model that has T5 = the pipeline without text_encoder_3.
   const json no_t5 = sd3_case("sd3_no_t5");
-  json job = job_for(no_t5, id);
+  json job = sd3_job(no_t5, id);
   job["t5"] = false;
   CHECK(max_pixel_diff(run_job(w.port(), job), expected_png(no_t5)) <= 1);
   // t5: true (the default) on the same settings is a different image: the field is not ignored.
@@ -78,7 +62,7 @@ TEST_CASE("SD3 jobs: t5 and max_sequence_length give diffusers' images; bad valu
 
   // max_sequence_length: 77 = diffusers' max_sequence_length=77; without it the 256-token image.
   const json c77 = sd3_case("sd3_maxseq77");
-  job = job_for(c77, id);
+  job = sd3_job(c77, id);
   const Image default_len = run_job(w.port(), job);
   CHECK(max_pixel_diff(default_len, expected_png(c77)) > 1);
   job["max_sequence_length"] = 77;
@@ -88,14 +72,14 @@ TEST_CASE("SD3 jobs: t5 and max_sequence_length give diffusers' images; bad valu
 
   // Bad values: 400 INVALID_FIELD naming the field, before the job is queued.
   for (const json& bad : {json(0), json(513), json(-1), json("77"), json(77.5), json(true)}) {
-    json b = job_for(c77, id);
+    json b = sd3_job(c77, id);
     b["max_sequence_length"] = bad;
     INFO(bad.dump());
     refused(w.port(), b, "max_sequence_length");
     refused(w.port(), b, "INVALID_FIELD");
   }
   for (const json& bad : {json("false"), json(0), json(1), json::array()}) {
-    json b = job_for(no_t5, id);
+    json b = sd3_job(no_t5, id);
     b["t5"] = bad;
     INFO(bad.dump());
     refused(w.port(), b, "t5 must be true or false");
@@ -104,7 +88,7 @@ TEST_CASE("SD3 jobs: t5 and max_sequence_length give diffusers' images; bad valu
 
   // serve --max-sequence-length 77: the jobs' default.
   WorkerProcess w77({"--model", fixture("pipelines/tiny-sd3"), "--min-side", "48", "--max-sequence-length", "77"});
-  CHECK(max_pixel_diff(run_job(w77.port(), job_for(c77, served_id(w77.port()))), expected_png(c77)) <= 1);
+  CHECK(max_pixel_diff(run_job(w77.port(), sd3_job(c77, served_id(w77.port()))), expected_png(c77)) <= 1);
   CHECK(w77.stop() == 0);
 
   // serve --no-t5: no T5 in memory; jobs without the field get the no-T5 image; t5: true is refused.
@@ -113,8 +97,8 @@ TEST_CASE("SD3 jobs: t5 and max_sequence_length give diffusers' images; bad valu
   const json without_t5 = memory(wn.port());
   CHECK(without_t5["weight_bytes"].get<int64_t>() < with_t5["weight_bytes"].get<int64_t>());
   CHECK(without_t5["estimate_bytes"].get<int64_t>() < with_t5["estimate_bytes"].get<int64_t>());
-  CHECK(max_pixel_diff(run_job(wn.port(), job_for(no_t5, idn)), expected_png(no_t5)) <= 1);
-  json t5_on = job_for(no_t5, idn);
+  CHECK(max_pixel_diff(run_job(wn.port(), sd3_job(no_t5, idn)), expected_png(no_t5)) <= 1);
+  json t5_on = sd3_job(no_t5, idn);
   t5_on["t5"] = true;
   refused(wn.port(), t5_on, "without its T5 encoder (--no-t5)");
   t5_on["t5"] = false;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "e2e/http_harness.h"
+#include "e2e/sd3_jobs.h"
 #include "file_bytes.h"
 #include "model/image/image_io.h"
 #include "seeded_cases.h"
@@ -19,30 +20,6 @@ using namespace sdw::test;
 using nlohmann::json;
 
 namespace {
-
-json sd3_case(const std::string& id) {
-  const json cases = read_json(fixture("sd3/cases.json"));
-  for (const auto& c : cases["cases"])
-    if (c["id"] == id) return c;
-  FAIL("no case " << id);
-  return {};
-}
-
-json job_for(const json& c, const std::string& model) {
-  json job = {{"operation", c["mode"] == "img2img" ? "image_transform" : "image_generation"},
-              {"hive_id", "h"},
-              {"model", model},
-              {"prompt", c["prompt"]},
-              {"steps", c["steps"]},
-              {"guidance_scale", c["guidance"]},
-              {"seed", c["seed"]},
-              {"width", c["width"]},
-              {"height", c["height"]}};
-  if (!c["negative_prompt"].is_null()) job["negative_prompt"] = c["negative_prompt"];
-  if (c["strength"].is_number()) job["strength"] = c["strength"];
-  if (c["init_image"].is_string()) job["input_image"] = encode_base64(file_bytes(fixture("sd3/" + c["init_image"].get<std::string>())));
-  return job;
-}
 
 }  // namespace
 
@@ -57,7 +34,7 @@ TEST_CASE("serve runs SD3 txt2img and img2img jobs with diffusers' images", "[e2
   for (const std::string case_id : {"sd3_default", "sd3_img2img"}) {
     INFO(case_id);
     const json c = sd3_case(case_id);
-    const HttpReply r = post_json(w.port(), job_for(c, id));
+    const HttpReply r = post_json(w.port(), sd3_job(c, id));
     INFO(r.raw);
     REQUIRE(r.status == 200);
     const SseStream s = read_sse(w.port(), "/v1/jobs/" + r.body["job_id"].get<std::string>() + "/stream");
@@ -70,7 +47,7 @@ TEST_CASE("serve runs SD3 txt2img and img2img jobs with diffusers' images", "[e2
 TEST_CASE("serve sends latent previews of SD3 jobs (16-channel latents -> RGB)", "[e2e][sd3]") {
   WorkerProcess w({"--model", fixture("pipelines/tiny-sd3"), "--min-side", "48"});
   const std::string id = http_get(w.port(), "/v1/models").body["data"][0]["id"];
-  json job = job_for(sd3_case("sd3_48x80_steps8"), id);  // 48 wide, 80 high, 8 steps
+  json job = sd3_job(sd3_case("sd3_48x80_steps8"), id);  // 48 wide, 80 high, 8 steps
   job["preview_every"] = 1;
   const HttpReply r = post_json(w.port(), job);
   INFO(r.raw);
