@@ -1,6 +1,8 @@
 // Transformer2DModel and BasicTransformerBlock (see transformer_2d.h).
 #include "model/nn/transformer_2d.h"
 
+#include "model/nn/token_merge.h"
+
 namespace sdw::nn {
 
 GEGLUImpl::GEGLUImpl(int64_t dim_in, int64_t dim_out, const at::TensorOptions& options) {
@@ -42,6 +44,7 @@ BasicTransformerBlockImpl::BasicTransformerBlockImpl(int64_t dim, const Transfor
 }
 
 at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& context) {
+  if (tome_) return forward_tome(x, context);
   // (The residual sums are in place on the sub-layers' fresh outputs: same values, fewer buffers.)
   // 1. self-attention (cross-attention when only_cross_attention)
   at::Tensor h = attn1->forward(norm1->forward(x), only_cross_attention_ ? context : at::Tensor()).add_(x);
@@ -49,6 +52,20 @@ at::Tensor BasicTransformerBlockImpl::forward(const at::Tensor& x, const at::Ten
   h = attn2->forward(norm2->forward(h), context).add_(h);
   // 3. feed-forward
   return ff->forward(norm3->forward(h)).add_(h);
+}
+
+at::Tensor BasicTransformerBlockImpl::forward_tome(const at::Tensor& x, const at::Tensor& context) {
+  // tomesd's ToMeBlock: the matching from the block's input, merge after each norm, unmerge the
+  // sub-layer's output before its residual (each off where the settings say so).
+  const BipartiteMerge m = tome_merge_for(x, *tome_);  // inactive: merge and unmerge are identities
+  const TomeSettings& s = tome_->settings;
+  auto merge = [&](bool on, const at::Tensor& t) { return on ? m.merge(t) : t; };
+  auto unmerge = [&](bool on, const at::Tensor& t) { return on ? m.unmerge(t) : t; };
+  at::Tensor h = unmerge(s.merge_attn, attn1->forward(merge(s.merge_attn, norm1->forward(x)),
+                                                      only_cross_attention_ ? context : at::Tensor()))
+                     .add_(x);  // [B, L, dim]
+  h = unmerge(s.merge_crossattn, attn2->forward(merge(s.merge_crossattn, norm2->forward(h)), context)).add_(h);
+  return unmerge(s.merge_mlp, ff->forward(merge(s.merge_mlp, norm3->forward(h)))).add_(h);
 }
 
 Transformer2DModelImpl::Transformer2DModelImpl(const Transformer2DOptions& o, const at::TensorOptions& options)

@@ -9,7 +9,11 @@
 #include "model/nn/attention.h"
 #include "model/nn/layers.h"
 
+#include <memory>
+
 namespace sdw::nn {
+
+struct TomeState;  // token_merge.h
 
 struct Transformer2DOptions {
   int64_t heads = 8;
@@ -51,6 +55,11 @@ class BasicTransformerBlockImpl : public torch::nn::Module {
   Attention attn1{nullptr}, attn2{nullptr};
   FeedForward ff{nullptr};
   bool only_cross_attention_;
+  // Token merging (token_merge.h) for the UNet call running now; null: off. Set by TomeScope.
+  std::shared_ptr<TomeState> tome_;
+
+ private:
+  at::Tensor forward_tome(const at::Tensor& x, const at::Tensor& context);
 };
 TORCH_MODULE(BasicTransformerBlock);
 
