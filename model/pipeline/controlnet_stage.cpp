@@ -45,6 +45,13 @@ void check_fits(const SdModel& model, const ControlNetConfig& c, const std::stri
     refuse("block_out_channels", list(c.unet.block_out_channels), list(u.block_out_channels));
   if (c.unet.layers_per_block != u.layers_per_block)
     refuse("layers_per_block", list(c.unet.layers_per_block), list(u.layers_per_block));
+  // SDXL: the added text_time embedding takes the pooled text and time ids the UNet gets.
+  auto named = [](const std::string& t) { return t.empty() ? std::string("none") : t; };
+  if (c.unet.addition_embed_type != u.addition_embed_type)
+    refuse("addition_embed_type", named(c.unet.addition_embed_type), named(u.addition_embed_type));
+  if (c.unet.projection_class_embeddings_input_dim != u.projection_class_embeddings_input_dim)
+    refuse("projection_class_embeddings_input_dim", std::to_string(c.unet.projection_class_embeddings_input_dim),
+           std::to_string(u.projection_class_embeddings_input_dim));
   if (c.cond_downscale() != model.vae_scale_factor())
     refuse("conditioning downscale", std::to_string(c.cond_downscale()),
            "VAE factor " + std::to_string(model.vae_scale_factor()));
@@ -72,8 +79,10 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
   }
   if (static_cast<int>(r.controlnets.size()) > limits.max_controlnets)
     throw RequestError("controlnets: at most " + std::to_string(limits.max_controlnets) + " ControlNets per request");
-  if (model.is_sdxl() || model.is_sd3() || model.unet.is_empty())
-    throw RequestError("controlnets: ControlNet is supported for SD1.x/2.x models only, not " + model.family);
+  if (model.is_sd3() || model.unet.is_empty())
+    throw RequestError("controlnets: ControlNet is supported for SD1.x/2.x and SDXL models only, not " + model.family);
+  if (model.is_sdxl() && r.mode != GenerationMode::txt2img)  // StableDiffusionXLControlNetPipeline only
+    throw RequestError("controlnets: an SDXL ControlNet runs with txt2img only, not " + std::string(mode_name(r.mode)));
   if (r.mode != GenerationMode::txt2img)
     throw RequestError("controlnets: ControlNet is supported for txt2img only, not " + std::string(mode_name(r.mode)));
   for (size_t i = 0; i < r.controlnets.size(); ++i) {
@@ -143,16 +152,22 @@ double control_keep(int64_t i, int64_t total, double start, double end) {
 }
 
 UNetControlResiduals control_residuals(const ControlState& control, const at::Tensor& x, double t,
-                                       const at::Tensor& context, bool cfg, int64_t step, int64_t total) {
+                                       const at::Tensor& context, bool cfg, int64_t step, int64_t total,
+                                       const UNetAddedCond& added) {
   const bool split = control.guess_mode && cfg;  // only the conditional half sees the ControlNets
   at::Tensor cx = split ? x.chunk(2, 0)[1] : x;                   // [B', 4, h, w]
   at::Tensor cctx = split ? context.chunk(2, 0)[1] : context;     // [B', 77, D]
+  UNetAddedCond cadded = added;  // SDXL: text_embeds [B', P], time_ids [B', 6] (the UNet's own)
+  if (split && added.text_embeds.defined()) {
+    cadded.text_embeds = added.text_embeds.chunk(2, 0)[1];
+    cadded.time_ids = added.time_ids.chunk(2, 0)[1];
+  }
   at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
   UNetControlResiduals sum;
   for (const ControlNetUnit& u : control.units) {
     const double scale = u.scale * control_keep(step, total, u.start, u.end);
     ControlNetModel net = u.net;  // (a handle: forward is not const)
-    UNetControlResiduals r = net->forward(cx, tt, cctx, u.image, scale, control.guess_mode);
+    UNetControlResiduals r = net->forward(cx, tt, cctx, u.image, scale, control.guess_mode, cadded);
     if (sum.empty()) {
       sum = std::move(r);
       continue;

@@ -1,4 +1,5 @@
-// ControlNet in the SD1.x/2.x denoising loop, as diffusers' StableDiffusionControlNetPipeline
+// ControlNet in the SD1.x/2.x and SDXL (txt2img: StableDiffusionXLControlNetPipeline) denoising
+// loop, as diffusers' StableDiffusionControlNetPipeline
 // (and MultiControlNetModel) does it: the request's ControlNets are checked against the model and
 // their control images resized when the request is resolved, the images become tensors when the
 // denoising state is prepared, and each step asks control_residuals for the residuals the UNet
@@ -37,8 +38,9 @@ class ControlNetCache {
 
 // Checks and normalises `r.controlnets` before any stage runs (RequestError naming the field):
 // count (at most limits.max_controlnets), a control image each, scale in [0, 2], 0 <= start < end
-// <= 1, txt2img on an SD1.x/2.x model, and each ControlNet fitting the UNet (cross_attention_dim,
-// block_out_channels, layers_per_block, latent channels, conditioning downscale = VAE factor);
+// <= 1, txt2img on an SD1.x/2.x or SDXL model, and each ControlNet fitting the UNet (cross_attention_dim,
+// block_out_channels, layers_per_block, latent channels, conditioning downscale = VAE factor,
+// SDXL's addition_embed_type and projection_class_embeddings_input_dim);
 // loads them through the model's cache. Control images are resized to width x height as
 // diffusers' control_image_processor does (RGB, Pillow Lanczos when the size differs).
 void check_request_controlnets(const SdModel& model, GenerationRequest& r, const RequestLimits& limits);
@@ -68,7 +70,10 @@ double control_keep(int64_t i, int64_t total, double start, double end);
 // ([B, 4, h, w], CFG-doubled when `cfg`), timestep `t`, `context` the UNet's text conditioning.
 // Each net runs with scale * control_keep (it runs at 0 too, as diffusers); in guess mode with
 // CFG only the conditional half goes through it and the unconditional half gets zeros.
+// SDXL: `added` is the UNet's added_cond_kwargs (text_embeds, time_ids), which every ControlNet
+// gets too (StableDiffusionXLControlNetPipeline; their conditional halves in guess mode).
 UNetControlResiduals control_residuals(const ControlState& control, const at::Tensor& x, double t,
-                                       const at::Tensor& context, bool cfg, int64_t step, int64_t total);
+                                       const at::Tensor& context, bool cfg, int64_t step, int64_t total,
+                                       const UNetAddedCond& added = {});
 
 }  // namespace sdw

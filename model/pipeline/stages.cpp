@@ -360,7 +360,7 @@ void denoise_step(SdModel& model, DenoiseState& s) {
   at::Tensor x = cfg ? at::cat({s.latents, s.latents}, 0) : s.latents;  // [B, 4, h, w]
   x = s.scheduler->scale_model_input(x, t);
   UNetControlResiduals control;  // the ControlNets see the latents before the inpaint channels
-  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step, s.total());
+  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step, s.total(), s.prompt.added);
   if (s.inpaint9) {
     at::Tensor mask = cfg ? at::cat({s.mask, s.mask}, 0) : s.mask;
     at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;

@@ -1,0 +1,198 @@
+// SDXL ControlNet (diffusers' ControlNetModel with addition_embed_type "text_time" in
+// StableDiffusionXLControlNetPipeline) on tiny-sdxl with a tiny SDXL ControlNet built the way
+// ControlNetModel.from_unet builds one (tests/tiny_controlnet_sdxl.h; no diffusers fixture exists),
+// written as a diffusers folder and loaded through the real loader. What must hold:
+// - with from_unet's all-zero zero convolutions the image is plain SDXL txt2img's, byte for byte;
+// - the ControlNet's down residuals before the zero convolutions (identity 1x1 convs here, and a
+//   zero conditioning embedding) are the UNet's own skip tensors for the same step inputs, computed
+//   here from the UNet's modules with the same added_cond_kwargs (text_embeds, time_ids); without
+//   them the ControlNet refuses to run;
+// - scale 0.5 gives exactly half of the scale-1 residuals, and with non-zero convolutions the
+//   control image changes the image;
+// - an SD1.5 ControlNet on SDXL and an SDXL one on SD1.5 are refused before any step.
+#include <catch.hpp>
+
+#include <iostream>
+
+#include "model/image/image_io.h"
+#include "model/loading/diffusers_folder.h"
+#include "model/pipeline/controlnet_stage.h"
+#include "model/pipeline/generate.h"
+#include "model/pipeline/stages.h"
+#include "seeded_cases.h"
+#include "test_util.h"
+#include "tiny_controlnet_sdxl.h"
+
+using namespace sdw;
+
+namespace {
+
+std::shared_ptr<SdModel> tiny_sdxl() {
+  static auto model = load_diffusers_model(test::fixture("pipelines/tiny-sdxl"), ModelLoadOptions{});
+  return model;
+}
+
+GenerationRequest sdxl_request(const std::string& controlnet = "", const std::string& control_image = "controlnet/control_64x64.png") {
+  GenerationRequest req;
+  req.prompt = "a photo of an astronaut riding a horse on mars";
+  req.negative_prompt = "lowres, bad anatomy, blurry";
+  req.width = req.height = 32;
+  req.steps = 4;
+  req.guidance = 5.0;
+  req.seed = 7;
+  req.scheduler = "euler";
+  if (!controlnet.empty()) {
+    ControlNetUse use;
+    use.path = controlnet;
+    use.image = load_image(test::fixture(control_image));
+    req.controlnets.push_back(use);
+  }
+  return req;
+}
+
+struct Run {
+  at::Tensor latents;
+  Image image;
+};
+
+Run run(SdModel& model, const GenerationRequest& request) {
+  const ResolvedRequest r = resolve_request(model, request);
+  DenoiseState s = prepare_denoise(model, r, encode_prompt(model, r));
+  while (!s.done()) denoise_step(model, s);
+  return {s.latents, to_images(decode_latents(model, s.latents))[0]};
+}
+
+// The state before the first step, and the CFG-doubled, scaled UNet input of that step.
+struct FirstStep {
+  DenoiseState s;
+  at::Tensor x;
+  double t = 0;
+};
+
+FirstStep first_step(SdModel& model, const GenerationRequest& request) {
+  const ResolvedRequest r = resolve_request(model, request);
+  FirstStep f{prepare_denoise(model, r, encode_prompt(model, r)), {}, 0};
+  REQUIRE(f.s.prompt.cfg);
+  f.t = f.s.timesteps[0].item<double>();
+  f.x = f.s.scheduler->scale_model_input(at::cat({f.s.latents, f.s.latents}, 0), f.t);  // [2, 4, 16, 16]
+  return f;
+}
+
+void refused(SdModel& model, const GenerationRequest& r, const std::string& needle) {
+  try {
+    resolve_request(model, r);
+    FAIL("accepted: " << needle);
+  } catch (const RequestError& e) {
+    INFO(e.what());
+    CHECK(std::string(e.what()).find(needle) != std::string::npos);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("an SDXL ControlNet with from_unet's zero convolutions leaves SDXL txt2img unchanged", "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  auto model = tiny_sdxl();
+  test::TinySdxlControlNetOptions o;
+  o.random_cond_out = true;  // the control image reaches the encoder half; only the zero convs are zero
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-zero", o);
+  const Run plain = run(*model, sdxl_request());
+  const Run with = run(*model, sdxl_request(net));
+  CHECK(at::equal(with.latents, plain.latents));
+  CHECK(with.image.pixels == plain.image.pixels);
+}
+
+TEST_CASE("the SDXL ControlNet's encoder half gives the UNet's own skip tensors with the same added conditioning",
+          "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  auto model = tiny_sdxl();
+  test::TinySdxlControlNetOptions o;
+  o.zero_convs = "identity";  // residual i = skip i itself
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-identity", o);
+  FirstStep f = first_step(*model, sdxl_request(net));
+  REQUIRE(f.s.prompt.added.text_embeds.defined());
+  const UNetControlResiduals res =
+      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
+
+  // The UNet's encoder half, run here from its own modules.
+  c10::InferenceMode guard;
+  auto& unet = model->unet;
+  const at::Tensor tt = at::scalar_tensor(f.t, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor emb =
+      unet_time_embedding(unet->config(), unet->time_embedding, unet->add_embedding, f.x, tt, f.s.prompt.added);
+  at::Tensor h = unet->conv_in->forward(f.x);
+  std::vector<at::Tensor> skips{h};
+  for (auto& block : unet->down_) h = block->forward(h, emb, f.s.prompt.context, skips);
+  const at::Tensor mid = unet->mid_block->forward(h, emb, f.s.prompt.context);
+
+  REQUIRE(res.down.size() == skips.size());
+  REQUIRE(skips.size() == 6);  // conv_in, 2 + downsampler, 2
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < skips.size(); ++i) {
+    REQUIRE(res.down[i].sizes() == skips[i].sizes());
+    const auto d = test::compare(res.down[i], skips[i]);
+    worst = std::max(worst, d.max_abs);
+    scale = std::max(scale, d.ref_max_abs);
+  }
+  const auto dm = test::compare(res.mid, mid);
+  std::cout << "SDXL ControlNet residuals vs the UNet's skips: max abs " << worst << " (values up to " << scale
+            << "), mid " << dm.max_abs << " (up to " << dm.ref_max_abs << ")\n";
+  CHECK(worst <= 1e-6 * std::max(1.0, scale));
+  CHECK(dm.max_abs <= 1e-6 * std::max(1.0, dm.ref_max_abs));
+  CHECK(scale > 0.1);
+  // The ControlNet's add_embedding needs the UNet's text_embeds and time ids.
+  CHECK_THROWS(control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total()));
+  // Other time ids change the residuals of the first block already.
+  UNetAddedCond other = f.s.prompt.added;
+  other.time_ids = other.time_ids * 2;
+  const UNetControlResiduals moved = control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), other);
+  CHECK(test::compare(moved.down[1], res.down[1]).max_abs > 1e-4);
+}
+
+TEST_CASE("SDXL ControlNet scale 0.5 halves the residuals exactly; the control image changes the image",
+          "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  auto model = tiny_sdxl();
+  test::TinySdxlControlNetOptions o;
+  o.zero_convs = "random";
+  o.random_cond_out = true;
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-random", o);
+  FirstStep f = first_step(*model, sdxl_request(net));
+  const UNetControlResiduals one =
+      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
+  f.s.control.units[0].scale = 0.5;
+  const UNetControlResiduals half =
+      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
+  REQUIRE(one.down.size() == half.down.size());
+  for (size_t i = 0; i < one.down.size(); ++i) {
+    CHECK(at::equal(half.down[i], one.down[i] * 0.5));
+    CHECK(one.down[i].abs().max().item<double>() > 1e-3);
+  }
+  CHECK(at::equal(half.mid, one.mid * 0.5));
+
+  const Run plain = run(*model, sdxl_request());
+  const Run a = run(*model, sdxl_request(net));
+  const Run b = run(*model, sdxl_request(net, "seeded/init_64x64.png"));
+  const int vs_plain = test::max_pixel_diff(a.image, plain.image), a_vs_b = test::max_pixel_diff(a.image, b.image);
+  std::cout << "SDXL ControlNet (random convs): max pixel diff vs plain SDXL " << vs_plain << ", between two control images "
+            << a_vs_b << "\n";
+  CHECK(vs_plain > 1);
+  CHECK(a_vs_b > 1);
+}
+
+TEST_CASE("a ControlNet of the other family is refused on SDXL and on SD1.5 before any step", "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  const std::string xl_net = test::make_tiny_sdxl_controlnet(tmp, "cn-xl");
+  const std::string sd15_net = test::fixture("controlnet/tiny-controlnet-sd15");
+  auto sdxl = tiny_sdxl();
+  refused(*sdxl, sdxl_request(sd15_net), "another model family");
+  auto sd15 = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), ModelLoadOptions{});
+  GenerationRequest r = sdxl_request(xl_net);
+  r.width = r.height = 64;
+  refused(*sd15, r, "another model family");
+  // SDXL's ControlNet pipeline here is txt2img only.
+  GenerationRequest i2i = sdxl_request(xl_net);
+  i2i.mode = GenerationMode::img2img;
+  i2i.init_image = load_image(test::fixture("seeded/init_64x64.png"));
+  refused(*sdxl, i2i, "txt2img only");
+}
