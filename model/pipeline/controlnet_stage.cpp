@@ -1,6 +1,7 @@
 // ControlNet in the denoising loop (see controlnet_stage.h). Follows diffusers 0.30's
-// StableDiffusionControlNetPipeline (prepare_image, controlnet_keep, the guess-mode split) and
-// MultiControlNetModel (residuals summed in order).
+// StableDiffusionControlNetPipeline (prepare_image, controlnet_keep, the guess-mode split), its
+// Img2Img and Inpaint variants (the same, over the truncated schedule) and MultiControlNetModel
+// (residuals summed in order).
 #include "model/pipeline/controlnet_stage.h"
 
 #include <c10/core/InferenceMode.h>
@@ -83,8 +84,8 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
     throw RequestError("controlnets: ControlNet is supported for SD1.x/2.x and SDXL models only, not " + model.family);
   if (model.is_sdxl() && r.mode != GenerationMode::txt2img)  // StableDiffusionXLControlNetPipeline only
     throw RequestError("controlnets: an SDXL ControlNet runs with txt2img only, not " + std::string(mode_name(r.mode)));
-  if (r.mode != GenerationMode::txt2img)
-    throw RequestError("controlnets: ControlNet is supported for txt2img only, not " + std::string(mode_name(r.mode)));
+  // img2img and inpaint too (diffusers' StableDiffusionControlNet{Img2Img,Inpaint}Pipeline); hires
+  // fix's second pass is an img2img of its own and refuses them (resolve_hires).
   for (size_t i = 0; i < r.controlnets.size(); ++i) {
     ControlNetUse& c = r.controlnets[i];
     const std::string field = "controlnets[" + std::to_string(i) + "]";

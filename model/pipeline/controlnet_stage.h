@@ -1,6 +1,7 @@
 // ControlNet in the SD1.x/2.x and SDXL (txt2img: StableDiffusionXLControlNetPipeline) denoising
-// loop, as diffusers' StableDiffusionControlNetPipeline
-// (and MultiControlNetModel) does it: the request's ControlNets are checked against the model and
+// loop, as diffusers' StableDiffusionControlNetPipeline,
+// StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetInpaintPipeline (and
+// MultiControlNetModel) do it: the request's ControlNets are checked against the model and
 // their control images resized when the request is resolved, the images become tensors when the
 // denoising state is prepared, and each step asks control_residuals for the residuals the UNet
 // adds (denoise_step's hook; no second step loop). The ControlNets are loaded once per model and
@@ -38,7 +39,8 @@ class ControlNetCache {
 
 // Checks and normalises `r.controlnets` before any stage runs (RequestError naming the field):
 // count (at most limits.max_controlnets), a control image each, scale in [0, 2], 0 <= start < end
-// <= 1, txt2img on an SD1.x/2.x or SDXL model, and each ControlNet fitting the UNet (cross_attention_dim,
+// <= 1, an SD1.x/2.x model (txt2img, img2img or inpaint; SDXL: txt2img; the guidance window is over the UNet calls
+// the mode runs: img2img's and inpaint's truncated schedule), and each ControlNet fitting the UNet (cross_attention_dim,
 // block_out_channels, layers_per_block, latent channels, conditioning downscale = VAE factor,
 // SDXL's addition_embed_type and projection_class_embeddings_input_dim);
 // loads them through the model's cache. Control images are resized to width x height as
@@ -62,12 +64,14 @@ struct ControlState {
 // [0, 1], repeat_interleave(num_images), cat([image] * 2) with CFG unless in guess mode).
 ControlState prepare_control(SdModel& model, const GenerationRequest& r, bool cfg);
 
-// diffusers' controlnet_keep for step `i` of `total` UNet calls (len(timesteps)):
+// diffusers' controlnet_keep for step `i` of `total` UNet calls (len(timesteps); img2img and
+// inpaint: the schedule after strength cut it):
 // 1 - float(i / total < start or (i + 1) / total > end).
 double control_keep(int64_t i, int64_t total, double start, double end);
 
 // The summed residuals of every ControlNet for one UNet call: `x` the UNet's latent input
-// ([B, 4, h, w], CFG-doubled when `cfg`), timestep `t`, `context` the UNet's text conditioning.
+// ([B, 4, h, w], CFG-doubled when `cfg`; a 9-channel inpainting UNet's mask and masked-image
+// channels are not part of it, as diffusers' control_model_input), timestep `t`, `context` the UNet's text conditioning.
 // Each net runs with scale * control_keep (it runs at 0 too, as diffusers); in guess mode with
 // CFG only the conditional half goes through it and the unconditional half gets zeros.
 // SDXL: `added` is the UNet's added_cond_kwargs (text_embeds, time_ids), which every ControlNet

@@ -52,6 +52,8 @@ HiresRequests resolve_hires(const SdModel& model, GenerationRequest request, con
   if (model.is_sd3()) throw RequestError("hires: hires fix runs on SD1.x/2.x and SDXL models, not " + model.family);
   if (request.num_images != 1) throw RequestError("hires: hires fix makes one image per request");
   if (request.denoising_end || request.refiner_start) throw RequestError("hires: not with a refiner hand-off");
+  // Its second pass would need the control images at the target size (A1111 resizes them): not done.
+  if (!request.controlnets.empty()) throw RequestError("hires: not with ControlNets");
   if (h.width == 0 && h.height == 0 && (!std::isfinite(h.scale) || h.scale <= 1 || h.scale > 4))
     throw RequestError("hires: scale must be greater than 1 and at most 4, got " + format_number(h.scale));
   if (h.width < 0 || h.height < 0) throw RequestError("hires: the resize width and height must be >= 0");

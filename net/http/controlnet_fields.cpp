@@ -78,8 +78,6 @@ void parse_controlnets(const FieldReader& fields, GenerationRequest& r, const Se
   }
   r.guess_mode = fields.boolean("guess_mode", false);
   if (r.guess_mode && r.controlnets.empty()) throw invalid_field("guess_mode", "guess_mode needs at least one ControlNet");
-  if (!r.controlnets.empty() && r.mode != GenerationMode::txt2img)
-    throw invalid_field("controlnets", "controlnets are supported with image_generation (txt2img) only");
 }
 
 void handle_controlnets(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
