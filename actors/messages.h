@@ -242,6 +242,16 @@ typename Inspector::result_type inspect(Inspector& f, HiresOptions& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, DeepCacheOptions& x) {
+  return f(caf::meta::type_name("sdw.DeepCacheOptions"), x.interval, x.branch);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, TomeOptions& x) {
+  return f(caf::meta::type_name("sdw.TomeOptions"), x.ratio);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, GenerationRequest& x) {
   return request_fields(x, [&](auto&... xs) { return detail::inspect_listed(f, "sdw.GenerationRequest", xs...); });
 }

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "model/pipeline/speed_options.h"
+
 namespace sdw {
 
 struct MemoryOptions {
@@ -26,6 +28,10 @@ struct MemoryOptions {
   std::string taesd_dir;
   std::string final_decoder = "vae";
   std::string preview_decoder = "latent";
+  // Less work per image (speed_options.h): --deepcache N / --deepcache-branch B and --tome RATIO,
+  // the worker's default for jobs that do not say.
+  DeepCacheOptions deepcache;
+  TomeOptions tome;
 };
 
 }  // namespace sdw

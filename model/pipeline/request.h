@@ -11,6 +11,7 @@
 #include "model/lora/lora_use.h"
 #include "model/pipeline/hires_options.h"
 #include "model/pipeline/control_use.h"
+#include "model/pipeline/speed_options.h"
 
 namespace sdw {
 
@@ -80,6 +81,9 @@ struct GenerationRequest {
   // settings, model/pipeline/vae_memory.h); nullopt: the worker's --vae-tiling, else tiled only
   // when the plain pass would not fit the device's free memory.
   std::optional<bool> vae_tiling;
+  // DeepCache and token merging for this job (speed_options.h, speed_use.h); nullopt: the worker's.
+  std::optional<DeepCacheOptions> deepcache;
+  std::optional<TomeOptions> tome;
   // The A1111 API's requests (and generate --prompt-syntax a1111) read prompts as A1111 does.
   PromptSyntax prompt_syntax = PromptSyntax::diffusers;
 };
@@ -111,7 +115,7 @@ decltype(auto) request_fields(GenerationRequest& x, F&& f) {
   return f(x.mode, x.prompt, x.negative_prompt, x.width, x.height, x.steps, x.guidance, x.seed, x.scheduler,
            x.clip_skip, x.strength, x.eta, x.num_images, x.init_image, x.mask_image, x.loras, x.denoising_start,
            x.denoising_end, x.refiner_start, x.hires, x.aesthetic_score, x.negative_aesthetic_score, x.max_sequence_length, x.t5,
-           x.prompt_syntax, x.controlnets, x.guess_mode, x.vae_tiling);
+           x.prompt_syntax, x.controlnets, x.guess_mode, x.vae_tiling, x.deepcache, x.tome);
 }
 template <class F>
 decltype(auto) request_fields(ResolvedRequest& x, F&& f) {

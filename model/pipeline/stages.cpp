@@ -345,9 +345,11 @@ DenoiseState prepare_denoise_unet(SdModel& model, const ResolvedRequest& req, Pr
 
 DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptEmbeddings prompt,
                              const PrepareOverrides& overrides) {
+  SpeedState speed = speed_state_for(model, req);  // refuses DeepCache / ToMe for SD3
   if (model.is_sd3()) return sd3_prepare_denoise(model, req, std::move(prompt), overrides);
   DenoiseState s = prepare_denoise_unet(model, req, std::move(prompt), overrides);
   s.control = prepare_control(model, req.request, s.prompt.cfg);
+  s.speed = std::move(speed);
   return s;
 }
 
@@ -367,7 +369,9 @@ void denoise_step(SdModel& model, DenoiseState& s) {
     x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
   }
   if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor noise_pred = model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added, control);  // [B, 4, h, w]
+  at::Tensor noise_pred = s.speed.active()  // [B, 4, h, w]
+                              ? speed_unet_forward(model, s.speed, s.step, x, t, s.prompt.context, s.prompt.added, control)
+                              : model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added, control);
   if (cfg) {
     auto parts = noise_pred.chunk(2, 0);
     noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);

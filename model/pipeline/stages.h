@@ -13,6 +13,7 @@
 #include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/request.h"
 #include "model/pipeline/sd_model.h"
+#include "model/pipeline/speed_use.h"
 #include "model/schedulers/scheduler.h"
 
 namespace sdw {
@@ -56,6 +57,8 @@ struct DenoiseState {
   at::Tensor noise;              // [N, 4, h, w] the noise of prepare (legacy blending)
   // ControlNets: run before each UNet call, their residuals added in the UNet (controlnet_stage.h)
   ControlState control;
+  // DeepCache and ToMe (speed_use.h); off: the UNet runs through model.unet_runner()
+  SpeedState speed;
   int64_t total() const { return timesteps.size(0); }
   bool done() const { return step >= total(); }
 };
