@@ -29,9 +29,12 @@
 #include "model/pipeline/rng.h"
 #include "runtime/bench_controlnet.h"
 #include "runtime/bench_sd3.h"
+#include "runtime/bench_speed.h"
 #include "runtime/bench_timing.h"
+#include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
 #include "runtime/device_sync.h"
+#include "runtime/machine_fingerprint.h"
 #include "runtime/model_source.h"
 
 namespace sdw {
@@ -55,6 +58,8 @@ struct BenchArgs {
   int lora_rank = 16;
   double img2img = 0;  // > 0: img2img at this strength from a synthetic init image
   Sd3BenchArgs sd3;    // --arch sd3's own switches (--no-t5, --max-sequence-length, --t5-device, --no-end-to-end)
+  DeepCacheOptions deepcache;  // --deepcache / --deepcache-branch / --tome: A/B/A rounds after the table (bench_speed.h)
+  TomeOptions tome;
 };
 
 // A smooth RGB pattern of the bench size: the init image of --img2img.
@@ -238,6 +243,7 @@ int run_bench(int argc, char** argv) {
   app.add_option("--t5-device", a.sd3.t5_device, "sd3: the device T5 runs on (default: --device)");
   app.add_flag("--no-end-to-end", [&](int64_t) { a.sd3.end_to_end = false; },
                "sd3: leave out the end-to-end row (on a CPU it repeats every stage)");
+  add_speed_options(app, a.deepcache, a.tome);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -245,6 +251,7 @@ int run_bench(int argc, char** argv) {
   }
   try {
     configure_cpu_threads(a.arch == "demo");
+    std::printf("%s\n", describe(machine_fingerprint()).c_str());
     if (a.arch == "sd3") {
       Sd3BenchArgs& s = a.sd3;
       s.device = a.device;
@@ -360,6 +367,7 @@ int run_bench(int argc, char** argv) {
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
                 static_cast<long long>(rs.eager_calls), static_cast<long long>(rs.failed_captures));
+    run_speed_rounds(*model, req, bench_limits(), speed_variants(a.deepcache, a.tome), a.runs);
     return 0;
   } catch (const std::invalid_argument& e) {  // bad --device / --dtype
     std::cerr << "sd-worker bench: " << e.what() << "\n";

@@ -1,4 +1,4 @@
-// `generate` / `serve` memory flags (see cli_memory.h).
+// `generate` / `serve` memory and speed flags (see cli_memory.h).
 #include "runtime/cli_memory.h"
 
 #include <CLI/CLI.hpp>
@@ -30,6 +30,21 @@ void add_memory_options(CLI::App& app, MemoryOptions& o) {
   app.add_option("--preview-decoder", o.preview_decoder,
                  "latent (default: the linear latent-to-RGB approximation) or taesd: step previews through TAESD (needs --taesd)")
       ->check(CLI::IsMember({"latent", "taesd"}));
+  add_speed_options(app, o.deepcache, o.tome);
+}
+
+void add_speed_options(CLI::App& app, DeepCacheOptions& deepcache, TomeOptions& tome) {
+  app.add_option("--deepcache", deepcache.interval,
+                 "DeepCache: a full UNet step every N steps, the steps between reuse its deep features (default: off; "
+                 "1 = every step full, the exact image)")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--deepcache-branch", deepcache.branch,
+                 "DeepCache's cache_branch_id: the skip connection the shallow branch ends at (default 0: the fastest)")
+      ->check(CLI::Range(0, 63));
+  app.add_option("--tome", tome.ratio,
+                 "token merging (ToMe for SD): the share of tokens merged before self-attention at full resolution, "
+                 "e.g. 0.5 (default: off)")
+      ->check(CLI::Range(0.0, 0.95));
 }
 
 void check_memory_options(const MemoryOptions& o) {

@@ -100,6 +100,8 @@ set(SDW_LIBS_test_latent_preview_sd3 sdw_actors)
 # net/
 set(SDW_LABELS_test_http unit http)
 set(SDW_LIBS_test_http sdw_net)
+set(SDW_LABELS_test_speed_fields unit http)
+set(SDW_LIBS_test_speed_fields sdw_net)
 set(SDW_LABELS_test_a1111_requests unit http)
 set(SDW_LIBS_test_a1111_requests sdw_net)
 set(SDW_LABELS_test_connections unit http)

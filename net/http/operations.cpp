@@ -11,6 +11,7 @@
 #include "net/http/errors.h"
 #include "net/http/hires_fields.h"
 #include "net/http/json_body.h"
+#include "net/http/speed_fields.h"
 #include "net/http/sse.h"
 #include "net/hub/hub_error.h"
 #include "net/hub/hub_reference.h"
@@ -175,6 +176,7 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
   r.max_sequence_length = fields.integer("max_sequence_length", 0, 1, 512);
   // VAE tiling for this job (absent: the worker's --vae-tiling, else only when the decode would not fit).
   if (fields.get("vae_tiling")) r.vae_tiling = fields.boolean("vae_tiling", false);
+  parse_speed_fields(fields, r);  // DeepCache / ToMe for this job (absent: the worker's --deepcache / --tome)
   if (const auto scheduler = fields.optional_string("scheduler")) {
     try {
       r.scheduler = canonical_scheduler_name(*scheduler);
