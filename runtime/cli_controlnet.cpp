@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "model/image/image_io.h"
+#include "model/loading/controlnet_folder.h"
 
 namespace sdw {
 namespace {
@@ -23,9 +24,10 @@ T per_net(const std::vector<T>& values, size_t i, size_t nets, T fallback, const
 }  // namespace
 
 void add_controlnet_options(CLI::App& app, ControlNetArgs& a) {
-  app.add_option("--controlnet", a.nets, "a diffusers ControlNet folder (SD1.x/2.x; txt2img, or img2img/inpaint with --init-image); repeatable: MultiControlNet")
+  app.add_option("--controlnet", a.nets, "a diffusers ControlNet folder or single .safetensors file (SD1.x/2.x: txt2img, or img2img/inpaint "
+                 "with --init-image; SDXL: txt2img); repeatable: MultiControlNet")
       ->allow_extra_args(false)
-      ->check(CLI::ExistingDirectory);
+      ->check(CLI::ExistingPath);  // a diffusers folder or a single .safetensors file
   app.add_option("--control-image", a.images, "the control image of each --controlnet, in order (e.g. an edge map)")
       ->allow_extra_args(false)
       ->check(CLI::ExistingFile);
@@ -57,8 +59,7 @@ void apply_controlnet_args(const ControlNetArgs& a, GenerationRequest& r) {
   for (size_t i = 0; i < n; ++i) {
     ControlNetUse use;
     use.path = a.nets[i];
-    use.name = std::filesystem::path(a.nets[i]).lexically_normal().filename().string();
-    if (use.name.empty()) use.name = std::filesystem::path(a.nets[i]).lexically_normal().parent_path().filename().string();
+    use.name = controlnet_name(a.nets[i]);
     use.image = load_image(a.images[i]);
     use.scale = per_net(a.scales, i, n, 1.0, "--control-scale");
     use.start = per_net(a.starts, i, n, 0.0, "--control-start");

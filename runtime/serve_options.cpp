@@ -214,8 +214,9 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
                  "folder of textual-inversion .safetensors embeddings prompts may name (repeatable)")
       ->check(CLI::ExistingDirectory);
   app.add_option("--controlnet", a.controlnets,
-                 "a diffusers ControlNet folder jobs may name in `controlnets` by its folder name (repeatable)")
-      ->check(CLI::ExistingDirectory);
+                 "a diffusers ControlNet folder or single .safetensors file jobs may name in `controlnets` by its "
+                 "folder name or file name without .safetensors (repeatable)")
+      ->check(CLI::ExistingPath);
   app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
   app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
   app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));

@@ -11,10 +11,11 @@ namespace sdw {
 std::shared_ptr<const std::map<std::string, std::string>> served_controlnets(const std::vector<std::string>& dirs) {
   auto out = std::make_shared<std::map<std::string, std::string>>();
   for (const std::string& dir : dirs) {
-    const std::filesystem::path folder = std::filesystem::path(dir).lexically_normal();
-    const std::string name = (folder.has_filename() ? folder : folder.parent_path()).filename().string();
-    if (!is_controlnet_folder(dir))
-      throw std::invalid_argument("--controlnet " + dir + ": not a diffusers ControlNet folder (config.json with _class_name ControlNetModel)");
+    const std::string name = controlnet_name(dir);  // a folder's name, a file's stem
+    if (!is_controlnet_path(dir))
+      throw std::invalid_argument("--controlnet " + dir +
+                                  ": neither a diffusers ControlNet folder (config.json with _class_name ControlNetModel) "
+                                  "nor a single-file ControlNet (.safetensors)");
     if (!out->emplace(name, dir).second)
       throw std::invalid_argument("--controlnet " + dir + ": a ControlNet named '" + name + "' is given twice");
   }

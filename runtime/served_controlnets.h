@@ -1,4 +1,5 @@
-// serve --controlnet DIR (repeatable): the ControlNets a worker offers, named by their folder.
+// serve --controlnet PATH (repeatable): the ControlNets a worker offers, named by their folder or
+// single file (without .safetensors).
 #pragma once
 
 #include <map>
@@ -8,8 +9,9 @@
 
 namespace sdw {
 
-// name (the folder's name) -> folder, for each diffusers ControlNet folder given. Throws
-// std::invalid_argument for a folder that is not a ControlNetModel folder or a name given twice.
+// name (the folder's name, a file's stem) -> path, for each diffusers ControlNet folder or
+// single-file ControlNet given. Throws std::invalid_argument for a path that is neither, or a name
+// given twice.
 std::shared_ptr<const std::map<std::string, std::string>> served_controlnets(const std::vector<std::string>& dirs);
 
 }  // namespace sdw

@@ -1,5 +1,6 @@
 // Loading a diffusers ControlNetModel folder (`config.json` + `diffusion_pytorch_model[.fp16].safetensors`)
-// by name, strictly, as the pipeline components are (diffusers_folder.h).
+// by name, strictly, as the pipeline components are (diffusers_folder.h), or a single-file
+// ControlNet (controlnet_single_file.h): every caller passes either and these functions tell them apart.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -15,6 +16,18 @@ bool is_controlnet_folder(const std::string& dir);
 
 // Builds the ControlNet from `<dir>/config.json` with `options` and loads its weights. Throws
 // LoadError naming the folder and the problem (missing/mismatched tensors, unsupported config).
-ControlNetModel load_controlnet(const std::string& dir, const at::TensorOptions& options, const std::string& variant = "");
+// A single .safetensors file is loaded by load_controlnet_file (with `like`; `variant` unused).
+ControlNetModel load_controlnet(const std::string& dir, const at::TensorOptions& options, const std::string& variant = "",
+                                const UNet2DConditionConfig* like = nullptr);
+
+// A ControlNet folder or a single-file ControlNet.
+bool is_controlnet_path(const std::string& path);
+
+// The config of a folder (its config.json) or of a single file (from its shapes, with `like`),
+// without reading weights. Throws LoadError naming the path.
+ControlNetConfig read_controlnet_config(const std::string& path, const UNet2DConditionConfig* like = nullptr);
+
+// What a job or listing calls the ControlNet: a folder's name, a file's name without .safetensors.
+std::string controlnet_name(const std::string& path);
 
 }  // namespace sdw

@@ -68,7 +68,7 @@ ControlNetModel ControlNetCache::get(const SdModel& model, const std::string& di
   auto it = nets_.find(key);
   if (it != nets_.end()) return it->second;
   const auto options = at::TensorOptions().dtype(model.dtype).device(model.device);
-  ControlNetModel net = load_controlnet(dir, options, weight_variant_for(model.dtype));
+  ControlNetModel net = load_controlnet(dir, options, weight_variant_for(model.dtype), &model.unet->config());
   nets_.emplace(key, net);
   return net;
 }
@@ -96,13 +96,12 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
     if (!std::isfinite(c.start) || !std::isfinite(c.end) || c.start < 0 || c.end > 1 || c.start >= c.end)
       throw RequestError(field + ": start and end must satisfy 0 <= start < end <= 1, got " + std::to_string(c.start) +
                          " and " + std::to_string(c.end));
-    if (c.name.empty()) c.name = std::filesystem::path(c.path).filename().string();
+    if (c.name.empty()) c.name = controlnet_name(c.path);
     if (c.preprocess != "none" && c.preprocess != "canny")
       throw RequestError(field + ".preprocess must be \"none\" or \"canny\", got \"" + c.preprocess + "\"");
     // The config first: a ControlNet of another family is refused before its weights are read.
     try {
-      if (!is_controlnet_folder(c.path)) throw LoadError(c.path + " is not a diffusers ControlNetModel folder");
-      check_fits(model, ControlNetConfig::from_json(read_json_file(c.path + "/config.json")), field);
+      check_fits(model, read_controlnet_config(c.path, &model.unet->config()), field);  // a folder or a single file
       model.controlnets->get(model, c.path);
     } catch (const RequestError&) {
       throw;

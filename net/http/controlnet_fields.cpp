@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "model/loading/controlnet_folder.h"
 #include "net/http/errors.h"
 #include "net/http/server_context.h"
 
@@ -85,12 +86,11 @@ void handle_controlnets(ServerContext& ctx, const httplib::Request&, httplib::Re
   if (ctx.config.jobs.controlnets) {
     for (const auto& [name, dir] : *ctx.config.jobs.controlnets) {
       nlohmann::json item = {{"name", name}, {"path", dir}};
-      try {  // the config's own fields (the weights are read when a job first uses the net)
-        std::ifstream in(dir + "/config.json");
-        const nlohmann::json c = nlohmann::json::parse(in);
-        item["cross_attention_dim"] = c.at("cross_attention_dim");
-        item["block_out_channels"] = c.at("block_out_channels");
-        item["conditioning_downscale"] = 1 << (c.value("conditioning_embedding_out_channels", nlohmann::json::array({16, 32, 96, 256})).size() - 1);
+      try {  // the config's own fields (a single file's from its header; the weights are read when a job first uses the net)
+        const ControlNetConfig c = read_controlnet_config(dir);
+        item["cross_attention_dim"] = c.unet.cross_attention_dim.at(0);
+        item["block_out_channels"] = c.unet.block_out_channels;
+        item["conditioning_downscale"] = c.cond_downscale();
       } catch (const std::exception& e) {
         item["error"] = e.what();
       }
