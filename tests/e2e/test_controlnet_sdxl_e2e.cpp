@@ -6,10 +6,11 @@
 // - a served tiny-sdxl's `controlnets` job does the same and an SD1.5 ControlNet is a 400;
 // - `serve --controlnet FILE.safetensors` (the tiny fixture ControlNet in lllyasviel's ControlLDM
 //   layout, tests/controlnet_ldm_file.h) is listed by GET /v1/controlnets under the file's stem and
-//   its job gives diffusers' cn_default PNG (max pixel difference <= 1).
+//   its job gives diffusers' cn_default PNG (max pixel difference <= 1); a .pth is refused at start.
 #include <catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include "controlnet_ldm_file.h"
 #include "e2e/http_harness.h"
@@ -118,4 +119,11 @@ TEST_CASE("serve --controlnet FILE.safetensors: listed by its stem, its job give
                                                    {"image", encode_base64(read_file(cn("control_64x64.png")))}}})}};
   const Image got = complete_image(w.port(), post_json(w.port(), body));
   CHECK(max_pixel_diff(got, load_image(cn("cn_default.png"))) <= 1);
+
+  // A pickle ControlNet is refused at start with the reason, exit code 2.
+  std::ofstream(tmp.file("control_v11p_sd15_canny.pth"), std::ios::binary) << std::string("\x80\x02}q\x00.", 6);
+  const ProcessResult pth = run_process({SDW_WORKER_BINARY, "serve", "--model", fixture("pipelines/tiny-sd15"), "--port", "0",
+                                         "--controlnet", tmp.file("control_v11p_sd15_canny.pth")});
+  CHECK(pth.exit_code == 2);
+  CHECK_THAT(pth.output(), Catch::Matchers::Contains("pickle"));
 }
