@@ -57,6 +57,10 @@ struct ControlNetUnit {
 struct ControlState {
   std::vector<ControlNetUnit> units;
   bool guess_mode = false;  // the request's guess_mode, or the first net's global_pool_conditions
+  // The UNet calls the guidance window counts when not the job's own: SDXL txt2img with
+  // denoising_end (a refiner hand-off's base) counts the whole schedule, as diffusers computes
+  // controlnet_keep before it applies denoising_end. 0: the job's timesteps.
+  int64_t window_calls = 0;
   bool empty() const { return units.empty(); }
 };
 

@@ -24,6 +24,8 @@ ResolvedRequest refiner_request(const SdModel& refiner, const ResolvedRequest& b
   r.init_image = {};
   r.mask_image = {};
   r.loras.clear();
+  r.controlnets.clear();  // the base's ControlNets steer the base's part only (refiner: StableDiffusionXLImg2ImgPipeline)
+  r.guess_mode = false;
   r.denoising_end.reset();
   r.refiner_start.reset();
   r.denoising_start = start;

@@ -349,6 +349,8 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   if (model.is_sd3()) return sd3_prepare_denoise(model, req, std::move(prompt), overrides);
   DenoiseState s = prepare_denoise_unet(model, req, std::move(prompt), overrides);
   s.control = prepare_control(model, req.request, s.prompt.cfg);
+  if (!s.control.empty() && req.request.mode == GenerationMode::txt2img && req.request.denoising_end)
+    s.control.window_calls = s.scheduler->timesteps().size(0);  // before denoising_end cut them
   s.speed = std::move(speed);
   return s;
 }
@@ -362,7 +364,8 @@ void denoise_step(SdModel& model, DenoiseState& s) {
   at::Tensor x = cfg ? at::cat({s.latents, s.latents}, 0) : s.latents;  // [B, 4, h, w]
   x = s.scheduler->scale_model_input(x, t);
   UNetControlResiduals control;  // the ControlNets see the latents before the inpaint channels
-  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step, s.total(), s.prompt.added);
+  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step,
+                                                      s.control.window_calls ? s.control.window_calls : s.total(), s.prompt.added);
   if (s.inpaint9) {
     at::Tensor mask = cfg ? at::cat({s.mask, s.mask}, 0) : s.mask;
     at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;

@@ -9,7 +9,10 @@
 //   them the ControlNet refuses to run;
 // - scale 0.5 gives exactly half of the scale-1 residuals, and with non-zero convolutions the
 //   control image changes the image;
-// - an SD1.5 ControlNet on SDXL and an SDXL one on SD1.5 are refused before any step.
+// - an SD1.5 ControlNet on SDXL and an SDXL one on SD1.5 are refused before any step;
+// - with denoising_end (a refiner hand-off's base) the guidance window counts the whole schedule,
+//   as diffusers computes controlnet_keep before it applies denoising_end, and the refiner's part
+//   runs without the ControlNet.
 #include <catch.hpp>
 
 #include <iostream>
@@ -18,10 +21,12 @@
 #include "model/loading/diffusers_folder.h"
 #include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/refiner.h"
 #include "model/pipeline/stages.h"
 #include "seeded_cases.h"
 #include "test_util.h"
 #include "tiny_controlnet_sdxl.h"
+#include "tiny_refiner.h"
 
 using namespace sdw;
 
@@ -195,4 +200,34 @@ TEST_CASE("a ControlNet of the other family is refused on SDXL and on SD1.5 befo
   i2i.mode = GenerationMode::img2img;
   i2i.init_image = load_image(test::fixture("seeded/init_64x64.png"));
   refused(*sdxl, i2i, "txt2img only");
+}
+
+TEST_CASE("with denoising_end the SDXL ControlNet's window counts the whole schedule; the refiner runs without it",
+          "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  auto model = tiny_sdxl();
+  test::TinySdxlControlNetOptions o;
+  o.zero_convs = "random";
+  o.random_cond_out = true;
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-window", o);
+  auto with_end = [&](double control_end) {
+    GenerationRequest r = sdxl_request(net);  // Euler, 4 steps: 4 UNet calls in the whole schedule
+    r.denoising_end = 0.5;
+    r.controlnets[0].end = control_end;
+    const ResolvedRequest rr = resolve_request(*model, r);
+    DenoiseState s = prepare_denoise(*model, rr, encode_prompt(*model, rr));
+    REQUIRE(s.total() == 2);  // denoising_end keeps the first half
+    while (!s.done()) denoise_step(*model, s);
+    return s.latents;
+  };
+  // Over the 4 calls of the schedule, end 0.5 keeps calls 0 and 1 (= end 1), end 0.25 only call 0;
+  // counted over the 2 calls that run, end 0.5 would drop call 1 (= end 0.25).
+  const at::Tensor half = with_end(0.5), full = with_end(1.0), quarter = with_end(0.25);
+  CHECK(at::equal(half, full));
+  CHECK(!at::equal(half, quarter));
+
+  auto refiner = load_diffusers_model(test::make_tiny_refiner(tmp), ModelLoadOptions{});
+  const HandoffRequests h = resolve_handoff(*model, *refiner, sdxl_request(net), 0.5, RequestLimits{});
+  CHECK(h.base.request.controlnets.size() == 1);
+  CHECK(h.refiner.request.controlnets.empty());
 }
