@@ -103,6 +103,7 @@ loader_actor spawn_loader(self_ptr self, std::shared_ptr<SdModel> preloaded, boo
     lc.model = st.cfg.refiner;
     lc.config_dir.clear();
     lc.vae_file.clear();
+    lc.controlnets.clear();  // the served ControlNets go with the base model
   }
   lc.device_name = st.cfg.name;
   lc.device = st.cfg.device;

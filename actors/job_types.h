@@ -118,6 +118,7 @@ struct DeviceModelState {
   int64_t estimate_bytes = 0;   // weights + activations, as checked before loading
   int64_t available_bytes = 0;  // what that was checked against (0: not measured)
   double load_ms = 0;
+  std::vector<std::string> controlnets;  // served ControlNets loaded with the model (paths)
 };
 
 struct WorkerHealth {

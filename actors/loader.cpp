@@ -8,6 +8,7 @@
 #include "actors/memory_estimate.h"
 #include "model/catalog/catalog.h"
 #include "model/loading/state_dict.h"
+#include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
 #include "model/safetensors/safetensors.h"
@@ -21,6 +22,30 @@ void check_fits(const MemoryEstimate& e, int64_t budget, const std::string& name
   if (budget > 0 && e.total() > budget)
     throw WorkerError(WorkerErrc::out_of_memory, "model '" + name + "' needs about " + e.describe() + ", but only " +
                                                  format_bytes(budget) + " is available on this device; refused");
+}
+
+// A served ControlNet into the model's cache, through the checks a job naming it passes
+// (check_request_controlnets: the model family, the net's fit to the UNet, then its weights), with
+// a blank control image. One that does not fit is left out (a job naming it gets the same 400 as
+// before); returns whether it is loaded.
+bool preload_controlnet(SdModel& model, const std::string& path, const RequestLimits& limits,
+                        const std::function<void(const std::string&)>& progress) {
+  GenerationRequest r;
+  r.width = r.height = 8;
+  ControlNetUse use;
+  use.path = path;
+  use.image.width = use.image.height = 8;
+  use.image.channels = 3;
+  use.image.pixels.assign(8 * 8 * 3, 0);
+  r.controlnets.push_back(std::move(use));
+  try {
+    check_request_controlnets(model, r, limits);
+    progress("ControlNet '" + path + "' loaded");
+    return true;
+  } catch (const std::exception& e) {
+    progress("ControlNet '" + path + "' not loaded (" + e.what() + "); jobs naming it are refused");
+    return false;
+  }
 }
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
@@ -38,7 +63,8 @@ std::string model_label(const std::string& name) {
 
 std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
                                            int64_t* estimate_out,
-                                           const std::function<void(const std::string&)>& progress) {
+                                           const std::function<void(const std::string&)>& progress,
+                                           int64_t extra_weight_bytes) {
   auto say = [&](const std::string& line) {
     if (progress) progress(line);
   };
@@ -47,6 +73,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     say("building the demo model");
     auto m = make_demo_model(options);
     MemoryEstimate e = estimate_model(*m);
+    e.weight_bytes += extra_weight_bytes;
     add_cpu_prepack(e, options.device, options.dtype);
     if (estimate_out) *estimate_out = e.total();
     say("estimated footprint " + e.describe());
@@ -61,6 +88,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       // SD3's T5 counts where it is loaded: not at all without it, not on this device beside it.
       const bool t5_here = options.load_t5 && (!options.t5_device || *options.t5_device == options.device);
       MemoryEstimate e = estimate_folder(name, options.dtype, t5_here);
+      e.weight_bytes += extra_weight_bytes;
       add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e.total();
       say("estimated footprint " + e.describe());
@@ -78,6 +106,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     // an SD1.x UNet at 512x512 (the file carries no configs).
     try {
       MemoryEstimate e = estimate_single_file(name, options.dtype);
+      e.weight_bytes += extra_weight_bytes;
       add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e.total();
       say("estimated footprint " + e.describe());
@@ -152,6 +181,9 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         const std::string name = cfg.model;
         auto fault = cfg.fault_injection;
         auto resolve = cfg.resolve_model;
+        const std::vector<std::string> controlnets = cfg.controlnets;
+        const RequestLimits limits = cfg.limits;
+        auto loaded_controlnets = std::make_shared<std::vector<std::string>>();
         // Called on the device thread: a plain send to the event sink.
         auto events = cfg.events;
         std::function<void(const std::string&)> progress = [events, name](const std::string& line) {
@@ -185,8 +217,19 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                   throw WorkerError(WorkerErrc::model_not_found, "model '" + name + "': " + e.what());
                 }
               }
-              *result = load_served_model(source, options, budget, estimate.get(), progress);
+              int64_t controlnet_bytes = 0;  // serve --controlnet: in the estimate, loaded with the model
+              for (const std::string& cn : controlnets) {
+                try {
+                  controlnet_bytes += estimate_controlnet_bytes(cn, options.dtype);
+                } catch (const std::exception& e) {
+                  throw WorkerError(WorkerErrc::model_not_found, "ControlNet '" + cn + "': " + e.what());
+                }
+              }
+              *result = load_served_model(source, options, budget, estimate.get(), progress, controlnet_bytes);
               (*result)->embeddings = cfg.embeddings;
+              for (const std::string& cn : controlnets) {
+                if (preload_controlnet(**result, cn, limits, progress)) loaded_controlnets->push_back(cn);
+              }
             },
             [=](const caf::error& err) {
               auto& st = self->state;
@@ -203,6 +246,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                 info.device = cfg.device_name;
                 describe_loaded(info, *st.model);
                 info.estimate_bytes = *estimate;
+                info.controlnets = *loaded_controlnets;
                 info.available_bytes = budget > 0 ? budget : 0;
                 info.load_ms = ms_since(t0);
                 self->send(cfg.events, narrate_atom::value, std::string("loader"),

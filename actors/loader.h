@@ -38,6 +38,9 @@ struct loader_config {
   std::function<std::string(const std::string&, std::function<void(const std::string&)>)> resolve_model;
   std::shared_ptr<SdModel> preloaded;  // a restarted loader keeps the model its device already has
   std::shared_ptr<EmbeddingLibrary> embeddings;  // WorkerConfig::embeddings, given to the loaded model
+  // WorkerConfig::controlnets: loaded into the model's ControlNet cache right after it (those that
+  // fit it), their weights counted in the estimate checked before loading.
+  std::vector<std::string> controlnets;
 };
 
 struct loader_state {
@@ -54,10 +57,12 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
 // "demo" -> the built-in model; a folder with model_index.json -> load_diffusers_model; a
 // .safetensors file -> load_single_file_model. Throws WorkerError: model_not_found (no such model,
 // or it cannot be loaded), out_of_memory (estimate above `budget` bytes when budget > 0).
-// `progress` (optional) gets a line per phase (estimate, loading, done).
+// `progress` (optional) gets a line per phase (estimate, loading, done). `extra_weight_bytes`
+// (the served ControlNets) is added to the estimate's weights.
 std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
                                            int64_t* estimate_out,
-                                           const std::function<void(const std::string&)>& progress = {});
+                                           const std::function<void(const std::string&)>& progress = {},
+                                           int64_t extra_weight_bytes = 0);
 
 // The short model name written into the PNG parameters ("demo", or the folder's name).
 std::string model_label(const std::string& name);

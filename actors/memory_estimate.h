@@ -55,3 +55,7 @@ MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtyp
 MemoryEstimate estimate_model(const SdModel& model);
 
 }  // namespace sdw::actors
+// The weights of a ControlNet (a diffusers folder or a single .safetensors file) loaded at
+// `dtype`, from its safetensors headers: what serve --controlnet adds to the model's estimate.
+int64_t estimate_controlnet_bytes(const std::string& path, at::ScalarType dtype);
+

@@ -120,6 +120,8 @@ struct model_info {
   // The refiner loaded beside the model (serve --refiner; empty name: none).
   std::string refiner_name, refiner_label, refiner_family;
   int64_t refiner_weight_bytes = 0;
+  // The served ControlNets (serve --controlnet) loaded with the model, by path.
+  std::vector<std::string> controlnets;
 };
 
 // Registry -> subscriber: the events of a job from an index on; `finished` once the terminal
@@ -166,7 +168,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("sdw.model_info"), x.name, x.label, x.family, x.device, x.weight_bytes,
            x.estimate_bytes, x.available_bytes, x.load_ms, x.default_width, x.default_height, x.default_steps, x.text_width, x.text_width_2,
-           x.refiner_name, x.refiner_label, x.refiner_family, x.refiner_weight_bytes);
+           x.refiner_name, x.refiner_label, x.refiner_family, x.refiner_weight_bytes, x.controlnets);
 }
 
 template <class Inspector>

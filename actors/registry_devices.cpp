@@ -257,6 +257,7 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.loader.config_dir = cfg.model_config_dir;
   dc.loader.vae_file = cfg.vae_file;
   dc.loader.embeddings = cfg.embeddings;
+  dc.loader.controlnets = cfg.controlnets;
   dc.loader.cuda_graphs = cfg.cuda_graphs;
   dc.loader.channels_last = cfg.channels_last;
   dc.loader.memory = cfg.memory;

@@ -231,6 +231,7 @@ WorkerHealth health_of(const registry_state& st) {
       ds.estimate_bytes = d.info.estimate_bytes;
       ds.available_bytes = d.info.available_bytes;
       ds.load_ms = d.info.load_ms;
+      ds.controlnets = d.info.controlnets;
     }
     h.devices.push_back(std::move(ds));
   }

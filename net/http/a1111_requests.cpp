@@ -10,6 +10,7 @@
 #include "model/image/pil_resize.h"
 #include "model/prompt/a1111_prompt.h"
 #include "model/schedulers/scheduler.h"
+#include "net/http/a1111_controlnet.h"
 #include "net/http/errors.h"
 
 namespace sdw::net {
@@ -82,6 +83,22 @@ nlohmann::json a1111_hires(const FieldReader& fields, const ParseOptions& option
     h[std::string(field) == "hr_prompt" ? "prompt" : "negative_prompt"] = text;
   }
   return h;
+}
+
+// A unit whose resize_mode crops or pads ("Crop and Resize", the default, or "Resize and Fill")
+// runs as the plain resize the pipeline does, which is the same image only at the output's aspect.
+void check_control_aspect(const A1111ControlNets& units, const GenerationRequest& r) {
+  for (size_t k = 0; k < units.same_aspect.size() && k < r.controlnets.size(); ++k) {
+    const Image& c = r.controlnets[k].image;
+    if (!units.same_aspect[k] || r.width <= 0 || r.height <= 0 ||
+        static_cast<int64_t>(c.width) * r.height == static_cast<int64_t>(c.height) * r.width)
+      continue;
+    const std::string field = "alwayson_scripts.controlnet.args[" + std::to_string(units.arg_index[k]) + "].resize_mode";
+    throw invalid_field(field, field + ": the control image is " + std::to_string(c.width) + "x" + std::to_string(c.height) +
+                                   " and the output " + std::to_string(r.width) + "x" + std::to_string(r.height) +
+                                   "; this worker resizes control images without cropping or padding: send \"Just Resize\" "
+                                   "or a control image of the output's aspect ratio");
+  }
 }
 
 A1111Request parse_common(const nlohmann::json& body, const ParseOptions& options, bool img2img) {
@@ -160,6 +177,11 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     out.mask_blur = fields.integer("mask_blur", 4, 0, 64);
   }
 
+  // sd-webui-controlnet's units, as the rbee job's controlnets (a1111_controlnet.h)
+  const A1111ControlNets units = parse_a1111_controlnets(body);
+  if (!units.empty()) rbee["controlnets"] = units.controlnets;
+  if (units.guess_mode) rbee["guess_mode"] = true;
+
   // 3. validated by the rbee parser, one job per image: A1111 draws each image of a batch from its
   // own seed (processing.py: all_seeds = [seed + x for x in range(n_iter * batch_size)]), so image
   // k is the image of seed + k alone, and its infotext says so
@@ -171,10 +193,11 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     try {
       out.iterations.push_back(parse_job_request(rbee, a1111_options));
     } catch (const ApiError& e) {
-      throw renamed(e);
+      throw renamed(renamed_controlnet_error(e, units));
     }
     out.iterations.back().submission.request.prompt_syntax = PromptSyntax::a1111;  // A1111's weights and chunks
   }
+  check_control_aspect(units, out.iterations.front().submission.request);
   if (img2img && !out.iterations.front().submission.request.mask_image.pixels.empty()) {
     const GenerationRequest& first = out.iterations.front().submission.request;
     const Image mask = a1111_mask(first.mask_image, out.mask_invert, out.mask_blur);

@@ -3,6 +3,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 
@@ -84,8 +85,17 @@ void parse_controlnets(const FieldReader& fields, GenerationRequest& r, const Se
 void handle_controlnets(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
   nlohmann::json data = nlohmann::json::array();
   if (ctx.config.jobs.controlnets) {
+    const WorkerHealth health = ctx.worker.health();
     for (const auto& [name, dir] : *ctx.config.jobs.controlnets) {
-      nlohmann::json item = {{"name", name}, {"path", dir}};
+      // loaded: in the model's memory on every device whose model is loaded (serve loads them with it)
+      bool loaded = false, all = true;
+      for (const DeviceModelState& d : health.devices) {
+        if (d.state != "ready") continue;
+        const bool here = std::find(d.controlnets.begin(), d.controlnets.end(), dir) != d.controlnets.end();
+        loaded = loaded || here;
+        all = all && here;
+      }
+      nlohmann::json item = {{"name", name}, {"path", dir}, {"loaded", loaded && all}};
       try {  // the config's own fields (a single file's from its header; the weights are read when a job first uses the net)
         const ControlNetConfig c = read_controlnet_config(dir);
         item["cross_attention_dim"] = c.unet.cross_attention_dim.at(0);

@@ -24,8 +24,9 @@ using ServedControlNets = std::map<std::string, std::string>;
 void parse_controlnets(const FieldReader& fields, GenerationRequest& request, const ServedControlNets* served,
                        const ValidationLimits& limits);
 
-// {"object":"list","data":[{"name","path","cross_attention_dim","block_out_channels",
-// "conditioning_downscale"}]} (a folder whose config does not read is listed with "error").
+// {"object":"list","data":[{"name","path","loaded","cross_attention_dim","block_out_channels",
+// "conditioning_downscale"}]} (a folder whose config does not read is listed with "error");
+// `loaded`: in the model's memory on every device whose model is loaded (serve loads them with it).
 void handle_controlnets(ServerContext& ctx, const httplib::Request& req, httplib::Response& res);
 
 }  // namespace sdw::net
