@@ -167,6 +167,15 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, 
   return e;
 }
 
+int64_t estimate_controlnet_bytes(const std::string& path, at::ScalarType dtype) {
+  const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  if (!std::filesystem::is_directory(path)) return header_weight_bytes(path, elem, elem, false);
+  int64_t total = 0;
+  for (const std::string& file : find_weight_files(path, weight_variant_for(dtype)))
+    total += header_weight_bytes(file, elem, elem, false);
+  return total;
+}
+
 MemoryEstimate estimate_model(const SdModel& model) {
   MemoryEstimate e;
   e.weight_bytes = model.weight_bytes();
@@ -186,15 +195,6 @@ MemoryEstimate estimate_model(const SdModel& model) {
   e.activation_bytes = activation_bytes(unet, vae, model.default_width, model.default_height,
                                         static_cast<int>(c10::elementSize(model.dtype)));
   return e;
-int64_t estimate_controlnet_bytes(const std::string& path, at::ScalarType dtype) {
-  const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
-  if (!std::filesystem::is_directory(path)) return header_weight_bytes(path, elem, elem, false);
-  int64_t total = 0;
-  for (const std::string& file : find_weight_files(path, weight_variant_for(dtype)))
-    total += header_weight_bytes(file, elem, elem, false);
-  return total;
-}
-
 }
 
 }  // namespace sdw::actors

@@ -51,11 +51,11 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, 
 // SDXL file (conditioner.embedders.*) its UNet at 1024x1024.
 MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtype);
 
-// From a loaded model (its parameters and configs) at its default size.
-MemoryEstimate estimate_model(const SdModel& model);
-
-}  // namespace sdw::actors
 // The weights of a ControlNet (a diffusers folder or a single .safetensors file) loaded at
 // `dtype`, from its safetensors headers: what serve --controlnet adds to the model's estimate.
 int64_t estimate_controlnet_bytes(const std::string& path, at::ScalarType dtype);
 
+// From a loaded model (its parameters and configs) at its default size.
+MemoryEstimate estimate_model(const SdModel& model);
+
+}  // namespace sdw::actors

@@ -35,10 +35,10 @@ struct WorkerConfig {
   // Textual-inversion embeddings prompts may name (serve --embeddings-dir); null: none. Shared with
   // the HTTP layer's listing.
   std::shared_ptr<EmbeddingLibrary> embeddings;
-  // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   // serve --controlnet PATH: the ControlNets jobs may name, loaded with the model at start (those
   // that fit it) and counted in its memory estimate.
   std::vector<std::string> controlnets;
+  // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
   bool cuda_graphs = true;
   std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere
   MemoryOptions memory;  // VAE tiling, attention slicing (model/pipeline/memory_options.h)

@@ -148,6 +148,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
     std::cerr << "sd-worker serve: " << e.what() << "\n";
     return 2;
   }
+  for (const auto& [name, path] : *hc.jobs.controlnets) wc.controlnets.push_back(path);  // loaded with the model
   hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
       std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");
   hc.serve_ui = !a.no_ui;
@@ -156,7 +157,6 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
 
   // Signals: a handler writes the signal number into a pipe that a watcher thread reads. This
   // works whatever threads libraries started before us (OpenBLAS starts its own at load time).
-  for (const auto& [name, path] : *hc.jobs.controlnets) wc.controlnets.push_back(path);  // loaded with the model
   if (pipe(g_signal_pipe) != 0) {
     std::cerr << "sd-worker serve: cannot create the signal pipe\n";
     return 1;
