@@ -265,6 +265,8 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
   st.env.full_vae_previews = cfg.full_vae_previews;
   st.env.fault_injection = cfg.fault_injection;
   st.env.limits = cfg.loader.limits;
+  st.env.remote = cfg.remote;
+  st.env.remote_status = cfg.remote_status;
   st.kids->loader = spawn_loader(self, nullptr);
   if (!cfg.refiner.empty()) {
     st.kids->refiner_loader = spawn_loader(self, nullptr, true);

@@ -30,6 +30,8 @@ struct device_config {
   std::function<void(const std::string&)> fault_injection;
   bool own_thread = true;  // WorkerConfig::own_threads
   std::string refiner;     // WorkerConfig::refiner: loaded by a second loader ("" none)
+  std::shared_ptr<const RemoteStagesConfig> remote;  // WorkerConfig::remote (null: none)
+  std::shared_ptr<RemoteStatus> remote_status;
 };
 
 struct device_job {

@@ -14,6 +14,7 @@
 #include "actors/device_thread.h"
 #include "actors/errors.h"
 #include "actors/messages.h"
+#include "actors/remote_types.h"
 #include "model/pipeline/sd_model.h"
 
 namespace sdw::actors {
@@ -110,6 +111,10 @@ struct stage_env {
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
   bool full_vae_previews = false;
   std::function<void(const std::string&)> fault_injection;
+  // serve --stage: the stages that run on other nodes (the factory then spawns a router,
+  // remote_stage.h) and the node links' shared state; null: every stage runs here.
+  std::shared_ptr<const RemoteStagesConfig> remote;
+  std::shared_ptr<RemoteStatus> remote_status;
 
   // Calls the fault hook, if any, with `point`.
   void fault(const std::string& point) const {

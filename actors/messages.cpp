@@ -5,6 +5,7 @@
 #include <caf/message.hpp>
 
 #include "actors/errors.h"
+#include "actors/node_protocol.h"
 
 namespace sdw::actors {
 
@@ -28,6 +29,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<JobEvent>("sdw.JobEvent");
   cfg.add_message_type<JobStatus>("sdw.JobStatus");
   cfg.add_message_type<WorkerHealth>("sdw.WorkerHealth");
+  register_node_types(cfg);
   cfg.add_error_category(caf::atom("sd_errc"), [](uint8_t code, caf::atom_value, const caf::message& ctx) {
     std::string text = std::string("sd_errc: ") + to_string(static_cast<WorkerErrc>(code));
     if (ctx.match_elements<std::string>()) text += " (" + ctx.get_as<std::string>(0) + ")";

@@ -273,6 +273,8 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.fault_injection = cfg.fault_injection;
   dc.refiner = cfg.refiner;
   dc.own_thread = cfg.own_threads;
+  if (cfg.remote.any()) dc.remote = std::make_shared<const RemoteStagesConfig>(cfg.remote);
+  dc.remote_status = cfg.remote_status;
   return dc;
 }
 

@@ -4,6 +4,7 @@
 #include "actors/decoder.h"
 #include "actors/denoiser.h"
 #include "actors/encoder.h"
+#include "actors/remote_stage.h"
 
 namespace sdw::actors {
 namespace {
@@ -32,16 +33,22 @@ const stage_kind* stage_set::which(const caf::actor_addr& addr) const {
 
 template <>
 encoder_actor spawn_stage<encoder_actor>(caf::actor_system& system, const stage_env& env) {
+  if (env.remote && env.remote->has("encoder"))
+    return caf::actor_cast<encoder_actor>(spawn_remote_stage(system, stage_kind::encoder, env));
   return system.spawn(encoder, env);
 }
 
 template <>
 denoiser_actor spawn_stage<denoiser_actor>(caf::actor_system& system, const stage_env& env) {
+  if (env.remote && env.remote->has("denoiser"))
+    return caf::actor_cast<denoiser_actor>(spawn_remote_stage(system, stage_kind::denoiser, env));
   return system.spawn(denoiser, env);
 }
 
 template <>
 decoder_actor spawn_stage<decoder_actor>(caf::actor_system& system, const stage_env& env) {
+  if (env.remote && env.remote->has("decoder"))
+    return caf::actor_cast<decoder_actor>(spawn_remote_stage(system, stage_kind::decoder, env));
   return system.spawn(decoder, env);
 }
 

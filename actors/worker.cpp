@@ -4,6 +4,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -25,24 +26,30 @@ using std::chrono::milliseconds;
 
 class system_config : public caf::actor_system_config {
  public:
-  system_config() {
+  explicit system_config(bool remote) {
     register_message_types(*this);
+    if (remote) load<caf::io::middleman>();  // stages on other nodes (serve --stage)
     // A shared queue with a condition variable: idle scheduler threads sleep instead of polling
     // (work stealing's polling costs CPU that libtorch needs; our actors exchange few messages).
     set("scheduler.policy", caf::atom("sharing"));
   }
 };
 
+WorkerConfig with_status(WorkerConfig c) {
+  if (!c.remote_status) c.remote_status = std::make_shared<RemoteStatus>();
+  return c;
+}
+
 // What the facade and its event streams share; the actor system lives as long as any of them.
 struct worker_core {
   WorkerConfig config;
-  system_config caf_config;
+  system_config caf_config{config.remote.any()};
   caf::actor_system system{caf_config};
   std::shared_ptr<status_listeners> listeners = std::make_shared<status_listeners>();
   registry_actor registry;
   std::atomic<bool> stopped{false};
 
-  explicit worker_core(const WorkerConfig& c) : config(c) { registry = system.spawn(job_registry, config, listeners); }
+  explicit worker_core(const WorkerConfig& c) : config(with_status(c)) { registry = system.spawn(job_registry, config, listeners); }
   // Ends the registry, which ends the devices, which end their stages and threads; the actor
   // system then waits for them (a device thread finishes the task it is running).
   ~worker_core() { caf::anon_send_exit(registry, caf::exit_reason::user_shutdown); }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "actors/job_types.h"
+#include "actors/remote_types.h"
 #include "model/pipeline/memory_options.h"
 
 namespace sdw {
@@ -79,6 +80,11 @@ struct WorkerConfig {
   // fails the model load (model_not_found, the exception's message). Empty: names are paths.
   std::function<std::string(const std::string& reference, std::function<void(const std::string& line)> progress)>
       resolve_model;
+  // serve --stage STAGE=HOST:PORT, --secret FILE, --insecure-plaintext: stages on other nodes
+  // (docs/distributed.md), and their links' state for /v1/models and /metrics (made by
+  // Worker::start when null).
+  RemoteStagesConfig remote;
+  std::shared_ptr<RemoteStatus> remote_status;
 };
 
 class Worker {

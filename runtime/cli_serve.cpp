@@ -95,6 +95,13 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
     std::cerr << "sd-worker serve: " << e.what() << "\n";
     return 2;
   }
+  try {
+    wc.remote = remote_stages_config(a.stages);
+  } catch (const std::exception& e) {
+    std::cerr << "sd-worker serve: " << e.what() << "\n";
+    return 2;
+  }
+  wc.remote_status = std::make_shared<RemoteStatus>();
   wc.dtype = a.dtype;
   wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
   wc.cuda_graphs = !a.no_cuda_graphs;
@@ -135,6 +142,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.limits.max_steps = a.max_steps;
   hc.jobs.default_preview_every = a.preview_every;
   hc.embeddings = wc.embeddings;
+  hc.remote_status = wc.remote_status;
   if (a.hub_loras) {
     hc.jobs.resolve_hub_lora = [&logger](const std::string& reference) {
       logger.info("loras", "hub", "LoRA " + reference + ": from the Hugging Face Hub cache or a download", reference);

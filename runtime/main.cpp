@@ -7,6 +7,7 @@
 #include "runtime/cli_bench.h"
 #include "runtime/cli_generate.h"
 #ifdef SDW_HAVE_SERVE
+#include "runtime/cli_node.h"
 #include "runtime/cli_serve.h"
 #endif
 
@@ -18,6 +19,7 @@ void usage(std::ostream& os) {
         "  generate       generate images from the command line (see `sd-worker generate --help`)\n"
         "  bench          time the stages of a full-size architecture (random weights)\n"
         "  serve          serve the worker over HTTP (see `sd-worker serve --help`)\n"
+        "  node           serve pipeline stages to front workers (see `sd-worker node --help`)\n"
         "  version        print the version\n"
         "  --build-info   print 'release' or 'debug'\n"
         "  --<flag> ...   serve (how rbee-hive spawns a worker; see `sd-worker serve --help`)\n"
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
     return sdw::run_generate(argc - 1, argv + 1);
   }
 #ifdef SDW_HAVE_SERVE
+  if (cmd == "node") {
+    sdw::warn_if_reference_blas();
+    return sdw::run_node(argc - 1, argv + 1);
+  }
   if (cmd == "serve") {
     sdw::warn_if_reference_blas();
     return sdw::run_serve(argc - 1, argv + 1, variant);

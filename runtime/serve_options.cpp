@@ -191,6 +191,8 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
                  "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: the stage device), e.g. the CPU "
                  "while the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
   add_memory_options(app, a.memory);
+  add_stage_options(app, a.stages);
+  flags.insert("insecure-plaintext");
   flags.insert("vae-tiling");
   // HTTP
   app.add_option("--host", a.host,

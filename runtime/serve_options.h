@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "model/pipeline/memory_options.h"
+#include "runtime/cli_stages.h"
 
 namespace sdw {
 
@@ -46,6 +47,7 @@ struct ServeOptions {
   int max_sequence_length = 0;
   MemoryOptions memory;  // --vae-tiling, --vae-tile-size, --vae-tile-overlap, --attention-slicing (cli_memory.h)
   std::string t5_device;
+  StageCliOptions stages;  // --stage, --secret, --insecure-plaintext, node heartbeats (cli_stages.h)
   // HTTP
   // Where to listen: --host, else loopback for `sd-worker serve` and --local-mode, all interfaces
   // (0.0.0.0) when rbee-hive spawns the worker (`<binary> --worker-id ...`, no `serve` word), as

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/remote_types.h"
 #include "net/http/operations.h"
 
 namespace sdw {
@@ -37,6 +38,8 @@ struct HttpConfig {
   ParseOptions jobs;               // served model, validation limits, default previews
   // The --embeddings-dir folders (GET /v1/embeddings); null or empty: none.
   std::shared_ptr<EmbeddingLibrary> embeddings;
+  // serve --stage: the node links (GET /v1/models "stages", /metrics sdw_stage_*); null: none.
+  std::shared_ptr<const RemoteStatus> remote_status;
   bool serve_ui = true;            // GET /ui/: the web app (--no-ui turns it off)
   std::string ui_dir;              // the built app's folder (ui/dist); "" when none was found
   bool log_requests = true;

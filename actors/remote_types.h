@@ -1,0 +1,104 @@
+// The plain-C++ side of remote stages (no CAF): which stages a front worker sends to which nodes
+// (serve --stage STAGE=HOST:PORT, --secret FILE | --insecure-plaintext), and the live state of
+// each node link that /v1/models and /metrics show (RemoteStatus, shared by the stage routers of
+// every device and read by net/).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace sdw {
+
+// One `--stage STAGE=HOST:PORT`. Several entries for one stage are replicas of it.
+struct StageNodeAddress {
+  std::string stage;  // encoder | denoiser | decoder
+  std::string host;
+  uint16_t port = 0;
+  std::string address() const { return host + ":" + std::to_string(port); }
+};
+
+struct RemoteStagesConfig {
+  std::vector<StageNodeAddress> nodes;  // empty: every stage runs in this process
+  // The shared secret of the HMAC challenge/response (both sides prove they hold it); empty only
+  // with insecure_plaintext, where a node is used without any authentication.
+  std::string secret;
+  bool insecure_plaintext = false;
+  // A node link is pinged every `heartbeat_interval`; no answer for `heartbeat_timeout` declares
+  // it down (a dropped connection does at once). A job on a node that goes down fails within
+  // heartbeat_timeout + heartbeat_interval of the node's last sign of life.
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_timeout{2000};
+  // A node that is down or refused is tried again this often.
+  std::chrono::milliseconds reconnect_interval{1000};
+  bool any() const { return !nodes.empty(); }
+  bool has(const std::string& stage) const {
+    for (const auto& n : nodes)
+      if (n.stage == stage) return true;
+    return false;
+  }
+};
+
+// "encoder=127.0.0.1:7000" -> a StageNodeAddress; throws std::invalid_argument naming what is wrong.
+StageNodeAddress parse_stage_node(const std::string& text);
+
+// One node link of one stage, as /v1/models and /metrics show it.
+struct StageNodeState {
+  std::string stage, address;
+  std::string state = "connecting";  // connecting | up | down | refused
+  std::string reason;                // why down / refused ("" when up)
+  std::string device, model, family, dtype;  // the node's, once it answered
+  int32_t load = 0;                  // the node's own count of stage requests in flight (heartbeat)
+  int32_t in_flight = 0;             // this front worker's requests on it now
+  int64_t requests = 0, failures = 0;
+  int64_t bytes_sent = 0, bytes_received = 0;  // serialized message payloads, both directions
+  double wire_ms = 0;   // round trips minus the stage's own reported time, summed
+  double stage_ms = 0;  // the stage's own reported time, summed
+};
+
+// Every node link of this process (thread-safe; routers write, net/ reads snapshots).
+class RemoteStatus {
+ public:
+  template <class F>
+  void update(const std::string& stage, const std::string& address, F&& f) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    StageNodeState& s = nodes_[stage + "@" + address];
+    s.stage = stage;
+    s.address = address;
+    f(s);
+  }
+  // The requests in flight on `address` from this process, all stages and devices together.
+  int32_t in_flight(const std::string& address) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int32_t n = 0;
+    for (const auto& [key, s] : nodes_)
+      if (s.address == address) n += s.in_flight;
+    return n;
+  }
+  std::vector<StageNodeState> snapshot() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<StageNodeState> out;
+    for (const auto& [key, s] : nodes_) out.push_back(s);
+    return out;
+  }
+  // Requests that ran in this process because no node of their stage was up.
+  void count_local(const std::string& stage) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++local_fallbacks_[stage];
+  }
+  std::map<std::string, int64_t> local_fallbacks() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return local_fallbacks_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, StageNodeState> nodes_;
+  std::map<std::string, int64_t> local_fallbacks_;
+};
+
+}  // namespace sdw

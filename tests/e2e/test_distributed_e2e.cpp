@@ -1,0 +1,302 @@
+// One pipeline across processes on loopback (docs/distributed.md): `sd-worker node` processes
+// serve stages of the tiny SD1.5 fixture to a front `sd-worker serve --stage STAGE=HOST:PORT`.
+// Three processes (front, encoder+decoder node, denoiser node) give the single-process worker's
+// PNG byte for byte; kill -9 or SIGSTOP of the denoiser node mid-job fails that job within the
+// heartbeat bound with an error naming the node, and the next job runs on a replica, then
+// locally; a node with another model, or without the shared secret, is refused and not used;
+// a cancel reaches the remote denoiser.
+#include <catch.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "e2e/http_harness.h"
+#include "e2e/node_process.h"
+#include "model/image/image_io.h"
+#include "test_util.h"
+
+using namespace sdw;
+using namespace sdw::test;
+using nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+// The front's defaults (--node-heartbeat-ms 500, --node-heartbeat-timeout-ms 2000): a node
+// that goes silent fails its jobs within timeout + interval; 0.5 s more for the error to reach
+// the job's stream.
+constexpr double kBoundSeconds = 2.0 + 0.5 + 0.5;
+
+std::string tiny() { return fixture("pipelines/tiny-sd15"); }
+
+std::string secret_file(const TempDir& tmp, const std::string& name, const std::string& secret) {
+  const std::string path = tmp.file(name);
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(secret.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
+json job(int steps, uint64_t seed) {
+  return {{"operation", "image_generation"}, {"hive_id", "h"},     {"model", "tiny-sd15"},
+          {"prompt", "a red cube on a table"}, {"negative_prompt", "blurry"}, {"width", 32},
+          {"height", 32},                      {"steps", steps},   {"guidance_scale", 7.5},
+          {"seed", seed}};
+}
+
+std::vector<std::string> front_args(std::vector<std::string> extra) {
+  std::vector<std::string> a = {"--model", tiny(), "--min-side", "16", "--max-steps", "1000"};
+  a.insert(a.end(), extra.begin(), extra.end());
+  return a;
+}
+
+// Runs one job to its end; returns its terminal event's JSON and name.
+std::pair<std::string, json> run_job(int port, const json& body, std::function<bool(const SseEvent&)> on_event = {}) {
+  const HttpReply accepted = post_json(port, body);
+  INFO(accepted.raw);
+  REQUIRE(accepted.status == 200);
+  const SseStream s = read_sse(port, "/v1/jobs/" + accepted.body["job_id"].get<std::string>() + "/stream", {}, on_event);
+  for (const char* name : {"complete", "error", "cancelled"})
+    if (!s.named(name).empty()) return {name, s.named(name).back().json()};
+  FAIL("no terminal event: " << s.raw);
+  return {};
+}
+
+std::string png_of(const json& complete) { return decode_base64(complete["image"].get<std::string>()); }
+
+json stages(int port) {
+  const HttpReply r = http_get(port, "/v1/models");
+  REQUIRE(r.status == 200);
+  return r.body["data"][0]["stages"];
+}
+
+// Polls /v1/models until every node of `stage` has left "connecting" (bounded); returns them.
+json settled_nodes(int port, const std::string& stage) {
+  for (int i = 0; i < 400; ++i) {
+    const json nodes = stages(port)[stage]["nodes"];
+    bool settled = !nodes.empty();
+    for (const auto& n : nodes) settled = settled && n["state"] != "connecting";
+    if (settled) return nodes;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  FAIL("the " << stage << " nodes did not settle: " << stages(port).dump());
+  return {};
+}
+
+json node_entry(int port, const std::string& stage, const std::string& address) {
+  const json map = stages(port);
+  for (const auto& n : map[stage]["nodes"])
+    if (n["address"] == address) return n;
+  FAIL("no " << stage << " node " << address);
+  return {};
+}
+
+std::string single_process_png(const json& body) {
+  WorkerProcess w(front_args({}));
+  auto [name, ev] = run_job(w.port(), body);
+  REQUIRE(name == "complete");
+  return png_of(ev);
+}
+
+}  // namespace
+
+TEST_CASE("front + encoder/decoder node + denoiser node give the single-process PNG byte for byte",
+          "[e2e][distributed]") {
+  TempDir tmp;
+  const std::string secret = secret_file(tmp, "secret", "correct horse battery staple");
+  const json body = job(6, 1234);
+  const std::string expected = single_process_png(body);
+
+  NodeProcess ends({"--model", tiny(), "--stages", "encoder,decoder", "--secret", secret});
+  NodeProcess middle({"--model", tiny(), "--stages", "denoiser", "--secret", secret});
+  INFO(ends.banner() << "\n" << middle.banner());
+  WorkerProcess front(front_args({"--stage", "encoder=" + ends.address(), "--stage", "decoder=" + ends.address(),
+                                  "--stage", "denoiser=" + middle.address(), "--secret", secret}));
+  for (const char* stage : {"encoder", "denoiser", "decoder"}) {
+    const json nodes = settled_nodes(front.port(), stage);
+    INFO(nodes.dump());
+    REQUIRE(nodes.size() == 1);
+    REQUIRE(nodes[0]["state"] == "up");
+  }
+  int progress = 0, total = 0;
+  auto [name, ev] = run_job(front.port(), body, [&](const SseEvent& e) {
+    if (e.event == "progress") ++progress, total = e.json()["total"];
+    return true;
+  });
+  INFO(ev.dump());
+  REQUIRE(name == "complete");
+  CHECK(png_of(ev) == expected);
+  CHECK(progress >= 6);  // the remote denoiser's progress reached the front's stream, every step
+  CHECK(progress == total);
+
+  const json map = stages(front.port());
+  INFO(map.dump());
+  for (const char* stage : {"encoder", "denoiser", "decoder"}) {
+    CHECK(map[stage]["placement"] == "remote");
+    CHECK(map[stage]["nodes"][0]["requests"] == 1);
+    CHECK(map[stage]["nodes"][0]["bytes_sent"].get<int64_t>() > 0);
+    CHECK(map[stage]["nodes"][0]["bytes_received"].get<int64_t>() > 0);
+    CHECK(map[stage]["local_fallbacks"] == 0);
+  }
+  const HttpReply metrics = http_get(front.port(), "/metrics");
+  CHECK(metrics.raw.find("sdw_stage_node_up{stage=\"denoiser\",node=\"" + middle.address() + "\"} 1") != std::string::npos);
+  CHECK(metrics.raw.find("sdw_stage_node_sent_bytes_total{stage=\"denoiser\"") != std::string::npos);
+}
+
+TEST_CASE("kill -9 of the denoiser node mid-job fails the job in bounded time naming the node; "
+          "the next job runs on the replica, then locally",
+          "[e2e][distributed]") {
+  TempDir tmp;
+  const std::string secret = secret_file(tmp, "secret", "correct horse battery staple");
+  NodeProcess a({"--model", tiny(), "--stages", "denoiser", "--secret", secret});
+  NodeProcess b({"--model", tiny(), "--stages", "denoiser", "--secret", secret});
+  WorkerProcess front(front_args({"--stage", "denoiser=" + a.address(), "--stage", "denoiser=" + b.address(),
+                                  "--secret", secret}));
+  for (const auto& n : settled_nodes(front.port(), "denoiser")) REQUIRE(n["state"] == "up");
+
+  // A long job; once its first step is reported, the node running it dies.
+  std::string victim;
+  clock_type::time_point killed_at;
+  auto [name, ev] = run_job(front.port(), job(900, 5), [&](const SseEvent& e) {
+    if (e.event == "progress" && victim.empty()) {
+      victim = node_entry(front.port(), "denoiser", a.address())["in_flight"] == 1 ? a.address() : b.address();
+      killed_at = clock_type::now();
+      (victim == a.address() ? a : b).kill9();
+    }
+    return true;
+  });
+  const double seconds = std::chrono::duration<double>(clock_type::now() - killed_at).count();
+  INFO(ev.dump() << " after " << seconds << " s");
+  REQUIRE_FALSE(victim.empty());
+  REQUIRE(name == "error");
+  const std::string message = ev["message"].get<std::string>();
+  CHECK(message.find("denoiser node " + victim) != std::string::npos);
+  CHECK(message.find("went down") != std::string::npos);
+  CHECK(seconds < kBoundSeconds);
+  CHECK(node_entry(front.port(), "denoiser", victim)["state"] == "down");
+
+  // The next job goes to the survivor and gives the single-process PNG.
+  const json body = job(4, 99);
+  const std::string expected = single_process_png(body);
+  NodeProcess& survivor = victim == a.address() ? b : a;
+  auto [name2, ev2] = run_job(front.port(), body);
+  REQUIRE(name2 == "complete");
+  CHECK(png_of(ev2) == expected);
+  CHECK(node_entry(front.port(), "denoiser", survivor.address())["requests"] == 1);
+
+  // With both nodes gone the stage runs in the front process.
+  survivor.kill9();
+  for (int i = 0; i < 400 && node_entry(front.port(), "denoiser", survivor.address())["state"] == "up"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  auto [name3, ev3] = run_job(front.port(), body);
+  REQUIRE(name3 == "complete");
+  CHECK(png_of(ev3) == expected);
+  CHECK(stages(front.port())["denoiser"]["local_fallbacks"] == 1);
+}
+
+TEST_CASE("a stalled denoiser node (SIGSTOP) fails its job within the heartbeat bound", "[e2e][distributed]") {
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--insecure-plaintext"}));
+  REQUIRE(settled_nodes(front.port(), "denoiser")[0]["state"] == "up");
+  clock_type::time_point stopped_at;
+  bool stopped = false;
+  auto [name, ev] = run_job(front.port(), job(900, 5), [&](const SseEvent& e) {
+    if (e.event == "progress" && !stopped) {
+      stopped = true;
+      stopped_at = clock_type::now();
+      ::kill(node.pid(), SIGSTOP);
+    }
+    return true;
+  });
+  const double seconds = std::chrono::duration<double>(clock_type::now() - stopped_at).count();
+  INFO(ev.dump() << " after " << seconds << " s");
+  REQUIRE(name == "error");
+  CHECK(ev["message"].get<std::string>().find("denoiser node " + node.address()) != std::string::npos);
+  CHECK(ev["message"].get<std::string>().find("no heartbeat answer") != std::string::npos);
+  CHECK(seconds < kBoundSeconds);
+  ::kill(node.pid(), SIGCONT);
+}
+
+TEST_CASE("a node serving another model is refused with the reason, and the stage runs locally",
+          "[e2e][distributed]") {
+  NodeProcess other({"--model", fixture("pipelines/tiny-sd21v"), "--stages", "denoiser", "--insecure-plaintext"});
+  WorkerProcess front(front_args({"--stage", "denoiser=" + other.address(), "--insecure-plaintext"}));
+  const json nodes = settled_nodes(front.port(), "denoiser");
+  INFO(nodes.dump());
+  REQUIRE(nodes[0]["state"] == "refused");
+  CHECK(nodes[0]["reason"].get<std::string>().find("differs") != std::string::npos);
+  auto [name, ev] = run_job(front.port(), job(3, 8));
+  CHECK(name == "complete");
+  CHECK(stages(front.port())["denoiser"]["local_fallbacks"] == 1);
+  CHECK(node_entry(front.port(), "denoiser", other.address())["requests"] == 0);
+}
+
+TEST_CASE("without the shared secret a front worker cannot use a node", "[e2e][distributed]") {
+  TempDir tmp;
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--secret",
+                    secret_file(tmp, "node-secret", "correct horse battery staple")});
+  SECTION("a wrong secret") {
+    WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--secret",
+                                    secret_file(tmp, "front-secret", "incorrect donkey battery staple")}));
+    const json n = settled_nodes(front.port(), "denoiser")[0];
+    INFO(n.dump());
+    CHECK(n["state"] == "refused");
+    CHECK(n["reason"].get<std::string>().find("authentication failed") != std::string::npos);
+    auto [name, ev] = run_job(front.port(), job(3, 8));
+    CHECK(name == "complete");
+    CHECK(node_entry(front.port(), "denoiser", node.address())["requests"] == 0);
+  }
+  SECTION("no secret at all") {
+    WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--insecure-plaintext"}));
+    const json n = settled_nodes(front.port(), "denoiser")[0];
+    INFO(n.dump());
+    CHECK(n["state"] == "refused");
+    CHECK(n["reason"].get<std::string>().find("authentication failed") != std::string::npos);
+  }
+  SECTION("a node without the secret cannot pose as one") {
+    NodeProcess open_node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+    WorkerProcess front(front_args({"--stage", "denoiser=" + open_node.address(), "--secret",
+                                    secret_file(tmp, "front-secret", "correct horse battery staple")}));
+    const json n = settled_nodes(front.port(), "denoiser")[0];
+    INFO(n.dump());
+    CHECK(n["state"] == "refused");
+    CHECK(n["reason"].get<std::string>().find("did not prove") != std::string::npos);
+  }
+}
+
+TEST_CASE("a cancel reaches the remote denoiser: the job stops within a step", "[e2e][distributed]") {
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--insecure-plaintext"}));
+  REQUIRE(settled_nodes(front.port(), "denoiser")[0]["state"] == "up");
+  const HttpReply accepted = post_json(front.port(), job(900, 5));
+  REQUIRE(accepted.status == 200);
+  const std::string id = accepted.body["job_id"];
+  int last_step = 0;
+  bool cancelled = false;
+  const SseStream s = read_sse(front.port(), "/v1/jobs/" + id + "/stream", {}, [&](const SseEvent& e) {
+    if (e.event == "progress") last_step = e.json()["step"];
+    if (e.event == "progress" && !cancelled) {
+      cancelled = true;
+      CHECK(http_delete(front.port(), "/v1/jobs/" + id).status == 200);
+    }
+    return true;
+  });
+  INFO(s.raw.substr(0, 2000));
+  const bool cancel_marker = std::find(s.markers.begin(), s.markers.end(), "[CANCELLED]") != s.markers.end();
+  REQUIRE((s.named("cancelled").size() == 1 || cancel_marker));
+  CHECK(last_step < 900);
+  // The node's denoiser stopped: its request came back (a `cancelled` error) within 5 s, while the
+  // 900 steps would take far longer (about 35 ms a step here); the link stayed up.
+  const auto t0 = clock_type::now();
+  while (node_entry(front.port(), "denoiser", node.address())["in_flight"] != 0 &&
+         clock_type::now() - t0 < std::chrono::seconds(5))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const json n = node_entry(front.port(), "denoiser", node.address());
+  INFO(n.dump());
+  CHECK(n["in_flight"] == 0);
+  CHECK(n["state"] == "up");
+  CHECK(n["failures"] == 1);  // the cancelled request
+}
