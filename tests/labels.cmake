@@ -48,6 +48,8 @@ set(SDW_SOURCES_test_pipeline seeded_cases.cpp)
 set(SDW_LABELS_test_vae_memory parity)
 set(SDW_SOURCES_test_vae_memory seeded_cases.cpp)
 set(SDW_LABELS_test_vae_tiling parity)
+# 2048x2048 full-size SD1.5 decode through the automatic tiling rule: minutes, GiB (flock /tmp/sdw-bench.lock).
+set(SDW_LABELS_test_vae_decode_2048 slow)
 set(SDW_LABELS_test_attention_slicing parity)
 set(SDW_LABELS_test_autoencoder_tiny parity)
 set(SDW_LIBS_test_autoencoder_tiny sdw_loading)
