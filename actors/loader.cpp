@@ -217,17 +217,21 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                   throw WorkerError(WorkerErrc::model_not_found, "model '" + name + "': " + e.what());
                 }
               }
-              int64_t controlnet_bytes = 0;  // serve --controlnet: in the estimate, loaded with the model
+              // serve --controlnet: in the estimate, loaded with the model. A net whose weights do
+              // not read is left out (logged); jobs naming it are refused as before.
+              int64_t controlnet_bytes = 0;
+              std::vector<std::string> readable;
               for (const std::string& cn : controlnets) {
                 try {
                   controlnet_bytes += estimate_controlnet_bytes(cn, options.dtype);
+                  readable.push_back(cn);
                 } catch (const std::exception& e) {
-                  throw WorkerError(WorkerErrc::model_not_found, "ControlNet '" + cn + "': " + e.what());
+                  progress("ControlNet '" + cn + "' not loaded (" + e.what() + "); jobs naming it are refused");
                 }
               }
               *result = load_served_model(source, options, budget, estimate.get(), progress, controlnet_bytes);
               (*result)->embeddings = cfg.embeddings;
-              for (const std::string& cn : controlnets) {
+              for (const std::string& cn : readable) {
                 if (preload_controlnet(**result, cn, limits, progress)) loaded_controlnets->push_back(cn);
               }
             },

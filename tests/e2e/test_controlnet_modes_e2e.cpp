@@ -5,9 +5,11 @@
 // (txt2img, img2img with canny, control_mode "ControlNet is more important" = guess mode), with
 // errors in A1111's shape naming the unit's field; `serve --controlnet` loads the net with the
 // model, before any job (/v1/controlnets says loaded), and the model's memory estimate grows by
-// exactly the net's weight bytes (from its safetensors header, fp32).
+// exactly the net's weight bytes (from its safetensors header, fp32); a net whose weights are
+// missing is left out (not loaded, not counted, its jobs 400) while the model still loads.
 #include <catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "e2e/http_harness.h"
@@ -102,12 +104,27 @@ TEST_CASE("serve --controlnet loads the net with the model, and its weights are 
     for (int64_t s : info.shape) numel *= s;
     weight_bytes += numel * 4;
   }
-  WorkerProcess plain({"--model", fixture("pipelines/tiny-sd15"), "--min-side", "64"});
+  // ... served beside a ControlNet folder whose weights are missing: the worker still loads the
+  // model (ready), that net is left out of memory and of the estimate, and jobs naming it are 400s.
+  TempDir tmp;
+  const std::filesystem::path broken = std::filesystem::path(tmp.path()) / "broken-net";
+  std::filesystem::create_directories(broken);
+  std::filesystem::copy_file(cn("tiny-controlnet-sd15/config.json"), broken / "config.json");
+  WorkerProcess plain({"--model", fixture("pipelines/tiny-sd15"), "--min-side", "64", "--controlnet", broken.string()});
+  const HttpReply plain_listing = http_get(plain.port(), "/v1/controlnets");
+  REQUIRE(plain_listing.body["data"].size() == 1);
+  CHECK(plain_listing.body["data"][0]["loaded"] == false);
   const int64_t with = http_get(worker().port(), "/v1/models").body["data"][0]["memory"]["estimate_bytes"];
   const int64_t without = http_get(plain.port(), "/v1/models").body["data"][0]["memory"]["estimate_bytes"];
   INFO("estimate with " << with << ", without " << without << ", ControlNet weights " << weight_bytes);
   CHECK(weight_bytes > 0);
   CHECK(with - without == weight_bytes);
+  json job = {{"operation", "image_generation"}, {"hive_id", "h"}, {"model", http_get(plain.port(), "/v1/models").body["data"][0]["id"]},
+              {"prompt", kPrompt}, {"width", 64}, {"height", 64}, {"steps", 2},
+              {"controlnets", json::array({{{"model", "broken-net"}, {"image", encode_base64(file_bytes(cn("control_64x64.png")))}}})}};
+  const HttpReply refused = post_json(plain.port(), job);
+  INFO(refused.raw.substr(0, 300));
+  CHECK(refused.status == 400);
 }
 
 TEST_CASE("img2img and inpaint jobs with controlnets give generate's PNG", "[e2e][controlnet]") {
