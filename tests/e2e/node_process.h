@@ -1,5 +1,5 @@
 // An `sd-worker node` child process for the distributed tests: started with its arguments and
-// `--listen 127.0.0.1:0`, ready once it prints its "listening on 127.0.0.1:PORT" line on stdout
+// `--listen 127.0.0.1:0` (or a given port), ready once it prints its "listening on 127.0.0.1:PORT" line on stdout
 // (read through a pipe with poll(), bounded), stderr into a log file. kill9() is the crash the
 // tests inject; stop() ends it with SIGTERM. Header-only, like the other e2e helpers.
 #pragma once
@@ -27,7 +27,9 @@ class NodeProcess {
  public:
   // Throws std::runtime_error (with the node's log) when it exits or prints no listening line
   // within `timeout`.
-  explicit NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120));
+  // `port`: listen on 127.0.0.1:<port> ("0": any free port).
+  explicit NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120),
+                       const std::string& port = "0");
   ~NodeProcess();
   NodeProcess(const NodeProcess&) = delete;
   NodeProcess& operator=(const NodeProcess&) = delete;
@@ -50,14 +52,14 @@ class NodeProcess {
   std::string log_path_;
 };
 
-inline NodeProcess::NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout) {
+inline NodeProcess::NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout, const std::string& port) {
   char path[] = "/tmp/sdw-node-log-XXXXXX";
   const int log_fd = mkstemp(path);
   if (log_fd < 0) throw std::runtime_error("cannot create a node log file");
   log_path_ = path;
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
-  std::vector<std::string> argv = {SDW_WORKER_BINARY, "node", "--listen", "127.0.0.1:0"};
+  std::vector<std::string> argv = {SDW_WORKER_BINARY, "node", "--listen", "127.0.0.1:" + port};
   argv.insert(argv.end(), args.begin(), args.end());
   pid_ = spawn_process(argv, {}, out[1], log_fd);
   ::close(out[1]);

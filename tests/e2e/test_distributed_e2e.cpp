@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "e2e/http_harness.h"
@@ -299,4 +300,29 @@ TEST_CASE("a cancel reaches the remote denoiser: the job stops within a step", "
   CHECK(n["in_flight"] == 0);
   CHECK(n["state"] == "up");
   CHECK(n["failures"] == 1);  // the cancelled request
+}
+
+TEST_CASE("a node that comes back on its address is used again", "[e2e][distributed]") {
+  auto node = std::make_unique<NodeProcess>(
+      std::vector<std::string>{"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  const std::string address = node->address();
+  WorkerProcess front(front_args({"--stage", "denoiser=" + address, "--insecure-plaintext"}));
+  REQUIRE(settled_nodes(front.port(), "denoiser")[0]["state"] == "up");
+  node->kill9();
+  for (int i = 0; i < 400 && node_entry(front.port(), "denoiser", address)["state"] == "up"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(node_entry(front.port(), "denoiser", address)["state"] == "down");
+  CHECK(run_job(front.port(), job(3, 8)).first == "complete");  // locally meanwhile
+  CHECK(stages(front.port())["denoiser"]["local_fallbacks"] == 1);
+
+  // The node restarts on the same address; the front reconnects within its retry interval.
+  node.reset();
+  NodeProcess again({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"}, std::chrono::seconds(120),
+                    address.substr(address.rfind(':') + 1));
+  for (int i = 0; i < 400 && node_entry(front.port(), "denoiser", address)["state"] != "up"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  REQUIRE(node_entry(front.port(), "denoiser", address)["state"] == "up");
+  CHECK(run_job(front.port(), job(3, 8)).first == "complete");
+  CHECK(node_entry(front.port(), "denoiser", address)["requests"] == 1);
+  CHECK(stages(front.port())["denoiser"]["local_fallbacks"] == 1);
 }
