@@ -326,3 +326,19 @@ TEST_CASE("a node that comes back on its address is used again", "[e2e][distribu
   CHECK(node_entry(front.port(), "denoiser", address)["requests"] == 1);
   CHECK(stages(front.port())["denoiser"]["local_fallbacks"] == 1);
 }
+
+TEST_CASE("the job deadline reaches the remote denoiser", "[e2e][distributed]") {
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--insecure-plaintext", "--job-timeout-s", "1"}));
+  REQUIRE(settled_nodes(front.port(), "denoiser")[0]["state"] == "up");
+  auto [name, ev] = run_job(front.port(), job(900, 5));  // about 30 s of steps here
+  INFO(ev.dump());
+  REQUIRE(name == "error");
+  CHECK(ev["code"] == "timeout");
+  // The node's denoiser was cancelled: its request came back within 5 s.
+  const auto t0 = clock_type::now();
+  while (node_entry(front.port(), "denoiser", node.address())["in_flight"] != 0 &&
+         clock_type::now() - t0 < std::chrono::seconds(5))
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(node_entry(front.port(), "denoiser", node.address())["in_flight"] == 0);
+}
