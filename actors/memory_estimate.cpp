@@ -44,14 +44,33 @@ std::string format_bytes(int64_t bytes) {
 std::string MemoryEstimate::describe() const {
   return format_bytes(total()) + " (weights " + format_bytes(weight_bytes) + " + activations " +
          format_bytes(activation_bytes) +
-         (prepack_bytes > 0 ? " + prepacked weights up to " + format_bytes(prepack_bytes) : "") + ")";
+         (prepack_bytes > 0 ? " + CPU fast path up to " + format_bytes(prepack_bytes) : "") + ")";
+}
+
+void MemoryEstimate::add_prepackable(const std::vector<int64_t>& shape, int64_t bytes, bool vae) {
+  if (!vae) prepackable_bytes += bytes;
+  largest_prepackable_bytes = std::max(largest_prepackable_bytes, bytes);
+  if ((shape.size() == 2 || shape.size() == 4) && shape[0] > 0 && shape[1] > 0) {
+    int64_t numel = 1;
+    for (int64_t s : shape) numel *= s;
+    prepack_padding_bytes += nn::packed_bytes_bound(shape, bytes / numel) - bytes;
+  }
 }
 
 void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype) {
   const bool onednn = device.is_cpu() && nn::cpu_onednn_enabled();
   const bool mixed_bf16 = onednn && dtype == at::kBFloat16 && nn::onednn_bf16_supported();
-  e.prepack_bytes = onednn && nn::cpu_prepack_enabled() && (dtype == at::kFloat || mixed_bf16) ? e.prepackable_bytes : 0;
-  if (mixed_bf16) e.activation_bytes *= 2;
+  const bool fp16_stored = device.is_cpu() && dtype == at::kHalf;  // fp32 activations (nn/layers.h)
+  // Without per-tensor sizes (a catalog estimate): SD's largest UNet layer, a 1280x2560x3x3
+  // convolution (118 MB in fp32), at the model's element size; the padding as 1%.
+  const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
+  const int64_t largest = e.largest_prepackable_bytes > 0 ? e.largest_prepackable_bytes
+                                                          : std::min(e.prepackable_bytes, int64_t{1280} * 2560 * 9 * elem);
+  const int64_t padding = e.largest_prepackable_bytes > 0 ? e.prepack_padding_bytes : e.prepackable_bytes / 100;
+  e.prepack_bytes = 0;
+  if (onednn && nn::cpu_prepack_enabled() && (dtype == at::kFloat || mixed_bf16)) e.prepack_bytes = padding + 2 * largest;
+  if (fp16_stored) e.prepack_bytes = 2 * (2 * largest);  // the fp32 copy and oneDNN's reorder of it
+  if (mixed_bf16 || fp16_stored) e.activation_bytes *= 2;
 }
 
 int64_t mem_available_bytes() { return device_free_bytes(at::Device(at::kCPU)); }
@@ -83,7 +102,7 @@ int64_t activation_bytes(const nlohmann::json& unet, const nlohmann::json& vae, 
 namespace {
 
 int64_t header_weight_bytes(const std::string& file, int64_t elem, int64_t vae_elem, bool vae_prefix,
-                            int64_t* prepackable = nullptr) {
+                            MemoryEstimate* prepackable = nullptr) {
   int64_t total = 0;
   SafetensorsFile st = SafetensorsFile::open(file);
   for (const auto& [name, info] : st.infos()) {
@@ -95,7 +114,7 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, int64_t vae_e
     const bool vae = vae_prefix && name.rfind("first_stage_model.", 0) == 0;
     const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
     total += bytes;
-    if (prepackable && !vae && floating) *prepackable += bytes;
+    if (prepackable && floating) prepackable->add_prepackable(info.shape, bytes, vae);
   }
   return total;
 }
@@ -106,7 +125,7 @@ MemoryEstimate estimate_single_file(const std::string& file, at::ScalarType dtyp
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));
   const int64_t vae_elem = static_cast<int64_t>(c10::elementSize(vae_dtype_for(dtype, true, true)));
   MemoryEstimate e;
-  e.weight_bytes = header_weight_bytes(file, elem, vae_elem, true, &e.prepackable_bytes);
+  e.weight_bytes = header_weight_bytes(file, elem, vae_elem, true, &e);
   // SDXL (conditioner.embedders.*): its UNet at 1024x1024; otherwise an SD1.x UNet at 512x512.
   bool sdxl = false;
   const SafetensorsFile st = SafetensorsFile::open(file);
@@ -141,7 +160,7 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, 
         const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
         const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
         e.weight_bytes += bytes;
-        if (!vae && floating) e.prepackable_bytes += bytes;
+        if (floating) e.add_prepackable(info.shape, bytes, vae);
       }
     }
   }
@@ -180,12 +199,13 @@ MemoryEstimate estimate_model(const SdModel& model) {
   MemoryEstimate e;
   e.weight_bytes = model.weight_bytes();
   // The text encoders (an SDXL refiner has only the second) and the UNet.
-  auto count = [&](const torch::nn::Module& m) {
-    for (const auto& p : m.parameters()) e.prepackable_bytes += p.numel() * p.element_size();
+  auto count = [&](const torch::nn::Module& m, bool vae) {
+    for (const auto& p : m.parameters()) e.add_prepackable(p.sizes().vec(), p.numel() * p.element_size(), vae);
   };
-  if (!model.text_encoder.is_empty()) count(*model.text_encoder);
-  if (!model.text_encoder_2.is_empty()) count(*model.text_encoder_2);
-  count(*model.unet);
+  if (!model.text_encoder.is_empty()) count(*model.text_encoder, false);
+  if (!model.text_encoder_2.is_empty()) count(*model.text_encoder_2, false);
+  count(*model.unet, false);
+  if (!model.vae.is_empty()) count(*model.vae, true);
   const auto& uc = model.unet->config();
   nlohmann::json unet{{"block_out_channels", uc.block_out_channels},
                       {"down_block_types", uc.down_block_types},

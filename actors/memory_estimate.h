@@ -19,18 +19,30 @@ struct MemoryEstimate {
   int64_t weight_bytes = 0;
   int64_t activation_bytes = 0;
   // Weights of the UNet and text encoder(s) (not the VAE), at the dtype they load as: what the
-  // CPU fast path may prepack into a second copy (model/nn/layers.h).
+  // CPU fast path may pack into oneDNN's layout (model/nn/packed_layer.h) or convert per product.
   int64_t prepackable_bytes = 0;
-  int64_t prepack_bytes = 0;  // counted when the model runs fp32 on a CPU with prepacking on
+  // The largest tensor a layer may pack (the VAE's included) and what oneDNN's block padding may
+  // add to all of them (nn::packed_bytes_bound); 0: unknown (a catalog estimate).
+  int64_t largest_prepackable_bytes = 0;
+  int64_t prepack_padding_bytes = 0;
+  // What the CPU fast path adds (add_cpu_prepack): the packed weights replace the plain ones, so
+  // their block padding plus the copies of one layer alive while it is packed, or (fp16-stored
+  // weights) converted to fp32 for one product.
+  int64_t prepack_bytes = 0;
   int64_t total() const { return weight_bytes + activation_bytes + prepack_bytes; }
-  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB[ + prepacked weights up to 1.3 GiB])"
+  // Adds one UNet / text encoder tensor of `shape` and `bytes` to the prepackable counts, or one of
+  // the VAE's to the largest tensor and the padding only.
+  void add_prepackable(const std::vector<int64_t>& shape, int64_t bytes, bool vae = false);
+  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB[ + CPU fast path up to 0.2 GiB])"
   std::string describe() const;
 };
 
-// Adds what the CPU fast paths cost (nn/layers.h) when a model of `dtype` runs on `device`: the
-// prepacked copies (at most one more copy of the prepackable weights) for fp32 models with
-// prepacking on and for bf16 models on the mixed path, whose activations are fp32 (twice the
-// bf16 estimate). Call once per estimate.
+// Adds what the CPU fast paths cost (nn/layers.h) when a model of `dtype` runs on `device`: for
+// fp32 models with prepacking on and bf16 models on the mixed path, the packed weights' block
+// padding and two more copies of the largest layer (its plain, oneDNN and packed forms alive
+// together while it is packed); for fp16-stored weights, the largest layer converted to fp32 and
+// oneDNN's reorder of it. The mixed bf16 and fp16-stored paths' activations are fp32 (twice the
+// 16-bit estimate). Call once per estimate.
 void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype);
 
 // MemAvailable of /proc/meminfo in bytes; -1 where it cannot be read.

@@ -102,9 +102,9 @@ int64_t write_synthetic_lora(const SdModel& model, const std::string& path, int6
     std::replace(stem.begin(), stem.end(), '.', '_');
     stem = (m.component == LoraComponent::unet ? "lora_unet_" : m.component == LoraComponent::text_encoder ? "lora_te1_" : "lora_te2_") + stem;
     if (m.component == LoraComponent::text_encoder && !model.is_sdxl()) stem.replace(0, 9, "lora_te_");
-    std::vector<int64_t> down{rank, m.weight.size(1)}, up{m.weight.size(0), rank};
-    if (m.weight.dim() == 4) {
-      down.insert(down.end(), {m.weight.size(2), m.weight.size(3)});
+    std::vector<int64_t> down{rank, m.weight().size(1)}, up{m.weight().size(0), rank};
+    if (m.weight().dim() == 4) {
+      down.insert(down.end(), {m.weight().size(2), m.weight().size(3)});
       up.insert(up.end(), {1, 1});
     }
     tensors[stem + ".lora_down.weight"] = (at::randn(down, gen) * 0.1).to(at::kHalf);

@@ -5,6 +5,8 @@
 
 #include <sstream>
 
+#include "model/nn/packed_layer.h"
+
 namespace sdw {
 namespace {
 
@@ -27,6 +29,7 @@ std::vector<std::pair<std::string, std::vector<int64_t>>> module_tensor_shapes(c
 
 void load_state_dict(torch::nn::Module& module, const std::map<std::string, at::Tensor>& tensors,
                      const LoadOptions& options) {
+  nn::unpack_weights(module);  // the plain weights of layers packed by a forward pass (nn/packed_layer.h)
   std::map<std::string, at::Tensor> targets;
   for (const auto& p : module.named_parameters(true)) targets.emplace(p.key(), p.value());
   for (const auto& b : module.named_buffers(true)) targets.emplace(b.key(), b.value());

@@ -2,25 +2,16 @@
 #include "model/lora/lora_state.h"
 
 #include <c10/core/InferenceMode.h>
-#include <torch/csrc/autograd/variable.h>
 
 #include <chrono>
 
 #include "model/lora/lora_delta.h"
-#include "model/nn/layers.h"
 
 namespace sdw {
 namespace {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// After an in-place write: the layer's derived copies (prepacked oneDNN weights) are remade.
-void weight_written(const LoraModule& m) {
-  if (!m.weight.is_inference()) torch::autograd::impl::bump_version(m.weight);
-  if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(m.leaf)) linear->weight_changed();
-  if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(m.leaf)) conv->weight_changed();
 }
 
 }  // namespace
@@ -33,10 +24,8 @@ int64_t LoraState::saved_bytes() const {
 
 void LoraState::write_back() {
   c10::InferenceMode guard;
-  for (auto& [m, s] : saved_) {
-    m->weight.copy_(s.original);
-    weight_written(*m);
-  }
+  // plain_weight unpacks a layer the CPU fast path packed since; its next product packs it again.
+  for (auto& [m, s] : saved_) m->plain_weight().copy_(s.original);
 }
 
 void LoraState::restore() {
@@ -84,17 +73,16 @@ LoraApplyStats LoraState::apply(const std::vector<LoraUse>& uses, LoraCache& cac
       for (const LoraTarget& t : plan) {
         if (saved.count(t.module)) continue;
         auto old = saved_.find(t.module);
-        saved[t.module] = old != saved_.end() ? std::move(old->second) : Saved{t.module, t.module->weight.clone()};
+        saved[t.module] = old != saved_.end() ? std::move(old->second) : Saved{t.module, t.module->plain_weight().clone()};
       }
     saved_ = std::move(saved);
     for (size_t i = 0; i < plans.size(); ++i)
       for (const LoraTarget& t : plans[i]) {
-        const at::Tensor& w = t.module->weight;  // written in place: its storage stays
+        const at::Tensor w = t.module->plain_weight();  // written in place: its storage stays
         const double factor = uses[i].strength * t.layer->scale();
         at::Tensor delta = lora_delta(*t.layer, w.sizes(), factor, w.device());  // float32, w's shape
         w.add_(delta.to(w.scalar_type()));
       }
-    for (auto& [m, s] : saved_) weight_written(*m);
   } catch (...) {
     write_back();
     saved_.clear();

@@ -59,14 +59,8 @@ LoraModuleIndex::LoraModuleIndex(const LoraModelParts& parts) : parts_(parts) {
       LoraModule m;
       m.component = component;
       m.name = item.key();
-      m.leaf = item.value();
-      if (auto linear = std::dynamic_pointer_cast<nn::LinearImpl>(m.leaf)) {
-        m.weight = linear->weight;
-      } else if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(m.leaf)) {
-        m.weight = conv->weight;
-      } else {
-        continue;
-      }
+      m.leaf = std::dynamic_pointer_cast<nn::PackedLayer>(item.value());  // nn::Linear or nn::Conv2d
+      if (!m.leaf) continue;
       const int c = static_cast<int>(component);
       const size_t i = modules_.size();
       by_name_[{c, m.name}] = i;
@@ -162,7 +156,7 @@ std::vector<LoraTarget> map_lora(const LoraFile& file, const LoraModuleIndex& in
       throw LoraError("LoRA file '" + file.path + "': two keys patch " + component_name(t.module->component) + "." +
                       t.module->name + " (the second: '" + t.layer->key + "')");
     try {
-      check_lora_fits(*t.layer, t.module->weight.sizes(), file.path,
+      check_lora_fits(*t.layer, t.module->weight().sizes(), file.path,
                       std::string(component_name(t.module->component)) + "." + t.module->name + ".weight");
     } catch (const LoraError& e) {
       throw LoraError(e.what() + hint);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "model/lora/lora_file.h"
+#include "model/nn/packed_layer.h"
 
 namespace sdw {
 
@@ -29,12 +30,20 @@ struct LoraModelParts {
   std::shared_ptr<torch::nn::Module> unet, text_encoder, text_encoder_2;  // null: absent
 };
 
-// One patchable layer: an nn::Linear or nn::Conv2d and its weight (the parameter itself).
+// One patchable layer: an nn::Linear or nn::Conv2d. Its weight is read through the layer, never
+// kept here: a layer packed for the CPU fast path holds its weight only in packed form
+// (nn/packed_layer.h), and a handle kept here would keep the plain copy alive beside it.
 struct LoraModule {
   LoraComponent component = LoraComponent::unet;
   std::string name;  // "down_blocks.0.attentions.0.proj_in"
-  std::shared_ptr<torch::nn::Module> leaf;
-  at::Tensor weight;
+  std::shared_ptr<nn::PackedLayer> leaf;
+  // The weight's shape and dtype (a meta-device placeholder while the layer is packed).
+  at::Tensor weight() const { return leaf->weights().plain; }
+  // The plain weight itself (the layer unpacked first), for in-place writes and reading values.
+  at::Tensor plain_weight() const {
+    leaf->unpack();
+    return leaf->weights().plain;
+  }
 };
 
 // The patchable layers of a model by name, built once per model (the module tree does not change).

@@ -48,13 +48,9 @@ const char* dtype_name(at::ScalarType type) {
   }
 }
 
+// fp16 on the CPU stores the weights in fp16 and computes in fp32 (nn/layers.h), so every
+// device/dtype pair is accepted.
 void check_device_dtype(const at::Device& device, at::ScalarType dtype) {
-#if TORCH_VERSION_MAJOR < 2
-  if (device.is_cpu() && dtype == at::kHalf)
-    throw std::invalid_argument(
-        "fp16 is not available on the CPU with this libtorch (it has no fp16 CPU kernels for layer_norm or "
-        "convolution); use --dtype bf16 (fast on CPUs with AMX/avx512_bf16) or fp32 on the CPU, fp16 on a GPU");
-#endif
   (void)device;
   (void)dtype;
 }

@@ -13,9 +13,9 @@ at::Device parse_device(const std::string& text);
 // "fp32"/"float32"/"float", "fp16"/"float16"/"half", "bf16"/"bfloat16".
 at::ScalarType parse_dtype(const std::string& text);
 const char* dtype_name(at::ScalarType type);
-// std::invalid_argument when this libtorch cannot run a model of `dtype` on `device`: fp16 on the
-// CPU with libtorch 1.x (no Half CPU kernels for layer_norm or convolution), with the advice to
-// use bf16 or fp32 there.
+// std::invalid_argument when this libtorch cannot run a model of `dtype` on `device`. None today:
+// fp16 on the CPU keeps fp16 weights and computes in fp32 (nn/layers.h), as libtorch 1.x has no
+// Half CPU kernels for layer_norm or convolution.
 void check_device_dtype(const at::Device& device, at::ScalarType dtype);
 
 }  // namespace sdw

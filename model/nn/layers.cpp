@@ -75,24 +75,26 @@ at::Tensor onednn_mm(const at::Tensor& a, const at::Tensor& w, const at::Tensor&
   return out.permute({0, 2, 3, 1}).reshape({m, n});
 }
 
-at::Tensor PackedWeight::get(const at::Tensor& weight4d, int64_t padding, int64_t stride) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const int64_t version = weight4d.is_inference() ? -1 : static_cast<int64_t>(weight4d._version());
-  if (!packed_.defined() || from_ != weight4d.data_ptr() || version_ != version) {
-    packed_ = at::mkldnn_reorder_conv2d_weight(weight4d.contiguous().to_mkldnn(), {padding, padding}, {stride, stride},
-                                               {1, 1}, 1);
-    from_ = weight4d.data_ptr();
-    version_ = version;
-  }
-  return packed_;
+namespace {
+
+// Whether a product of `x` with a layer's weight `w` (its plain tensor or placeholder, `packed` when
+// packed) runs through oneDNN: fp32 with fp32, or fp32/bf16 activations with bf16 weights (mixed).
+bool onednn_product(const at::Tensor& x, const PackedLayer::Weights& w) {
+  const bool weight_cpu = w.packed.defined() || w.plain.device().is_cpu();
+  if (!cpu_onednn_enabled() || !weight_cpu || !x.device().is_cpu() || x.is_mkldnn() || x.requires_grad() ||
+      !at::globalContext().userEnabledMkldnn())
+    return false;
+  if (w.plain.scalar_type() == at::kFloat) return x.scalar_type() == at::kFloat;
+  return w.plain.scalar_type() == at::kBFloat16 && (x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16) &&
+         onednn_bf16_supported();
 }
 
-void PackedWeight::reset() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  packed_ = at::Tensor();
-  from_ = nullptr;
-  version_ = -1;
+// fp16-stored weights with activations of another dtype (layers.h): the weight converted for this product.
+bool converts_weight(const at::Tensor& x, const at::Tensor& weight) {
+  return weight.scalar_type() == at::kHalf && x.scalar_type() != at::kHalf;
 }
+
+}  // namespace
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const at::TensorOptions& options) {
   weight = register_parameter("weight", at::empty({out_features, in_features}, options), false);
@@ -102,31 +104,30 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const int64_t k = x.size(-1);
   const int64_t rows = k > 0 ? x.numel() / k : 0;
-  if (x.scalar_type() != weight.scalar_type()) {
-    // bf16 weights, fp32 activations (see layers.h): the product in bf16, the result in x's dtype.
-    std::vector<int64_t> sizes = x.sizes().vec();
-    sizes.back() = weight.size(0);
-    at::Tensor y;
-    if (rows >= kOnednnMinRows && use_cpu_onednn_bf16(x, weight)) {
-      const at::Tensor w = cpu_prepack_enabled() && rows <= kPrepackMaxRows
-                               ? packed_.get(weight.view({weight.size(0), k, 1, 1}), 0, 1)
-                               : weight.contiguous();
-      y = onednn_mm(x.reshape({rows, k}).to(weight.scalar_type()).contiguous(), w, bias).view(sizes);  // [..., out]
-    } else {
-      y = at::linear(x.to(weight.scalar_type()), weight, bias);
-    }
-    return y.to(x.scalar_type());
+  Weights w = weights();
+  at::Tensor b = bias;
+  const bool converted = converts_weight(x, w.plain);
+  if (converted) {
+    w = {w.plain.to(x.scalar_type()), at::Tensor()};  // [out, in] fp32 for this call only
+    if (b.defined()) b = b.to(x.scalar_type());
   }
-  if (rows >= kOnednnMinRows && rows * k * weight.size(0) >= kOnednnMinMacs && use_cpu_onednn(x) &&
-      use_cpu_onednn(weight)) {
-    std::vector<int64_t> sizes = x.sizes().vec();
-    sizes.back() = weight.size(0);
-    const at::Tensor w = cpu_prepack_enabled() && rows <= kPrepackMaxRows
-                             ? packed_.get(weight.view({weight.size(0), k, 1, 1}), 0, 1)
-                             : weight.contiguous();
-    return onednn_mm(x.reshape({rows, k}).contiguous(), w, bias).view(sizes);  // [..., out]
+  const int64_t n = w.plain.size(0);
+  const bool mixed = x.scalar_type() != w.plain.scalar_type();  // bf16 weights, fp32 activations
+  std::vector<int64_t> sizes = x.sizes().vec();
+  sizes.back() = n;
+  at::Tensor y;
+  if (onednn_product(x, w) &&
+      (w.packed.defined() || (rows >= kOnednnMinRows && (mixed || rows * k * n >= kOnednnMinMacs)))) {
+    at::Tensor wt = w.packed;
+    if (!wt.defined() && cpu_prepack_enabled() && rows <= kPrepackMaxRows && w.plain.is_contiguous() &&
+        w.plain.device().is_cpu() && !converted)
+      wt = pack(0, 1);  // from now on the only copy
+    if (!wt.defined()) wt = w.plain.contiguous();
+    y = onednn_mm(x.reshape({rows, k}).to(w.plain.scalar_type()).contiguous(), wt, b).view(sizes);  // [..., out]
+  } else {
+    y = at::linear(x.to(w.plain.scalar_type()), dense(w), b);  // [..., out]
   }
-  return at::linear(x, weight, bias);
+  return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
 }
 
 Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
@@ -137,29 +138,38 @@ Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel
 }
 
 at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
-  if (x.scalar_type() != weight.scalar_type()) {
-    // bf16 weights, fp32 activations (see layers.h): the weight prepacked once for oneDNN's bf16
-    // kernels (AMX where the CPU has it), the result in x's dtype.
-    at::Tensor y;
-    if (x.dim() == 4 && use_cpu_onednn_bf16(x, weight))
-      y = at::mkldnn_convolution(x.to(weight.scalar_type()).contiguous(),
-                                 cpu_prepack_enabled() ? packed_.get(weight, padding_, stride_) : weight.contiguous(),
-                                 bias, {padding_, padding_}, {stride_, stride_}, {1, 1}, 1);
-    else
-      y = at::conv2d(x.to(weight.scalar_type()), weight, bias, {stride_, stride_}, {padding_, padding_});
-    return y.to(x.scalar_type());
+  Weights w = weights();
+  at::Tensor b = bias;
+  const bool converted = converts_weight(x, w.plain);
+  if (converted) {
+    w = {w.plain.to(x.scalar_type()), at::Tensor()};  // [Cout, Cin, k, k] fp32 for this call only
+    if (b.defined()) b = b.to(x.scalar_type());
   }
-  if (x.dim() == 4 && use_cpu_onednn(x) && use_cpu_onednn(weight)) {
+  const at::ScalarType wtype = w.plain.scalar_type();
+  const bool mixed = x.scalar_type() != wtype;  // bf16 weights, fp32 activations (see layers.h)
+  at::Tensor y;
+  if (x.dim() == 4 && onednn_product(x, w)) {
     // at::conv2d would pick oneDNN too, except for 1x1 kernels with one intra-op thread (im2col + BLAS).
-    const auto format = x.suggest_memory_format();
-    const int64_t k = weight.size(2);
+    // Mixed bf16 runs on contiguous (NCHW) inputs, as the packed weights do.
+    const auto format = mixed ? at::MemoryFormat::Contiguous : x.suggest_memory_format();
+    const int64_t k = w.plain.size(2);
     const int64_t pixels =
         x.size(0) * ((x.size(2) + 2 * padding_ - k) / stride_ + 1) * ((x.size(3) + 2 * padding_ - k) / stride_ + 1);
-    const bool prepack = cpu_prepack_enabled() && pixels <= kPrepackMaxRows && format == at::MemoryFormat::Contiguous;
-    return at::mkldnn_convolution(x.contiguous(format), prepack ? packed_.get(weight, padding_, stride_) : weight,
-                                  bias, {padding_, padding_}, {stride_, stride_}, {1, 1}, 1);
+    at::Tensor wt;
+    if (format == at::MemoryFormat::Contiguous) {
+      wt = w.packed;
+      // bf16 convolution weights are always packed; fp32 ones for small outputs.
+      if (!wt.defined() && cpu_prepack_enabled() && (mixed || pixels <= kPrepackMaxRows) && w.plain.is_contiguous() &&
+          w.plain.device().is_cpu() && !converted)
+        wt = pack(padding_, stride_);  // from now on the only copy
+    }
+    if (!wt.defined()) wt = w.packed.defined() ? dense(w) : mixed ? w.plain.contiguous() : w.plain;
+    y = at::mkldnn_convolution(x.to(wtype).contiguous(format), wt, b, {padding_, padding_}, {stride_, stride_}, {1, 1},
+                               1);
+  } else {
+    y = at::conv2d(x.to(wtype), dense(w), b, {stride_, stride_}, {padding_, padding_});
   }
-  return at::conv2d(x, weight, bias, {stride_, stride_}, {padding_, padding_});
+  return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
 }
 
 GroupNormImpl::GroupNormImpl(int64_t num_groups, int64_t num_channels, double eps, const at::TensorOptions& options)
@@ -195,7 +205,11 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::Tens
   weight = register_parameter("weight", at::empty({num_embeddings, dim}, options), false);
 }
 
-at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) { return at::embedding(weight, ids); }
+at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) {
+  if (weight.scalar_type() == at::kHalf && weight.device().is_cpu())  // fp16-stored on the CPU: fp32 activations
+    return at::embedding(weight, ids).to(at::kFloat);
+  return at::embedding(weight, ids);
+}
 
 at::Tensor activation(const std::string& name, const at::Tensor& x) {
   if (name == "silu" || name == "swish") return at::silu(x);

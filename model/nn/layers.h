@@ -9,7 +9,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
-#include <mutex>
+#include "model/nn/packed_layer.h"
 
 namespace sdw::nn {
 
@@ -39,60 +39,40 @@ bool onednn_bf16_supported();
 // True when a product of `x` (fp32 or bf16) with the bf16 `weight` can take oneDNN's bf16 path.
 bool use_cpu_onednn_bf16(const at::Tensor& x, const at::Tensor& weight);
 // a [M, K] x w [N, K]^T (+ bias [N]) -> [M, N] through oneDNN; `a` and `w` contiguous (`w` may
-// also be a PackedWeight of the [N, K, 1, 1] view).
+// also be the packed weight of the [N, K, 1, 1] view, PackedLayer::pack).
 at::Tensor onednn_mm(const at::Tensor& a, const at::Tensor& w, const at::Tensor& bias = {});
 
-// Weights prepacked into oneDNN's blocked layout for small inputs (<= 256 rows or output pixels:
-// the UNet's 1280-channel levels), where reordering a 6-120 MB weight on every call costs more
-// than the product itself (1.5-4x faster for those layers). Costs one extra copy of the weights
-// that see such inputs (+2.5 GiB RSS for SD1.5 at 256x256 with CFG). On by default with the oneDNN path;
-// `SDW_CPU_PREPACK=0` or `set_cpu_prepack(false)` turns it off.
+// Weights prepacked into oneDNN's blocked layout (packed_layer.h): a Linear or Conv2d packs its
+// weight on its first product with a small input (<= 256 rows or output pixels: the UNet's
+// 1280-channel levels and the cross-attention keys/values), where reordering a 6-120 MB weight on
+// every call costs more than the product itself (1.5-4x faster for those layers), and from then on
+// runs every product on the packed weight. The packed weight replaces the plain one (one copy in
+// memory). On by default with the oneDNN path; `SDW_CPU_PREPACK=0` or `set_cpu_prepack(false)`
+// turns it off for layers not packed yet.
+//
+// fp16-stored weights on the CPU (`--dtype fp16` there): the weights stay fp16 (half the memory)
+// and the activations fp32 (SdModel::activation_dtype); each Linear and Conv2d call converts its
+// weight to fp32 for that one product (this CPU family has avx512_bf16 but no avx512_fp16, so
+// oneDNN has no f16 kernels to use), norms and embeddings cast theirs to fp32.
 bool cpu_prepack_enabled();
 void set_cpu_prepack(bool enabled);
 
-// The prepacked copy of a 4-D weight, made on first use and remade when the weight is replaced or
-// written in place (thread-safe).
-class PackedWeight {
- public:
-  at::Tensor get(const at::Tensor& weight4d, int64_t padding, int64_t stride);
-  // Drops the packed copy: the next use packs again. For writers that cannot rely on the version
-  // counter (weights made under InferenceMode have none), e.g. LoRA fusing.
-  void reset();
-
- private:
-  std::mutex mutex_;
-  at::Tensor packed_;
-  const void* from_ = nullptr;
-  int64_t version_ = -1;
-};
-
-class LinearImpl : public torch::nn::Module {
+class LinearImpl : public PackedLayer {
  public:
   LinearImpl(int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
-  // After `weight` was written in place: derived copies (the prepacked weight) are remade.
-  void weight_changed() { packed_.reset(); }
-  at::Tensor weight;                        // [out, in]
-  at::Tensor bias;                          // [out] or undefined
-
- private:
-  PackedWeight packed_;
+  // weight [out, in], bias [out] or undefined (PackedLayer)
 };
 TORCH_MODULE(Linear);
 
-class Conv2dImpl : public torch::nn::Module {
+class Conv2dImpl : public PackedLayer {
  public:
   Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride, int64_t padding,
              bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [N, Cin, H, W] -> [N, Cout, H', W']
-  void weight_changed() { packed_.reset(); }  // see LinearImpl::weight_changed
-  at::Tensor weight;                        // [Cout, Cin, k, k]
-  at::Tensor bias;                          // [Cout]
+  // weight [Cout, Cin, k, k], bias [Cout] (PackedLayer)
   int64_t stride_;
   int64_t padding_;
-
- private:
-  PackedWeight packed_;
 };
 TORCH_MODULE(Conv2d);
 

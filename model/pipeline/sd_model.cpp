@@ -54,8 +54,11 @@ int64_t SdModel::weight_bytes() const {
 }
 
 at::ScalarType SdModel::activation_dtype_for(at::ScalarType weights) const {
+  // bf16 weights on oneDNN's bf16 kernels, and fp16-stored weights (converted per product), run
+  // with fp32 activations on the CPU (nn/layers.h).
   const bool mixed = device.is_cpu() && weights == at::kBFloat16 && nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
-  return mixed ? at::kFloat : weights;
+  const bool fp16_stored = device.is_cpu() && weights == at::kHalf;
+  return mixed || fp16_stored ? at::kFloat : weights;
 }
 
 UNetRunner& SdModel::unet_runner() {
@@ -66,6 +69,7 @@ UNetRunner& SdModel::unet_runner() {
 void set_channels_last(SdModel& model, bool on) {
   at::NoGradGuard no_grad;
   const auto format = on ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  nn::unpack_weights(*model.unet);  // the plain weights (a packed layer packs again only while contiguous)
   for (auto& p : model.unet->parameters())
     if (p.dim() == 4) p.set_data(p.contiguous(format));
   model.channels_last = on;

@@ -26,6 +26,7 @@
 #include "actors/tensor_message.h"
 #include "actors/writer.h"
 #include "model/pipeline/demo_model.h"
+#include "model/pipeline/generate.h"
 #include "model/pipeline/stages.h"
 #include "model/nn/layers.h"
 #include "test_util.h"
@@ -427,9 +428,11 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   CHECK(activation_bytes(unet, vae, 512, 512, 2) < act);
   CHECK(MemoryEstimate{1 << 30, 1 << 29}.describe() == "1.50 GiB (weights 1.00 GiB + activations 512.0 MiB)");
 
-  // The CPU fast path's prepacked copies: at most the UNet and text encoder weights once more,
-  // counted for fp32 (and bf16 on the mixed path) on the CPU while prepacking is on, never for the
-  // VAE or other devices; the mixed bf16 path's activations are fp32 (twice the bf16 estimate).
+  // The CPU fast path (nn/packed_layer.h): packed weights replace the plain ones, so it adds their
+  // block padding and two more copies of the largest layer while it is packed, for fp32 (and bf16
+  // on the mixed path) on the CPU while prepacking is on, never for the VAE or other devices;
+  // fp16-stored weights add the largest layer in fp32 and its reorder. The mixed bf16 and
+  // fp16-stored paths' activations are fp32 (twice the 16-bit estimate).
   int64_t unet_te = 0;
   for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
                                      static_cast<const torch::nn::Module*>(model->unet.get())})
@@ -440,16 +443,19 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   nn::set_cpu_prepack(true);
   MemoryEstimate cpu = e;
   add_cpu_prepack(cpu, at::kCPU, at::kFloat);
-  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? e.prepackable_bytes : 0));
+  CHECK(e.largest_prepackable_bytes > 0);
+  CHECK(e.largest_prepackable_bytes < e.prepackable_bytes);
+  const int64_t fast_path = e.prepack_padding_bytes + 2 * e.largest_prepackable_bytes;
+  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? fast_path : 0));
   CHECK(cpu.total() == e.total() + cpu.prepack_bytes);
   MemoryEstimate half = e;
   add_cpu_prepack(half, at::kCPU, at::kHalf);
-  CHECK(half.prepack_bytes == 0);
-  CHECK(half.activation_bytes == e.activation_bytes);
+  CHECK(half.prepack_bytes == 4 * e.largest_prepackable_bytes);
+  CHECK(half.activation_bytes == 2 * e.activation_bytes);
   MemoryEstimate bf16 = e;
   add_cpu_prepack(bf16, at::kCPU, at::kBFloat16);
   const bool mixed = nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
-  CHECK(bf16.prepack_bytes == (mixed ? e.prepackable_bytes : 0));
+  CHECK(bf16.prepack_bytes == (mixed ? fast_path : 0));
   CHECK(bf16.activation_bytes == (mixed ? 2 : 1) * e.activation_bytes);
   MemoryEstimate gpu = e;
   add_cpu_prepack(gpu, at::Device("cuda:0"), at::kBFloat16);
@@ -462,7 +468,33 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   nn::set_cpu_prepack(was);
   MemoryEstimate shown{1 << 30, 1 << 29};
   shown.prepack_bytes = 1 << 28;
-  CHECK(shown.describe() == "1.75 GiB (weights 1.00 GiB + activations 512.0 MiB + prepacked weights up to 256.0 MiB)");
+  CHECK(shown.describe() == "1.75 GiB (weights 1.00 GiB + activations 512.0 MiB + CPU fast path up to 256.0 MiB)");
+}
+
+TEST_CASE("the memory estimate covers the weights a generation leaves held, packed copies included", "[actors]") {
+  if (!nn::cpu_onednn_enabled() || !nn::cpu_prepack_enabled()) return;  // nothing is ever packed here
+  const std::string folder = test::fixture("pipelines/tiny-sd15");
+  MemoryEstimate e = estimate_folder(folder, at::kFloat);
+  add_cpu_prepack(e, at::kCPU, at::kFloat);
+  auto model = load_diffusers_model(folder, {});
+  auto held = [&] {
+    return nn::held_parameter_bytes(*model->text_encoder) + nn::held_parameter_bytes(*model->unet) +
+           nn::held_parameter_bytes(*model->vae);
+  };
+  const int64_t plain = held();
+  CHECK(plain == model->weight_bytes());
+  GenerationRequest req;
+  req.prompt = "a cat";
+  req.width = req.height = 32;  // latents 16x16: the tiny UNet's second level (8x8 x CFG batch 2) packs
+  req.steps = 2;
+  generate(*model, req);
+  const int64_t packed = nn::packed_layer_count(*model->unet) + nn::packed_layer_count(*model->vae);
+  INFO("packed layers " << packed << ", held " << held() << " bytes, plain " << plain << ", estimate " << e.describe());
+  CHECK(packed > 0);
+  // The packed weights replaced the plain ones: what is held grows by the block padding only.
+  CHECK(held() - plain <= e.prepack_padding_bytes);
+  CHECK(held() < plain + plain / 2);  // never a second copy
+  CHECK(held() <= e.weight_bytes + e.prepack_bytes);
 }
 
 TEST_CASE("SDXL memory estimates: both text encoders, a refiner without the first, SDXL single files at 1024", "[actors][sdxl]") {

@@ -124,11 +124,6 @@ TEST_CASE("bad command lines give a clear message and a non-zero exit", "[cli]")
       {{"generate", "--prompt", "x", "--init-image", tmp.path()}, "init-image"},
       {{"generate", "--prompt", "x", "--bogus"}, "bogus"},
       {{"frobnicate"}, "unknown command"},
-#if TORCH_VERSION_MAJOR < 2
-      {{"generate", "--prompt", "x", "--dtype", "fp16"}, "fp16 is not available on the CPU"},
-      {{"bench", "--arch", "demo", "--dtype", "fp16"}, "use --dtype bf16"},
-      {{"serve", "--dtype", "fp16", "--port", "0"}, "fp16 is not available on the CPU"},
-#endif
   };
   for (const auto& c : cases) {
     RunResult r = run_worker(c.args);

@@ -30,6 +30,8 @@ std::shared_ptr<SdModel> tiny_sd15() {
 
 std::map<std::string, at::Tensor> snapshot(const SdModel& model) {
   std::map<std::string, at::Tensor> out;
+  nn::unpack_weights(*model.unet.ptr());  // layers packed by a forward pass (nn/packed_layer.h): their plain values
+  nn::unpack_weights(*model.text_encoder.ptr());
   for (const auto& p : model.unet->named_parameters()) out["unet." + p.key()] = p.value().clone();
   for (const auto& p : model.text_encoder->named_parameters()) out["te." + p.key()] = p.value().clone();
   return out;
@@ -88,7 +90,7 @@ void write_tiny_lora(const std::string& path) {
 // max |conv(x) - at::conv2d(x, weight)| relative to the output's scale (oneDNN's prepacked
 // kernels and at::conv2d differ by float32 rounding only).
 double conv_error(Tiny& t, const at::Tensor& x, const at::Tensor& y) {
-  const at::Tensor ref = at::conv2d(x, t.conv->weight, t.conv->bias, 1, 1);
+  const at::Tensor ref = at::conv2d(x, nn::PackedLayer::dense(t.conv->weights()), t.conv->bias, 1, 1);
   return (y - ref).abs().max().item<double>() / std::max(1.0, ref.abs().max().item<double>());
 }
 
@@ -222,8 +224,13 @@ TEST_CASE("prepacked oneDNN weights follow the fused weights, also for weights m
     const at::Tensor x = at::randn({1, 8, 8, 8});  // 64 output pixels: the prepacked path
     const at::Tensor before = tiny->conv->forward(x);
     CHECK(conv_error(*tiny, x, before) < 1e-5);
+    // One copy: the packed weight replaced the plain one (the parameter is a meta placeholder).
+    CHECK(tiny->conv->packed());
+    CHECK(tiny->conv->named_parameters()["weight"].device().is_meta());
     state.apply({LoraUse{dir.file("t.safetensors"), 1.0}}, cache);
+    CHECK_FALSE(tiny->conv->packed());  // unpacked to be written
     const at::Tensor after = tiny->conv->forward(x);
+    CHECK(tiny->conv->packed());  // packed again, with the fused weight
     CHECK(conv_error(*tiny, x, after) < 1e-5);
     CHECK((after - before).abs().max().item<double>() > 1e-2);
     state.apply({}, cache);

@@ -44,6 +44,9 @@ std::string target_name(const LoraModule& m) { return std::string(component_name
 // All UNet and text-encoder parameters, copied (bytes compared after a refused apply).
 std::map<std::string, at::Tensor> snapshot(const SdModel& model) {
   std::map<std::string, at::Tensor> out;
+  nn::unpack_weights(*model.unet.ptr());  // layers packed by a forward pass (nn/packed_layer.h): their plain values
+  nn::unpack_weights(*model.text_encoder.ptr());
+  if (!model.text_encoder_2.is_empty()) nn::unpack_weights(*model.text_encoder_2.ptr());
   for (const auto& p : model.unet->named_parameters()) out["unet." + p.key()] = p.value().clone();
   for (const auto& p : model.text_encoder->named_parameters()) out["te." + p.key()] = p.value().clone();
   if (!model.text_encoder_2.is_empty())
@@ -74,7 +77,7 @@ MergeError check_merged(const std::string& lora, const std::string& format, doub
   std::map<std::string, at::Tensor> base;
   std::map<std::string, std::string> key_of;  // module -> the file's key
   for (const LoraTarget& t : targets) {
-    base[target_name(*t.module)] = t.module->weight.clone();
+    base[target_name(*t.module)] = t.module->plain_weight().clone();
     key_of[target_name(*t.module)] = t.layer->key;
   }
   apply_request_loras(*model, {LoraUse{file, strength}});
@@ -89,7 +92,7 @@ MergeError check_merged(const std::string& lora, const std::string& format, doub
     REQUIRE(modules.contains(name));
     const auto& r = modules[name];
     if (format == "kohya") CHECK(key_of[name] == r["kohya"].get<std::string>());  // the mapping itself
-    const at::Tensor w = t.module->weight.to(at::kDouble);
+    const at::Tensor w = t.module->plain_weight().to(at::kDouble);
     const at::Tensor d = w - base[name].to(at::kDouble);
     auto rel = [](double a, double b, double scale) { return std::fabs(a - b) / scale; };
     const double abs_sum = r["abs_sum"], delta_abs_sum = r["delta_abs_sum"];
@@ -118,7 +121,7 @@ MergeError check_merged(const std::string& lora, const std::string& format, doub
         if (target_name(*t.module) == name) m = t.module;
       INFO(key);
       REQUIRE(m);
-      const double diff = (m->weight - full.get(key)).abs().max().item<double>();
+      const double diff = (m->plain_weight() - full.get(key)).abs().max().item<double>();
       CHECK(diff <= 1e-6);
       err.full = std::max(err.full, diff);
     }
