@@ -59,9 +59,13 @@ void drop(node_self self, const caf::actor_addr& router) {
   auto it = self->state.attached.find(router);
   if (it == self->state.attached.end()) return;
   const node_attachment& a = it->second;
-  if (a.encoder) caf::anon_send_exit(a.encoder, caf::exit_reason::user_shutdown);
-  if (a.denoiser) caf::anon_send_exit(a.denoiser, caf::exit_reason::user_shutdown);
-  if (a.decoder) caf::anon_send_exit(a.decoder, caf::exit_reason::user_shutdown);
+  auto& spawned = *self->state.spawned;
+  for (const caf::actor& stage : {caf::actor_cast<caf::actor>(a.encoder), caf::actor_cast<caf::actor>(a.denoiser),
+                                 caf::actor_cast<caf::actor>(a.decoder)}) {
+    if (!stage) continue;
+    caf::anon_send_exit(stage, caf::exit_reason::user_shutdown);
+    spawned.erase(std::remove(spawned.begin(), spawned.end(), stage), spawned.end());
+  }
   self->state.attached.erase(it);
 }
 

@@ -117,7 +117,7 @@ void link_lost(router self, size_t i, link_state state, const std::string& why) 
   update(self, link, [&](StageNodeState& s) {
     s.state = state_name(state);
     s.reason = why;
-    s.in_flight = 0;
+    s.in_flight -= failed;  // the entry is shared with the other devices' routers of this stage
     s.failures += failed;
   });
   if (was_up || state == link_state::refused)
