@@ -27,6 +27,10 @@
 #include "runtime/cli_controlnet.h"
 #include "runtime/cli_hires.h"
 #include "runtime/cli_memory.h"
+#include "runtime/cli_stages.h"
+#ifdef SDW_HAVE_SERVE
+#include "runtime/generate_remote.h"
+#endif
 #include "runtime/cpu_threads.h"
 #include "net/hub/hub_error.h"
 #include "net/hub/hub_reference.h"
@@ -72,6 +76,7 @@ struct GenerateArgs {
   ControlNetArgs controlnet;                // --controlnet DIR --control-image PNG ...
   HiresArgs hires;                          // --hires-scale 2 --hires-strength 0.5 ...
   MemoryOptions memory;                     // --vae-tiling, --attention-slicing ...
+  StageCliOptions stages;                   // --stage: stages on `sd-worker node`s (generate_remote.h)
 };
 
 // "FILE_OR_NAME[:STRENGTH]": a last ':' followed by a number splits off the strength.
@@ -212,6 +217,9 @@ int run_generate(int argc, char** argv) {
   add_controlnet_options(app, a.controlnet);
   add_hires_options(app, a.hires);
   add_memory_options(app, a.memory);
+#ifdef SDW_HAVE_SERVE
+  add_stage_options(app, a.stages);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -258,6 +266,12 @@ int run_generate(int argc, char** argv) {
     for (LoraUse& l : prompt_loras(req.prompt, lora_folders)) req.loras.push_back(std::move(l));
     apply_controlnet_args(a.controlnet, req);
     configure_cpu_threads(a.model == "demo");
+#ifdef SDW_HAVE_SERVE
+    if (!a.stages.stages.empty()) {  // through the actors, the mapped stages on nodes
+      if (!a.refiner.empty()) throw RequestError("--stage and --refiner cannot be combined");
+      return generate_on_nodes({a.model, a.device, a.dtype, req, a.stages, a.output, jpeg, a.jpeg_quality});
+    }
+#endif
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
     lo.dtype = parse_dtype(a.dtype);

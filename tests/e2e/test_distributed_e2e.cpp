@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <memory>
 #include <thread>
 
@@ -64,6 +66,13 @@ std::pair<std::string, json> run_job(int port, const json& body, std::function<b
     if (!s.named(name).empty()) return {name, s.named(name).back().json()};
   FAIL("no terminal event: " << s.raw);
   return {};
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
 }
 
 std::string png_of(const json& complete) { return decode_base64(complete["image"].get<std::string>()); }
@@ -341,4 +350,24 @@ TEST_CASE("the job deadline reaches the remote denoiser", "[e2e][distributed]") 
          clock_type::now() - t0 < std::chrono::seconds(5))
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   CHECK(node_entry(front.port(), "denoiser", node.address())["in_flight"] == 0);
+}
+
+TEST_CASE("generate --stage runs the denoiser on a node and writes generate's PNG byte for byte", "[e2e][distributed]") {
+  TempDir tmp;
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  const std::vector<std::string> base = {SDW_WORKER_BINARY, "generate", "--model", tiny(), "--prompt", "a red cube",
+                                         "--width", "32", "--height", "32", "--steps", "5", "--seed", "9"};
+  auto run = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> argv = base;
+    argv.insert(argv.end(), {"--output", tmp.file(out)});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const ProcessResult p = run_process(argv);
+    INFO(p.output());
+    REQUIRE(p.exit_code == 0);
+    return p.out;
+  };
+  run("local.png", {});
+  const std::string out = run("remote.png", {"--stage", "denoiser=" + node.address(), "--insecure-plaintext"});
+  CHECK(out.find("stage denoiser: node " + node.address() + " up, 1 request(s)") != std::string::npos);
+  CHECK(read_bytes(tmp.file("remote.png")) == read_bytes(tmp.file("local.png")));
 }

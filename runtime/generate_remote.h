@@ -1,0 +1,26 @@
+// `sd-worker generate --stage STAGE=HOST:PORT ...` (docs/distributed.md): a one-off job through the
+// actors, with the mapped stages on `sd-worker node`s, instead of generate's in-process pipeline.
+#pragma once
+
+#include <string>
+
+#include "model/pipeline/request.h"
+#include "runtime/cli_stages.h"
+
+namespace sdw {
+
+struct RemoteGenerate {
+  std::string model, device, dtype;
+  GenerationRequest request;
+  StageCliOptions stages;
+  std::string output;  // .png / .jpg; several images: out-0.png, out-1.png, ...
+  bool jpeg = false;
+  int jpeg_quality = 90;
+};
+
+// Starts the actors with the remote stages, waits for the model and the node links (every link
+// leaves "connecting"; one that is not up is named on stderr: its stage then runs here), runs the
+// job and writes its images. Returns the exit code (1: the job failed, with its error on stderr).
+int generate_on_nodes(const RemoteGenerate& g);
+
+}  // namespace sdw
