@@ -4,6 +4,7 @@
 
 #include <cstdio>
 
+#include "model/nn/packed_layer.h"
 #include "model/pipeline/sd_model.h"
 
 namespace sdw::actors {
@@ -18,15 +19,21 @@ struct fnv1a {
   void add(const std::string& s) { add(s.data(), s.size() + 1); }
 };
 
-// Names, shapes, dtypes and the first 16 values (as stored) of `module`'s parameters and buffers.
+// Names, shapes, dtypes and the first 16 values (as stored) of `module`'s parameters. A packed
+// layer's weight parameter is a meta placeholder (nn/packed_layer.h): its values come from the
+// packed copy, so the hash does not depend on whether a job has packed the layer yet.
 void add_module(fnv1a& f, const std::string& prefix, const torch::nn::Module& module) {
-  for (const auto& p : module.named_parameters(true)) {
-    const at::Tensor& t = p.value();
-    f.add(prefix + p.key());
-    for (int64_t s : t.sizes()) f.add(&s, sizeof s);
-    f.add(c10::toString(t.scalar_type()));
-    at::Tensor head = t.detach().reshape({-1}).slice(0, 0, 16).to(at::kCPU).contiguous();
-    f.add(head.data_ptr(), static_cast<size_t>(head.numel()) * head.element_size());
+  for (const auto& m : module.named_modules()) {
+    const auto* packed = dynamic_cast<const nn::PackedLayer*>(m.value().get());
+    for (const auto& p : m.value()->named_parameters(/*recurse=*/false)) {
+      const std::string name = m.key().empty() ? p.key() : m.key() + "." + p.key();
+      const at::Tensor t = packed && p.key() == "weight" ? nn::PackedLayer::dense(packed->weights()) : p.value();
+      f.add(prefix + name);
+      for (int64_t s : t.sizes()) f.add(&s, sizeof s);
+      f.add(c10::toString(t.scalar_type()));
+      at::Tensor head = t.detach().reshape({-1}).slice(0, 0, 16).to(at::kCPU).contiguous();
+      f.add(head.data_ptr(), static_cast<size_t>(head.numel()) * head.element_size());
+    }
   }
 }
 

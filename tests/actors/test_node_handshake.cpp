@@ -15,6 +15,8 @@
 #include "actors/node.h"
 #include "actors/node_auth.h"
 #include "actors/remote_types.h"
+#include "model/nn/layers.h"
+#include "model/nn/packed_layer.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/stages.h"
 
@@ -162,4 +164,22 @@ TEST_CASE("a node serves stage requests only to a peer that proved the shared se
   caf::anon_send_exit(node, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(setup->env.thread, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(sink, caf::exit_reason::user_shutdown);
+}
+
+TEST_CASE("the model fingerprint reads a packed layer's values, so packing does not change it", "[actors]") {
+  // A front and a node compare fingerprints; one may have run a job (its CPU layers packed, their
+  // weight parameters meta placeholders) and the other not.
+  auto model = make_demo_model({});
+  const model_fingerprint before = fingerprint_of(*model, "demo");
+  for (const auto& m : model->unet->modules())
+    if (auto* conv = dynamic_cast<nn::Conv2dImpl*>(m.get())) conv->pack(conv->padding_, conv->stride_);
+  REQUIRE(nn::packed_layer_count(*model->unet) > 0);
+  CHECK(fingerprint_of(*model, "demo").config_hash == before.config_hash);
+  // and a changed value still changes it
+  nn::unpack_weights(*model->unet);
+  {
+    at::NoGradGuard no_grad;
+    model->unet->conv_in->weight.view({-1})[0].add_(1.0f);
+  }
+  CHECK(fingerprint_of(*model, "demo").config_hash != before.config_hash);
 }
