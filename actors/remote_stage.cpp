@@ -103,7 +103,16 @@ void link_lost(router self, size_t i, link_state state, const std::string& why) 
   link.state = state;
   link.ping_out = false;
   link.next_try = clock::now() + st.env.remote->reconnect_interval;
+  // The shared status says "down" before any caller hears of the failure, so a client that reads
+  // /v1/models after its job's error sees the node's new state.
   int failed = 0;
+  for (const auto& call : st.calls) failed += call.second.link == i ? 1 : 0;
+  update(self, link, [&](StageNodeState& s) {
+    s.state = state_name(state);
+    s.reason = why;
+    s.in_flight -= failed;  // the entry is shared with the other devices' routers of this stage
+    s.failures += failed;
+  });
   for (auto it = st.calls.begin(); it != st.calls.end();) {
     if (it->second.link != i) {
       ++it;
@@ -112,14 +121,7 @@ void link_lost(router self, size_t i, link_state state, const std::string& why) 
     it->second.fail(make_sd_error(WorkerErrc::internal, "the " + st.stage + " node " + link.where.address() +
                                                             " went down during the job (" + why + ")"));
     it = st.calls.erase(it);
-    ++failed;
   }
-  update(self, link, [&](StageNodeState& s) {
-    s.state = state_name(state);
-    s.reason = why;
-    s.in_flight -= failed;  // the entry is shared with the other devices' routers of this stage
-    s.failures += failed;
-  });
   if (was_up || state == link_state::refused)
     narrate(self, "the " + st.stage + " node " + link.where.address() + " is " + state_name(state) + ": " + why);
 }
