@@ -154,14 +154,19 @@ TEST_CASE("the SDXL ControlNet's encoder half gives the UNet's own skip tensors 
   CHECK(test::compare(moved.down[1], res.down[1]).max_abs > 1e-4);
 }
 
+// A tiny SDXL ControlNet whose zero convs and conditioning output are random, so it acts.
+static std::string random_controlnet(const test::TempDir& tmp, const std::string& name) {
+  test::TinySdxlControlNetOptions o;
+  o.zero_convs = "random";
+  o.random_cond_out = true;
+  return test::make_tiny_sdxl_controlnet(tmp, name, o);
+}
+
 TEST_CASE("SDXL ControlNet scale 0.5 halves the residuals exactly; the control image changes the image",
           "[controlnet][sdxl]") {
   test::TempDir tmp;
   auto model = tiny_sdxl();
-  test::TinySdxlControlNetOptions o;
-  o.zero_convs = "random";
-  o.random_cond_out = true;
-  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-random", o);
+  const std::string net = random_controlnet(tmp, "cn-random");
   FirstStep f = first_step(*model, sdxl_request(net));
   const UNetControlResiduals one =
       control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
@@ -206,10 +211,7 @@ TEST_CASE("with denoising_end the SDXL ControlNet's window counts the whole sche
           "[controlnet][sdxl]") {
   test::TempDir tmp;
   auto model = tiny_sdxl();
-  test::TinySdxlControlNetOptions o;
-  o.zero_convs = "random";
-  o.random_cond_out = true;
-  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-window", o);
+  const std::string net = random_controlnet(tmp, "cn-window");
   auto with_end = [&](double control_end) {
     GenerationRequest r = sdxl_request(net);  // Euler, 4 steps: 4 UNet calls in the whole schedule
     r.denoising_end = 0.5;
