@@ -1,10 +1,14 @@
 // The denoiser stage (see denoiser.h).
 #include "actors/denoiser.h"
 
+#include <algorithm>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "actors/preview.h"
 #include "model/image/image_io.h"
+#include "model/pipeline/denoise_step.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/hires_fix.h"
 #include "model/pipeline/refiner.h"
@@ -35,7 +39,7 @@ void finish_cancelled(self_ptr self, const std::string& id) {
   finish(self, id, make_sd_error(WorkerErrc::cancelled, "cancelled between denoising steps"));
 }
 
-// What one step's device task hands back.
+// What one job's part of a step task hands back.
 struct step_output {
   int step = 0;
   bool done = false;
@@ -44,70 +48,138 @@ struct step_output {
   bool refined = false;
 };
 
-void run_step(self_ptr self, const stage_env& env, const std::string& id) {
-  auto it = self->state.jobs.find(id);
+// One job of a step task, as the device thread sees it.
+struct step_member {
+  std::string id;
+  std::shared_ptr<DenoiseState> state;
+  std::shared_ptr<refiner_handoff> handoff;
+  int preview_every = 0;
+  std::shared_ptr<step_output> out = std::make_shared<step_output>();
+};
+
+// After a job's step (device thread): a refiner or hires hand-off when its pass ended, its
+// preview, its final latents.
+void after_step(const stage_env& env, step_member& m) {
+  DenoiseState* state = m.state.get();
+  refiner_handoff& handoff = *m.handoff;
+  step_output& out = *m.out;
+  if (state->done() && handoff.refiner) {
+    // The base stopped at denoising_end: the refiner takes its latents and generator.
+    handoff.base_steps = static_cast<int>(state->step);
+    PromptEmbeddings prompt = encode_prompt(*env.refiner, *handoff.refiner);
+    *state = prepare_refiner(*env.refiner, *handoff.refiner, std::move(prompt), *state);
+    handoff.model = env.refiner;
+    handoff.refiner.reset();
+    handoff.refined = true;
+  } else if (state->done() && handoff.hires) {
+    // Hires fix: the first pass ended; its latents are upscaled for the img2img pass.
+    handoff.base_steps = static_cast<int>(state->step);
+    *state = prepare_hires_pass(*handoff.model, *handoff.hires, handoff.upscaler, state->latents);
+    handoff.hires.reset();
+  }
+  const auto model = handoff.model;
+  out.step = handoff.base_steps + static_cast<int>(state->step);
+  out.done = state->done();
+  out.refined = handoff.refined;
+  if (m.preview_every > 0 && out.step % m.preview_every == 0 && !out.done) {
+    Image img = model->taesd_previews ? taesd_preview(*model, state->latents)
+                : env.full_vae_previews ? vae_preview(*model, state->latents)
+                                        : latent_preview(state->latents, model->family);
+    out.preview = OutputFormat{}.encode(img, "");
+  }
+  if (out.done) out.final_latents = to_message(state->latents);
+}
+
+// The ready jobs that step next: the one that has waited longest, and the ready jobs that can
+// share its UNet call, longest-waiting first, up to env.max_batch.
+std::vector<std::string> next_batch(self_ptr self, const stage_env& env) {
+  std::vector<std::pair<uint64_t, std::string>> ready;
+  for (auto& [id, job] : self->state.jobs)
+    if (job.ready && !job.in_flight && !job.cancelled) ready.emplace_back(job.waiting_since, id);
+  std::sort(ready.begin(), ready.end());
+  std::vector<std::string> batch;
+  if (ready.empty()) return batch;
+  const denoise_job& lead = self->state.jobs.at(ready.front().second);
+  batch.push_back(ready.front().second);
+  const int limit = std::max(1, env.max_batch);
+  for (size_t i = 1; i < ready.size() && static_cast<int>(batch.size()) < limit; ++i) {
+    const denoise_job& other = self->state.jobs.at(ready[i].second);
+    if (other.handoff->model == lead.handoff->model && can_batch(*lead.handoff->model, *lead.state, *other.state))
+      batch.push_back(ready[i].second);
+  }
+  return batch;
+}
+
+void job_stepped(self_ptr self, const stage_env& env, const step_member& m) {
+  auto it = self->state.jobs.find(m.id);
   if (it == self->state.jobs.end()) return;
   denoise_job& job = it->second;
-  if (job.cancelled) return finish_cancelled(self, id);
+  const step_output& out = *m.out;
+  self->send(env.events, progress_atom::value, m.id, int32_t{out.step}, int32_t{job.total}, ms_since(job.started));
+  if (out.preview) self->send(env.events, preview_atom::value, m.id, int32_t{out.step}, int32_t{job.total}, *out.preview);
+  if (out.done) {
+    denoise_result r;
+    r.latents = std::move(m.out->final_latents);
+    r.scheduler = job.scheduler;
+    r.sampler_name = job.sampler_name;
+    r.steps = job.steps;
+    r.unet_calls = out.step;
+    r.denoise_ms = ms_since(job.started);
+    r.refined = out.refined;
+    return finish(self, m.id, caf::error{}, &r);
+  }
+  if (job.cancelled) return finish_cancelled(self, m.id);
+  job.ready = true;
+  job.waiting_since = ++self->state.clock;
+}
+
+// Starts the next step task unless one is in flight: cancelled waiting jobs end first.
+void pump(self_ptr self, const stage_env& env) {
+  auto& st = self->state;
+  std::vector<std::string> cancelled;
+  for (auto& [id, job] : st.jobs)
+    if (job.cancelled && !job.in_flight) cancelled.push_back(id);
+  for (const auto& id : cancelled) finish_cancelled(self, id);
+  if (st.stepping) return;
+  const std::vector<std::string> ids = next_batch(self, env);
+  if (ids.empty()) return;
   env.fault("denoiser/actor");
-  job.in_flight = true;
-  auto out = std::make_shared<step_output>();
-  auto state = job.state;
-  auto handoff = job.handoff;
-  const int every = job.preview_every;
-  const bool full_vae = env.full_vae_previews;
+  auto members = std::make_shared<std::vector<step_member>>();
+  for (const auto& id : ids) {
+    denoise_job& job = st.jobs.at(id);
+    job.ready = false;
+    job.in_flight = true;
+    step_member m;
+    m.id = id;
+    m.state = job.state;
+    m.handoff = job.handoff;
+    m.preview_every = job.preview_every;
+    members->push_back(std::move(m));
+  }
+  st.stepping = true;
+  if (env.batch_stats) env.batch_stats->record(static_cast<int>(ids.size()));
+  const auto model = members->front().handoff->model;
   run_on_device(
-      self, env.thread, env.stage_timeout, "denoiser",
-      [env, handoff, state, out, every, full_vae] {
+      self, env.thread, env.stage_timeout * static_cast<int64_t>(ids.size()), "denoiser",
+      [env, model, members] {
         env.fault("denoiser");
-        denoise_step(*handoff->model, *state);
-        if (state->done() && handoff->refiner) {
-          // The base stopped at denoising_end: the refiner takes its latents and generator.
-          handoff->base_steps = static_cast<int>(state->step);
-          PromptEmbeddings prompt = encode_prompt(*env.refiner, *handoff->refiner);
-          *state = prepare_refiner(*env.refiner, *handoff->refiner, std::move(prompt), *state);
-          handoff->model = env.refiner;
-          handoff->refiner.reset();
-          handoff->refined = true;
-        } else if (state->done() && handoff->hires) {
-          // Hires fix: the first pass ended; its latents are upscaled for the img2img pass.
-          handoff->base_steps = static_cast<int>(state->step);
-          *state = prepare_hires_pass(*handoff->model, *handoff->hires, handoff->upscaler, state->latents);
-          handoff->hires.reset();
-        }
-        const auto model = handoff->model;
-        out->step = handoff->base_steps + static_cast<int>(state->step);
-        out->done = state->done();
-        out->refined = handoff->refined;
-        if (every > 0 && out->step % every == 0 && !out->done) {
-          Image img = model->taesd_previews ? taesd_preview(*model, state->latents)
-                      : full_vae            ? vae_preview(*model, state->latents)
-                                            : latent_preview(state->latents, model->family);
-          out->preview = OutputFormat{}.encode(img, "");
-        }
-        if (out->done) out->final_latents = to_message(state->latents);
+        std::vector<DenoiseState*> states;
+        for (auto& m : *members) states.push_back(m.state.get());
+        denoise_step_batch(*model, states);
+        for (auto& m : *members) after_step(env, m);
       },
-      [self, env, id, out](const caf::error& err) {
-        auto it = self->state.jobs.find(id);
-        if (it == self->state.jobs.end()) return;
-        denoise_job& job = it->second;
-        job.in_flight = false;
-        if (err) return finish(self, id, err);
-        self->send(env.events, progress_atom::value, id, int32_t{out->step}, int32_t{job.total}, ms_since(job.started));
-        if (out->preview) self->send(env.events, preview_atom::value, id, int32_t{out->step}, int32_t{job.total}, *out->preview);
-        if (out->done) {
-          denoise_result r;
-          r.latents = std::move(out->final_latents);
-          r.scheduler = job.scheduler;
-          r.sampler_name = job.sampler_name;
-          r.steps = job.steps;
-          r.unet_calls = out->step;
-          r.denoise_ms = ms_since(job.started);
-          r.refined = out->refined;
-          return finish(self, id, caf::error{}, &r);
+      [self, env, members](const caf::error& err) {
+        self->state.stepping = false;
+        for (const auto& m : *members) {
+          auto it = self->state.jobs.find(m.id);
+          if (it == self->state.jobs.end()) continue;
+          it->second.in_flight = false;
+          if (err)
+            finish(self, m.id, err);
+          else
+            job_stepped(self, env, m);
         }
-        if (job.cancelled) return finish_cancelled(self, id);
-        self->send(self, step_atom::value, id);
+        pump(self, env);
       });
 }
 
@@ -167,16 +239,18 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
               job.total = static_cast<int>(state->total() + handoff->refiner_steps);
               job.scheduler = names->first;
               job.sampler_name = names->second;
-              self->send(self, step_atom::value, id);
+              job.ready = true;
+              job.waiting_since = ++self->state.clock;
+              pump(self, env);
             });
         return rp;
       },
-      [=](step_atom, const std::string& id) { run_step(self, env, id); },
+      [=](step_atom, const std::string&) { pump(self, env); },
       [=](cancel_atom, const std::string& id) {
         auto it = self->state.jobs.find(id);
         if (it == self->state.jobs.end()) return;
         it->second.cancelled = true;
-        // With a step in flight, the job stops when it returns; otherwise now.
+        // With a step (or its preparation) in flight, the job stops when it returns; otherwise now.
         if (!it->second.in_flight) finish_cancelled(self, id);
       },
   };

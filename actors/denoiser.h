@@ -22,6 +22,13 @@
 
 namespace sdw::actors {
 
+// Continuous batching: every job whose state is ready for its next step waits for the step in
+// flight (one at a time per device); then the job that has waited longest leads, and every other
+// ready job that can share its UNet call (same model, can_batch: model/pipeline/denoise_step.h),
+// up to env.max_batch, steps with it in one device task. A job joins at its own step count and
+// leaves when its schedule ends; each keeps its own scheduler and generator, so its image is the
+// one it gets alone up to float rounding. The batch sizes go to env.batch_stats (/metrics).
+//
 // A job's second part: the model its steps run on, and the refiner's or the hires pass's request
 // until it starts (touched only by the device thread while a task of the job runs).
 struct refiner_handoff {
@@ -43,6 +50,8 @@ struct denoise_job {
   caf::typed_response_promise<denoise_result> promise;
   bool cancelled = false;
   bool in_flight = false;  // a device task of this job is running
+  bool ready = false;      // prepared, no task in flight: waits for its next step
+  uint64_t waiting_since = 0;  // denoiser_state::clock when it became ready (the longest-waiting leads)
   int total = 0;
   std::string scheduler, sampler_name;
   std::chrono::steady_clock::time_point started;
@@ -50,6 +59,8 @@ struct denoise_job {
 
 struct denoiser_state {
   std::map<std::string, denoise_job> jobs;
+  bool stepping = false;  // a step task (one job or a batch) is on the device thread
+  uint64_t clock = 0;
   static inline const char* name = "sdw.denoiser";
 };
 

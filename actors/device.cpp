@@ -1,6 +1,9 @@
 // The device actor (see device.h).
 #include "actors/device.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "model/image/image_io.h"
 #include "model/nn/device_names.h"
 #include "model/pipeline/hires_fix.h"
@@ -23,40 +26,51 @@ caf::error explain(const caf::error& err, stage_kind stage) {
   return err;
 }
 
-bool current(self_ptr self, const std::string& id) { return self->state.job && self->state.job->id == id; }
-
-void fail(self_ptr self, const caf::error& err) {
-  auto& st = self->state;
-  if (!st.job) return;
-  st.job->promise.deliver(err);
-  st.job.reset();
+device_job* find_job(self_ptr self, const std::string& id) {
+  auto it = self->state.jobs.find(id);
+  return it == self->state.jobs.end() ? nullptr : &it->second;
 }
 
-bool stop_if_cancelled(self_ptr self) {
-  auto& job = *self->state.job;
+void fail(self_ptr self, const std::string& id, const caf::error& err) {
+  auto it = self->state.jobs.find(id);
+  if (it == self->state.jobs.end()) return;
+  it->second.promise.deliver(err);
+  self->state.jobs.erase(it);
+}
+
+// Fails every job in `stage` (every job: none) with `err`.
+void fail_all(self_ptr self, const caf::error& err, const stage_kind* stage = nullptr) {
+  std::vector<std::string> ids;
+  for (const auto& [id, job] : self->state.jobs)
+    if (!stage || job.stage == *stage) ids.push_back(id);
+  for (const auto& id : ids) fail(self, id, err);
+}
+
+bool stop_if_cancelled(self_ptr self, device_job& job) {
   if (!job.cancelled) return false;
-  fail(self, make_sd_error(WorkerErrc::cancelled, "cancelled before the " + std::string(to_string(job.stage)) + " stage"));
+  fail(self, job.id, make_sd_error(WorkerErrc::cancelled, "cancelled before the " + std::string(to_string(job.stage)) + " stage"));
   return true;
 }
 
-// Asks stage `stage` of the current job for a `Reply`; `next(job, reply)` runs once it answers, unless the
+// Asks stage `stage` of job `job` for a `Reply`; `next(job, reply)` runs once it answers, unless the
 // job was cancelled meanwhile. An error (or the stage going down) fails the job.
 template <class Reply, class Handle, class Next, class... Ts>
-void ask_stage(self_ptr self, stage_kind stage, const Handle& actor, std::chrono::milliseconds timeout, Next next,
-               Ts&&... xs) {
-  self->state.job->stage = stage;
-  const std::string id = self->state.job->id;
+void ask_stage(self_ptr self, device_job& job, stage_kind stage, const Handle& actor, std::chrono::milliseconds timeout,
+               Next next, Ts&&... xs) {
+  job.stage = stage;
+  const std::string id = job.id;
   auto handle = self->request(actor, timeout, std::forward<Ts>(xs)...);
   const caf::message_id rid = handle.id();
   handle.then(
       [self, id, rid, next](Reply& reply) mutable {
         forget_timeout(self, rid);
-        if (!current(self, id) || stop_if_cancelled(self)) return;
-        next(*self->state.job, std::move(reply));
+        device_job* job = find_job(self, id);
+        if (!job || stop_if_cancelled(self, *job)) return;
+        next(*job, std::move(reply));
       },
       [self, id, rid, stage](caf::error& err) {
         forget_timeout(self, rid);
-        if (current(self, id)) fail(self, explain(err, stage));
+        fail(self, id, explain(err, stage));
       });
 }
 
@@ -68,27 +82,29 @@ ResolvedRequest take_images(device_job& job) {
   return with_images;
 }
 
-// The current job through its stages: encode -> denoise -> decode -> the reply with the pixels.
-void run_stages(self_ptr self) {
+// A job through its stages: encode -> denoise -> decode -> the reply with the pixels.
+void run_stages(self_ptr self, device_job& job) {
   const stage_set& stages = self->state.kids->stages;
   const auto timeout = self->state.cfg.stage_timeout;
-  device_job& job = *self->state.job;
-  ask_stage<embeddings_msg>(self, stage_kind::encoder, stages.encoder, timeout, [self, timeout](device_job& job, embeddings_msg emb) {
+  ask_stage<embeddings_msg>(self, job, stage_kind::encoder, stages.encoder, timeout, [self, timeout](device_job& job, embeddings_msg emb) {
     job.result.encode_ms = emb.encode_ms;
     // A refiner hand-off runs up to `steps` more steps on the refiner, after its prompt encoding.
     // Hires fix: a second pass of up to steps / strength steps at a larger size.
     const int factor = job.request.request.hires ? 8 : job.request.request.refiner_start ? 2 : 1;
     const auto denoise_timeout = timeout * factor * (job.request.request.steps + 1);
-    ask_stage<denoise_result>(self, stage_kind::denoiser, self->state.kids->stages.denoiser, denoise_timeout, [self, timeout](device_job& job, denoise_result denoised) {
+    // With other jobs on the device, their steps share the denoiser (and its batches).
+    const auto denoise_timeout_shared = denoise_timeout * static_cast<int64_t>(std::max<size_t>(1, self->state.jobs.size()));
+    ask_stage<denoise_result>(self, job, stage_kind::denoiser, self->state.kids->stages.denoiser, denoise_timeout_shared, [self, timeout](device_job& job, denoise_result denoised) {
       job.result.denoise_ms = denoised.denoise_ms;
       job.result.scheduler = denoised.scheduler;
-      ask_stage<decode_result>(self, stage_kind::decoder, self->state.kids->stages.decoder, timeout, [self](device_job& job, decode_result decoded) {
+      ask_stage<decode_result>(self, job, stage_kind::decoder, self->state.kids->stages.decoder, timeout, [self](device_job& job, decode_result decoded) {
         job.result.decode_ms = decoded.decode_ms;
         job.result.images = std::move(decoded.images);
         job.result.parameters = std::move(decoded.parameters);
         job.result.seed = job.request.seed;
+        const std::string id = job.id;
         job.promise.deliver(std::move(job.result));
-        self->state.job.reset();
+        self->state.jobs.erase(id);
       }, decode_atom::value, job.request, std::move(denoised));
     }, denoise_atom::value, job.id, take_images(job), job.preview_every, std::move(emb));
   }, encode_atom::value, without_images(job.request));
@@ -127,9 +143,8 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
     const stage_kind k = *kind;
     ++st.restarts;
     narrate(self, std::string("the ") + to_string(k) + " stage went down (" + reason + "); restarting it");
-    if (st.job && st.job->stage == k)
-      fail(self, make_sd_error(WorkerErrc::internal, std::string("the ") + to_string(k) + " stage crashed during the job (" +
-                                                      reason + "); it was restarted"));
+    fail_all(self, make_sd_error(WorkerErrc::internal, std::string("the ") + to_string(k) + " stage crashed during the job (" +
+                                                        reason + "); it was restarted"), &k);
     self->monitor(respawn_stage(self->system(), st.kids->stages, k, st.env));
     return;
   }
@@ -148,7 +163,7 @@ void on_down(self_ptr self, const caf::down_msg& dm) {
   if (st.kids->thread && dm.source == st.kids->thread.address()) {
     // The device thread catches every task's exception; it goes down only with the device.
     narrate(self, "the device thread went down (" + reason + ")");
-    fail(self, make_sd_error(WorkerErrc::internal, "the device thread of " + st.cfg.name + " went down"));
+    fail_all(self, make_sd_error(WorkerErrc::internal, "the device thread of " + st.cfg.name + " went down"));
     self->quit(dm.reason);
   }
 }
@@ -267,6 +282,8 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
   st.env.limits = cfg.loader.limits;
   st.env.remote = cfg.remote;
   st.env.remote_status = cfg.remote_status;
+  st.env.max_batch = cfg.max_jobs;
+  st.env.batch_stats = cfg.batch_stats;
   st.kids->loader = spawn_loader(self, nullptr);
   if (!cfg.refiner.empty()) {
     st.kids->refiner_loader = spawn_loader(self, nullptr, true);
@@ -295,22 +312,24 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
       },
       [=](run_atom, std::string& id, ResolvedRequest& request, int32_t preview_every) -> caf::result<job_result> {
         auto& st = self->state;
-        if (st.job) return make_sd_error(WorkerErrc::internal, "device " + st.cfg.name + " is busy with " + st.job->id);
+        if (static_cast<int>(st.jobs.size()) >= std::max(1, st.cfg.max_jobs))
+          return make_sd_error(WorkerErrc::internal, "device " + st.cfg.name + " is busy with " + st.jobs.begin()->first);
+        if (st.jobs.count(id)) return make_sd_error(WorkerErrc::internal, "device " + st.cfg.name + " already runs " + id);
         if (!st.kids->stages.up()) return make_sd_error(WorkerErrc::not_ready, "the model is not loaded on " + st.cfg.name);
-        st.job.emplace();
-        st.job->id = std::move(id);
-        st.job->request = std::move(request);
-        st.job->preview_every = preview_every;
-        st.job->promise = self->make_response_promise<job_result>();
-        auto rp = st.job->promise;
-        run_stages(self);
+        device_job& job = st.jobs[id];
+        job.id = std::move(id);
+        job.request = std::move(request);
+        job.preview_every = preview_every;
+        job.promise = self->make_response_promise<job_result>();
+        auto rp = job.promise;
+        run_stages(self, job);
         return rp;
       },
       [=](cancel_atom, const std::string& id) {
-        auto& st = self->state;
-        if (!current(self, id)) return;
-        st.job->cancelled = true;
-        if (st.job->stage == stage_kind::denoiser) self->send(st.kids->stages.denoiser, cancel_atom::value, id);
+        device_job* job = find_job(self, id);
+        if (!job) return;
+        job->cancelled = true;
+        if (job->stage == stage_kind::denoiser) self->send(self->state.kids->stages.denoiser, cancel_atom::value, id);
       },
   };
 }

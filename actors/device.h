@@ -1,7 +1,8 @@
 // The device actor: one per device in use (cpu, cuda:N, mps). It owns the device's thread
 // (device_thread.h), spawns and supervises the loader and the stage actors pinned to that thread
-// (monitor + down handler: a crashed stage is restarted and the job it held fails), and runs one
-// job at a time: encoder -> denoiser -> decoder, each a request with a timeout; the `run` reply
+// (monitor + down handler: a crashed stage is restarted and the jobs it held fail), and runs each
+// job through encoder -> denoiser -> decoder, each a request with a timeout; up to cfg.max_jobs
+// jobs at once (continuous batching: their steps share the denoiser's UNet calls); the `run` reply
 // carries the images as pixels (the registry's writer makes the files), so the device is free as
 // soon as the VAE decode is done. A {cancel, job} marks the job; the denoiser stops between steps,
 // other stages are not started any more.
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +34,10 @@ struct device_config {
   std::string refiner;     // WorkerConfig::refiner: loaded by a second loader ("" none)
   std::shared_ptr<const RemoteStagesConfig> remote;  // WorkerConfig::remote (null: none)
   std::shared_ptr<RemoteStatus> remote_status;
+  // Continuous batching: jobs the device runs at once (their steps share UNet calls, denoiser.h),
+  // and where the batch sizes are counted.
+  int max_jobs = 1;
+  std::shared_ptr<BatchStats> batch_stats;
 };
 
 struct device_job {
@@ -56,7 +62,7 @@ struct device_state {
   device_config cfg;
   stage_env env;
   std::shared_ptr<device_children> kids = std::make_shared<device_children>();
-  std::optional<device_job> job;
+  std::map<std::string, device_job> jobs;  // at most cfg.max_jobs (continuous batching)
   int restarts = 0;
   static inline const char* name = "sdw.device";
 };

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/batch_stats.h"
 #include "actors/device_thread.h"
 #include "actors/errors.h"
 #include "actors/messages.h"
@@ -115,6 +116,10 @@ struct stage_env {
   // remote_stage.h) and the node links' shared state; null: every stage runs here.
   std::shared_ptr<const RemoteStagesConfig> remote;
   std::shared_ptr<RemoteStatus> remote_status;
+  // Continuous batching (denoiser.h): the most jobs one UNet call may serve, and where the batch
+  // sizes are counted (null: not counted).
+  int max_batch = 1;
+  std::shared_ptr<BatchStats> batch_stats;
 
   // Calls the fault hook, if any, with `point`.
   void fault(const std::string& point) const {

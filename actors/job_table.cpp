@@ -69,6 +69,11 @@ std::optional<std::string> job_table::pop_queued() {
   return id;
 }
 
+std::optional<std::string> job_table::front_queued() const {
+  if (queue_.empty()) return std::nullopt;
+  return queue_.front();
+}
+
 std::vector<std::string> job_table::running_ids() const {
   std::vector<std::string> ids;
   for (const auto& [id, job] : jobs_)

@@ -72,6 +72,8 @@ class job_table {
   int queue_position(const std::string& id) const;
   // The next queued job, taken off the queue (nullopt: none).
   std::optional<std::string> pop_queued();
+  // The next queued job, left on the queue (nullopt: none).
+  std::optional<std::string> front_queued() const;
   std::vector<std::string> queued_ids() const { return {queue_.begin(), queue_.end()}; }
   std::vector<std::string> running_ids() const;
 

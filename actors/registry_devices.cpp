@@ -21,7 +21,21 @@ constexpr size_t kMaxPendingWrites = 2;
 
 }  // namespace
 
-bool takes_jobs(const device_slot& d) { return d.ready && d.job.empty() && d.writing.size() < kMaxPendingWrites; }
+bool takes_jobs(const device_slot& d) {
+  return d.ready && static_cast<int>(d.jobs.size()) < d.capacity && d.writing.size() < kMaxPendingWrites;
+}
+
+std::string co_run_key(const job_record& job) {
+  std::string key;
+  for (const LoraUse& l : job.loras)
+    key += l.path + '\x1f' + std::to_string(l.strength) + (l.ignore_unmatched ? "!" : "") + '\x1e';
+  return key;
+}
+
+int device_capacity(const WorkerConfig& cfg, const std::string& device) {
+  if (cfg.max_batch > 0) return cfg.max_batch;
+  return device.rfind("cuda", 0) == 0 ? 4 : 1;
+}
 
 namespace {
 
@@ -29,7 +43,7 @@ namespace {
 // A device answered a run (or the run failed): the device is free again.
 void device_done(registry_self self, size_t slot, const std::string& id) {
   auto& st = self->state;
-  if (slot < st.devices.size() && st.devices[slot].job == id) st.devices[slot].job.clear();
+  if (slot < st.devices.size()) st.devices[slot].jobs.erase(id);
   finish_shutdown_if_idle(self);
   dispatch(self);
   update_status(self);
@@ -137,11 +151,13 @@ void start_write(registry_self self, size_t slot, job_record& job, job_result r)
 void start_job(registry_self self, size_t slot, job_record& job) {
   auto& st = self->state;
   st.table->start(job, static_cast<int>(slot), self->clock().now());
-  st.devices[slot].job = job.id;
+  if (st.devices[slot].jobs.empty()) st.devices[slot].co_run_key = co_run_key(job);
+  st.devices[slot].jobs.insert(job.id);
   narrate_job(self, job, "job_started", "Job started on " + st.devices[slot].name, "info", false);
   st.table->deliver_polls(job);
   const std::string id = job.id;
-  const auto timeout = st.cfg.stage_timeout * (job.request.request.steps + 3);
+  // Jobs sharing the device share its steps: each may take up to `capacity` times as long.
+  const auto timeout = st.cfg.stage_timeout * (job.request.request.steps + 3) * st.devices[slot].capacity;
   // The request (with its pixels) moves to the device; the record keeps the job's options.
   auto handle = self->request(st.devices[slot].actor, timeout, run_atom::value, id, std::move(job.request),
                               int32_t{job.submission.preview_every});
@@ -172,14 +188,26 @@ void start_job(registry_self self, size_t slot, job_record& job) {
 void dispatch(registry_self self) {
   auto& st = self->state;
   if (st.stopping) return;
-  for (size_t slot = 0; slot < st.devices.size() && st.table->queued() > 0; ++slot) {
-    device_slot& d = st.devices[slot];
-    if (!takes_jobs(d)) continue;
-    while (auto id = st.table->pop_queued()) {
-      job_record* job = st.table->find(*id);
-      if (!job || job->state != JobState::queued) continue;
-      start_job(self, slot, *job);
-      break;
+  // First every idle device takes one job, then devices with room take more (continuous
+  // batching): queued jobs in order while the device takes them; a busy device takes only jobs
+  // that may run beside its own (the same LoRAs), so the queue's head waits for one that can.
+  for (const bool idle_pass : {true, false}) {
+    for (size_t slot = 0; slot < st.devices.size() && st.table->queued() > 0; ++slot) {
+      device_slot& d = st.devices[slot];
+      if (idle_pass && !d.jobs.empty()) continue;
+      while (takes_jobs(d)) {
+        const auto head = st.table->front_queued();
+        if (!head) break;
+        job_record* job = st.table->find(*head);
+        if (!job || job->state != JobState::queued) {
+          st.table->pop_queued();
+          continue;
+        }
+        if (!d.jobs.empty() && co_run_key(*job) != d.co_run_key) break;
+        st.table->pop_queued();
+        start_job(self, slot, *job);
+        if (idle_pass) break;
+      }
     }
   }
 }
@@ -275,6 +303,8 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.own_thread = cfg.own_threads;
   if (cfg.remote.any()) dc.remote = std::make_shared<const RemoteStagesConfig>(cfg.remote);
   dc.remote_status = cfg.remote_status;
+  dc.max_jobs = device_capacity(cfg, name);
+  dc.batch_stats = cfg.batch_stats;
   return dc;
 }
 
@@ -306,11 +336,12 @@ void on_down(registry_self self, const caf::down_msg& dm) {
     device_slot& d = st.devices[slot];
     if (!d.actor || d.actor.address() != dm.source) continue;
     st.listeners->narrate("device " + d.name, "device_down", d.name, "Device " + d.name + " went down (" + caf::to_string(dm.reason) + "); restarting it", "error");
-    const std::string id = d.job;
-    d.job.clear();
+    const std::set<std::string> ids = std::move(d.jobs);
+    d.jobs.clear();
     d.ready = false;
-    if (job_record* job = st.table->find(id))
-      end_job(self, *job, JobState::failed, WorkerErrc::internal, "device " + d.name + " went down during the job");
+    for (const std::string& id : ids)
+      if (job_record* job = st.table->find(id))
+        end_job(self, *job, JobState::failed, WorkerErrc::internal, "device " + d.name + " went down during the job");
     if (!st.stopping) spawn_device(self, slot);  // a fresh device reloads the model
     update_status(self);
   }
@@ -321,6 +352,7 @@ void start_devices(registry_self self) {
   for (const std::string& name : st.cfg.devices) {
     st.devices.emplace_back();
     st.devices.back().name = name;
+    st.devices.back().capacity = device_capacity(st.cfg, name);
   }
   if (st.devices.empty()) st.failure = "no devices configured";
   for (size_t slot = 0; slot < st.devices.size(); ++slot) {

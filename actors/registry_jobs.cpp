@@ -146,7 +146,7 @@ void end_job(registry_self self, job_record& job, JobState state, WorkerErrc cod
   if (terminal.elapsed_ms == 0) terminal.elapsed_ms = elapsed;
   st.table->append(job, std::move(terminal));
   if (was_running && state != JobState::completed && job.device >= 0 &&
-      st.devices[static_cast<size_t>(job.device)].job == job.id)
+      st.devices[static_cast<size_t>(job.device)].jobs.count(job.id))
     self->send(st.devices[static_cast<size_t>(job.device)].actor, cancel_atom::value, job.id);
   st.table->deliver_polls(job);
   evict(self);  // `job` may be gone from here on
@@ -225,7 +225,7 @@ WorkerHealth health_of(const registry_state& st) {
     ds.device = d.name;
     ds.state = d.ready ? "ready" : (d.failure.empty() ? "loading" : "failed");
     ds.error = d.failure;
-    ds.job = d.job;
+    ds.job = d.jobs.empty() ? std::string() : *d.jobs.begin();
     if (d.ready) {
       ds.weight_bytes = d.info.weight_bytes;
       ds.estimate_bytes = d.info.estimate_bytes;

@@ -22,7 +22,9 @@ struct device_slot {
   device_actor actor;
   bool ready = false;
   std::string failure;  // why it could not load the model
-  std::string job;      // the job it runs ("" = free)
+  std::set<std::string> jobs;  // the jobs it runs (none: free)
+  int capacity = 1;            // jobs it may run at once (WorkerConfig::max_batch)
+  std::string co_run_key;      // what the jobs it runs share (their LoRA set: co_run_key())
   model_info info;      // once it has loaded the model
   writer_actor writer;  // encodes the image files of the jobs this device ran
   std::set<std::string> writing;  // jobs sent to `writer` and not answered yet
@@ -54,8 +56,13 @@ inline double ms_between(clock_type::time_point a, clock_type::time_point b) {
 }
 
 // -- registry_devices.cpp ----------------------------------------------------------------------
-// A device that has the model, runs no job and whose writer keeps up.
+// A device that has the model, runs fewer jobs than it may and whose writer keeps up.
 bool takes_jobs(const device_slot& d);
+// What jobs running on one device at once must share: the model-wide state their stages set (the
+// LoRAs fused into the weights). "" for no LoRA.
+std::string co_run_key(const job_record& job);
+// The jobs a device runs at once (WorkerConfig::max_batch, 0: 4 on CUDA, 1 elsewhere).
+int device_capacity(const WorkerConfig& cfg, const std::string& device);
 // Spawns the devices and their writers; each device starts loading the model.
 void start_devices(registry_self self);
 // Hands queued jobs to devices that take jobs.

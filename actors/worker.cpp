@@ -39,6 +39,7 @@ WorkerConfig with_status(WorkerConfig c) {
   if (!c.remote_status) c.remote_status = std::make_shared<RemoteStatus>();
   return c;
 }
+  if (!c.batch_stats) c.batch_stats = std::make_shared<BatchStats>();
 
 // What the facade and its event streams share; the actor system lives as long as any of them.
 struct worker_core {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/batch_stats.h"
 #include "actors/job_types.h"
 #include "actors/remote_types.h"
 #include "model/pipeline/memory_options.h"
@@ -85,6 +86,12 @@ struct WorkerConfig {
   // Worker::start when null).
   RemoteStagesConfig remote;
   std::shared_ptr<RemoteStatus> remote_status;
+  // serve --max-batch N: jobs a device runs at once, their denoising steps batched into shared UNet
+  // calls when they can be (continuous batching, actors/denoiser.h); 0: 4 on CUDA devices, 1
+  // elsewhere (a CPU is busy with one job's batch-2 step already). The batch sizes go to
+  // `batch_stats` (/metrics; made by Worker::start when null).
+  int max_batch = 0;
+  std::shared_ptr<BatchStats> batch_stats;
 };
 
 class Worker {

@@ -30,6 +30,7 @@
 #include "runtime/bench_controlnet.h"
 #include "runtime/bench_sd3.h"
 #include "runtime/bench_speed.h"
+#include "runtime/bench_concurrent.h"
 #include "runtime/bench_timing.h"
 #include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
@@ -60,6 +61,7 @@ struct BenchArgs {
   Sd3BenchArgs sd3;    // --arch sd3's own switches (--no-t5, --max-sequence-length, --t5-device, --no-end-to-end)
   DeepCacheOptions deepcache;  // --deepcache / --deepcache-branch / --tome: A/B/A rounds after the table (bench_speed.h)
   TomeOptions tome;
+  int concurrent = 0;  // --concurrent N: one at a time vs continuously batched (bench_concurrent.h)
 };
 
 // A smooth RGB pattern of the bench size: the init image of --img2img.
@@ -232,6 +234,10 @@ int run_bench(int argc, char** argv) {
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
   app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
   app.add_flag("--controlnet", a.controlnet, "measure one ControlNet's cost per step (random weights) instead");
+  app.add_option("--concurrent", a.concurrent,
+                 "after the table: N jobs arriving together, one at a time vs continuously batched "
+                 "(images/s, latency percentiles)")
+      ->check(CLI::Range(2, 64));
   app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
   app.add_option("--img2img", a.img2img, "measure img2img at this strength (a synthetic init image; adds the VAE encode)")
       ->check(CLI::Range(0.0, 1.0));
@@ -379,6 +385,7 @@ int run_bench(int argc, char** argv) {
     std::cerr << "sd-worker bench: " << e.what() << "\n";
     return 1;
   }
+    if (a.concurrent > 0) run_concurrent_bench(*model, req, bench_limits(), a.concurrent);
 }
 
 }  // namespace sdw

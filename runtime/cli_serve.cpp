@@ -110,6 +110,8 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.max_sequence_length = a.max_sequence_length;
   wc.memory = a.memory;
   wc.queue_capacity = a.queue_size;
+  wc.max_batch = a.max_batch;
+  wc.batch_stats = std::make_shared<BatchStats>();
   wc.job_deadline = std::chrono::seconds(a.job_timeout_s);
   wc.result_ttl = std::chrono::seconds(a.result_ttl_s);
   wc.default_preview_every = a.preview_every;
@@ -143,6 +145,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   hc.jobs.default_preview_every = a.preview_every;
   hc.embeddings = wc.embeddings;
   hc.remote_status = wc.remote_status;
+  hc.batch_stats = wc.batch_stats;
   if (a.hub_loras) {
     hc.jobs.resolve_hub_lora = [&logger](const std::string& reference) {
       logger.info("loras", "hub", "LoRA " + reference + ": from the Hugging Face Hub cache or a download", reference);

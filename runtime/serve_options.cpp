@@ -204,6 +204,10 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   flags.insert("insecure-no-auth");
   app.add_option("--port", a.port, "port to bind (0: any free port)")->envname("PORT")->check(CLI::Range(0, 65535));
   app.add_option("--queue-size", a.queue_size, "jobs waiting beyond the running ones (then 429)")->check(CLI::Range(1, 100000));
+  app.add_option("--max-batch", a.max_batch,
+                 "jobs a device runs at once, their denoising steps batched into shared UNet calls "
+                 "(continuous batching; 0: 4 on CUDA, 1 elsewhere)")
+      ->check(CLI::Range(0, 64));
   app.add_option("--api-token", a.api_token, "bearer token required on every route but /, /health, /ready")
       ->envname("LLORCH_API_TOKEN");
   app.add_option("--lora-dir", a.lora_dirs, "folder of LoRA .safetensors files jobs may name (repeatable)")
@@ -375,6 +379,7 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"t5_device", a.t5_device},
       {"port", a.port},
       {"queue_size", a.queue_size},
+      {"max_batch", a.max_batch},
       {"api_token", a.api_token.empty() ? "" : "***"},
       {"cors_origin", a.cors_origins},
       {"lora_dir", a.lora_dirs},

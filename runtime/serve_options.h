@@ -57,6 +57,7 @@ struct ServeOptions {
   bool local_mode = false, insecure_no_auth = false;
   int port = 8080;
   size_t queue_size = 16;
+  int max_batch = 0;  // --max-batch: WorkerConfig::max_batch
   std::string api_token;
   std::vector<std::string> cors_origins;
   std::vector<std::string> lora_dirs;

@@ -125,6 +125,8 @@ set(SDW_LIBS_test_hub_selection_sd3 sdw_net sdw_loading)
 # e2e/: the real binary (tests/CMakeLists.txt adds the harness, the binary and a 300 s timeout).
 set(SDW_LABELS_test_http_e2e http)
 set(SDW_LIBS_test_http_e2e sdw_net)
+set(SDW_LABELS_test_continuous_batching http)
+set(SDW_LIBS_test_continuous_batching sdw_net)
 set(SDW_LABELS_test_http_browser http browser)
 set(SDW_LIBS_test_http_browser sdw_net)
 set(SDW_LABELS_test_http_hostile http)

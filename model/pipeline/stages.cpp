@@ -355,39 +355,6 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
   return s;
 }
 
-void denoise_step(SdModel& model, DenoiseState& s) {
-  if (model.is_sd3()) return sd3_denoise_step(model, s);
-  c10::InferenceMode guard;
-  if (s.done()) throw std::logic_error("denoise_step called after the last step");
-  const double t = s.timesteps[s.step].item<double>();
-  const bool cfg = s.prompt.cfg;
-  at::Tensor x = cfg ? at::cat({s.latents, s.latents}, 0) : s.latents;  // [B, 4, h, w]
-  x = s.scheduler->scale_model_input(x, t);
-  UNetControlResiduals control;  // the ControlNets see the latents before the inpaint channels
-  if (!s.control.empty()) control = control_residuals(s.control, x, t, s.prompt.context, cfg, s.step,
-                                                      s.control.window_calls ? s.control.window_calls : s.total(), s.prompt.added);
-  if (s.inpaint9) {
-    at::Tensor mask = cfg ? at::cat({s.mask, s.mask}, 0) : s.mask;
-    at::Tensor mil = cfg ? at::cat({s.masked_image_latents, s.masked_image_latents}, 0) : s.masked_image_latents;
-    x = at::cat({x, mask, mil}, 1);  // [B, 9, h, w]
-  }
-  if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  at::Tensor noise_pred = s.speed.active()  // [B, 4, h, w]
-                              ? speed_unet_forward(model, s.speed, s.step, x, t, s.prompt.context, s.prompt.added, control)
-                              : model.unet_runner().forward(x, t, s.prompt.context, s.prompt.added, control);
-  if (cfg) {
-    auto parts = noise_pred.chunk(2, 0);
-    noise_pred = parts[0] + s.guidance * (parts[1] - parts[0]);
-  }
-  s.latents = s.scheduler->step(noise_pred, t, s.latents, s.generator).prev_sample;
-  if (s.inpaint_legacy) {
-    at::Tensor proper = s.image_latents;
-    if (s.step + 1 < s.total()) proper = s.scheduler->add_noise(s.image_latents, s.noise, s.timesteps[s.step + 1].item<double>());
-    s.latents = (1 - s.mask) * proper + s.mask * s.latents;
-  }
-  ++s.step;
-}
-
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   if (model.is_sd3()) return sd3_decode_latents(model, latents);
   if (model.taesd_final) return taesd_decode_latents(model, latents);

@@ -36,8 +36,11 @@ std::string first_line(const std::string& s) {
 }
 
 // What a graph is specialised on: every input shape, the dtype, device and memory format.
-std::vector<int64_t> graph_key(const at::Tensor& sample, const at::Tensor& context, const UNetAddedCond& added) {
+std::vector<int64_t> graph_key(const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context,
+                               const UNetAddedCond& added) {
   std::vector<int64_t> key(sample.sizes().begin(), sample.sizes().end());
+  key.push_back(t.dim());
+  key.insert(key.end(), t.sizes().begin(), t.sizes().end());
   key.push_back(static_cast<int64_t>(sample.scalar_type()));
   key.push_back(sample.device().index());
   key.push_back(sample.is_contiguous(at::MemoryFormat::ChannelsLast) && !sample.is_contiguous() ? 1 : 0);
@@ -87,10 +90,14 @@ struct UNetRunner::Graphs {
 
 namespace {
 
-void copy_inputs(GraphEntry& e, const at::Tensor& sample, double t, const at::Tensor& context,
+// `t`: the timestep as a double scalar tensor, or one per sample [B] (on the CPU).
+void copy_inputs(GraphEntry& e, const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context,
                  const UNetAddedCond& added) {
   e.sample.copy_(sample);
-  e.t.fill_(t);
+  if (t.dim() == 0)
+    e.t.fill_(t.item<double>());
+  else
+    e.t.copy_(t);
   e.context.copy_(context);
   if (e.text_embeds.defined()) e.text_embeds.copy_(added.text_embeds);
   if (e.time_ids.defined()) e.time_ids.copy_(added.time_ids);
@@ -99,12 +106,12 @@ void copy_inputs(GraphEntry& e, const at::Tensor& sample, double t, const at::Te
 // Static buffers, warm-up on a side stream (cuBLAS/cuDNN workspaces and handles are made there,
 // outside the capture), then the capture of one forward on that stream.
 std::unique_ptr<GraphEntry> capture(UNet2DConditionModel& unet, UNetRunner::Graphs& g, std::vector<int64_t> key,
-                                    const at::Tensor& sample, double t, const at::Tensor& context,
+                                    const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context,
                                     const UNetAddedCond& added) {
   auto e = std::make_unique<GraphEntry>();
   e->key = std::move(key);
   e->sample = at::empty_like(sample);
-  e->t = at::empty({}, sample.options().dtype(at::kDouble));
+  e->t = at::empty(t.sizes(), sample.options().dtype(at::kDouble));
   e->context = at::empty_like(context);
   if (added.text_embeds.defined()) e->text_embeds = at::empty_like(added.text_embeds);
   if (added.time_ids.defined()) e->time_ids = at::empty_like(added.time_ids);
@@ -167,19 +174,24 @@ void UNetRunner::clear() {
   stats_.graphs = 0;
 }
 
-at::Tensor UNetRunner::eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added,
-                             const UNetControlResiduals& control) {
+at::Tensor UNetRunner::eager(const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context,
+                             const UNetAddedCond& added, const UNetControlResiduals& control) {
   ++stats_.eager_calls;
-  at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
-  return unet_->forward(sample, tt, context, added, control);
+  return unet_->forward(sample, t, context, added, control);
 }
 
 at::Tensor UNetRunner::forward(const at::Tensor& sample, double t, const at::Tensor& context,
                                const UNetAddedCond& added, const UNetControlResiduals& control) {
+  at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
   if (!control.empty()) {
     stats_.mode = "eager (ControlNet residuals)";
-    return eager(sample, t, context, added, control);
+    return eager(sample, tt, context, added, control);
   }
+  return forward(sample, tt, context, added);
+}
+
+at::Tensor UNetRunner::forward(const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context,
+                               const UNetAddedCond& added) {
   if (!sample.is_cuda()) {
     stats_.mode = "eager (" + sample.device().str() + ")";
     return eager(sample, t, context, added);
@@ -195,7 +207,7 @@ at::Tensor UNetRunner::forward(const at::Tensor& sample, double t, const at::Ten
 #ifdef SDW_CUDA_GRAPHS
   if (!graphs_) graphs_ = std::make_unique<Graphs>();
   Graphs& g = *graphs_;
-  std::vector<int64_t> key = graph_key(sample, context, added);
+  std::vector<int64_t> key = graph_key(sample, t, context, added);
   if (g.failed.count(key)) return eager(sample, t, context, added);
   GraphEntry* e = g.find(key);
   if (!e) {

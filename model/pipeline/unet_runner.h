@@ -41,6 +41,11 @@ class UNetRunner {
   // With ControlNet residuals (`control`) the step runs eagerly: they are not graph inputs.
   at::Tensor forward(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added = {},
                      const UNetControlResiduals& control = {});
+  // The same with a timestep per sample: `timesteps` [B] (double, on the CPU), as the batched
+  // step of several jobs at different steps uses it (denoise_step.h). Graphs are specialised on
+  // its shape too.
+  at::Tensor forward(const at::Tensor& sample, const at::Tensor& timesteps, const at::Tensor& context,
+                     const UNetAddedCond& added = {});
 
   void set_use_graphs(bool on) { use_graphs_ = on; }
   bool use_graphs() const { return use_graphs_; }
@@ -53,7 +58,7 @@ class UNetRunner {
   struct Graphs;  // the captured graphs (CUDA builds only; opaque elsewhere)
 
  private:
-  at::Tensor eager(const at::Tensor& sample, double t, const at::Tensor& context, const UNetAddedCond& added,
+  at::Tensor eager(const at::Tensor& sample, const at::Tensor& t, const at::Tensor& context, const UNetAddedCond& added,
                    const UNetControlResiduals& control = {});
 
   UNet2DConditionModel unet_;

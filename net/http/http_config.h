@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/batch_stats.h"
 #include "actors/remote_types.h"
 #include "net/http/operations.h"
 
@@ -40,6 +41,7 @@ struct HttpConfig {
   std::shared_ptr<EmbeddingLibrary> embeddings;
   // serve --stage: the node links (GET /v1/models "stages", /metrics sdw_stage_*); null: none.
   std::shared_ptr<const RemoteStatus> remote_status;
+  std::shared_ptr<const BatchStats> batch_stats;  // the denoisers' batch sizes (/metrics); null: none
   bool serve_ui = true;            // GET /ui/: the web app (--no-ui turns it off)
   std::string ui_dir;              // the built app's folder (ui/dist); "" when none was found
   bool log_requests = true;

@@ -9,6 +9,7 @@
 #include "model/catalog/catalog.h"
 #include "net/http/errors.h"
 #include "net/http/metrics.h"
+#include "net/http/batch_metrics.h"
 #include "net/http/stage_map.h"
 
 namespace sdw::net {
@@ -167,7 +168,7 @@ void handle_models(ServerContext& ctx, const httplib::Request&, httplib::Respons
 void handle_metrics(ServerContext& ctx, const httplib::Request&, httplib::Response& res) {
   res.status = 200;
   res.set_content(ctx.metrics.render(ctx.worker.health(), process_rss_bytes(), ctx.config.version) +
-                      stage_metrics_text(ctx.config.remote_status.get()),
+                      stage_metrics_text(ctx.config.remote_status.get()) + batch_metrics_text(ctx.config.batch_stats.get()),
                   "text/plain; version=0.0.4; charset=utf-8");
 }
 
