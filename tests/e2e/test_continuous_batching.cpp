@@ -138,3 +138,31 @@ TEST_CASE("concurrent jobs are denoised in shared batches and each image equals 
   CHECK(tasks_together < 35);
   CHECK(w.alive());
 }
+
+TEST_CASE("a job cancelled inside a batch leaves it; the others finish with their own images", "[batching][cancel]") {
+  WorkerProcess w({"--model", "demo", "--min-side", "64", "--max-batch", "3"});
+  const int port = w.port();
+  const json keep_a = demo_job(10, 71), victim = demo_job(10, 72), keep_b = demo_job(10, 73);
+  const std::vector<sdw::Image> alone_a = images_of(port, submit(port, keep_a));
+  const std::vector<sdw::Image> alone_b = images_of(port, submit(port, keep_b));
+
+  const std::string a = submit(port, keep_a);
+  const std::string v = submit(port, victim);
+  const std::string b = submit(port, keep_b);
+  // The victim is cancelled once it has made two steps (in the batch with the others).
+  HttpReply cancel;
+  read_sse(port, "/v1/jobs/" + v + "/stream", {}, [&](const SseEvent& e) {
+    if (e.event != "progress" || e.json().value("step", 0) < 2) return true;
+    cancel = http_delete(port, "/v1/jobs/" + v);
+    return false;
+  });
+  CHECK(cancel.status == 200);
+  CHECK(wait_for_state(port, v, "cancelled") == "cancelled");
+  const std::vector<sdw::Image> together_a = images_of(port, a);
+  const std::vector<sdw::Image> together_b = images_of(port, b);
+  CHECK(max_pixel_diff(together_a.at(0), alone_a.at(0)) <= 1);
+  CHECK(max_pixel_diff(together_b.at(0), alone_b.at(0)) <= 1);
+  const std::map<int, double> counts = batch_counts(port);
+  CHECK(counts.count(3) == 1);  // all three shared step tasks before the cancel
+  CHECK(w.alive());
+}
