@@ -4,6 +4,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -14,6 +15,7 @@
 #include "actors/loader.h"
 #include "actors/node_auth.h"
 #include "actors/node_service.h"
+#include "actors/node_tls_config.h"
 #include "actors/stage_factory.h"
 
 namespace sdw::actors {
@@ -163,9 +165,9 @@ event_sink_actor::behavior_type node_log(event_sink_actor::pointer) {
 
 class node_config : public caf::actor_system_config {
  public:
-  node_config() {
+  explicit node_config(const NodeOptions& o) {
     register_message_types(*this);
-    load<caf::io::middleman>();
+    load_node_transport(*this, o.insecure_plaintext, o.tls);
     set("scheduler.policy", caf::atom("sharing"));
   }
 };
@@ -188,7 +190,8 @@ class node_impl : public Node {
     const auto& fp = setup_->fingerprint;
     return "model " + options_.model + " ('" + fp.label + "', " + fp.family + ", " + fp.dtype + ", config " +
            fp.config_hash + "), device " + options_.device + ", stages " + stages +
-           (options_.insecure_plaintext ? ", INSECURE plaintext (no authentication)" : ", shared-secret handshake");
+           ", transport " + node_transport(options_.insecure_plaintext, options_.tls) +
+           (options_.insecure_plaintext ? " (INSECURE: no encryption, no authentication)" : ", shared-secret handshake");
   }
 
  private:
@@ -203,6 +206,7 @@ class node_impl : public Node {
   void init(const NodeOptions& o) {
     if (o.secret.empty() && !o.insecure_plaintext)
       throw std::invalid_argument("a node needs --secret FILE (or --insecure-plaintext for loopback tests)");
+    check_node_tls(o.insecure_plaintext, o.tls);
     if (o.stages.empty()) throw std::invalid_argument("--stages names no stage");
     for (const auto& s : o.stages)
       if (s != "encoder" && s != "denoiser" && s != "decoder")
@@ -239,14 +243,15 @@ class node_impl : public Node {
     setup->fingerprint = fingerprint_of(*handle.model, handle.label);
     setup_ = setup;
     actor_ = system_.spawn(node_actor, setup);
-    auto port = system_.middleman().publish(actor_, o.port, o.host.c_str(), true);
+    auto port = o.insecure_plaintext ? system_.middleman().publish(actor_, o.port, o.host.c_str(), true)
+                                     : caf::openssl::publish(actor_, o.port, o.host.c_str(), true);
     if (!port) throw std::runtime_error("cannot listen on " + o.host + ":" + std::to_string(o.port) + ": " +
                                         system_.render(port.error()));
     port_ = *port;
   }
 
   NodeOptions options_;
-  node_config config_;
+  node_config config_{options_};
   caf::actor_system system_{config_};
   loader_actor loader_;
   event_sink_actor log_;

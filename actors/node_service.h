@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/node_tls.h"
+
 namespace sdw {
 
 struct NodeOptions {
@@ -20,7 +22,8 @@ struct NodeOptions {
   std::string dtype = "fp32";
   std::vector<std::string> stages{"encoder", "denoiser", "decoder"};
   std::string secret;  // empty only with insecure_plaintext
-  bool insecure_plaintext = false;
+  bool insecure_plaintext = false;  // plain TCP, no handshake; else TLS (node_tls.h)
+  NodeTlsFiles tls;                 // --tls-cert/--tls-key/--tls-ca (none: anonymous-ECDH TLS)
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};
 };
 
@@ -31,7 +34,7 @@ class Node {
   // options are invalid, the model cannot be loaded or the address cannot be bound.
   static std::unique_ptr<Node> start(const NodeOptions& options);
   virtual uint16_t port() const = 0;
-  virtual std::string describe() const = 0;  // model, label, family, dtype, device, stages
+  virtual std::string describe() const = 0;  // model, label, family, dtype, device, stages, transport
 };
 
 }  // namespace sdw

@@ -5,6 +5,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/make_message.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include <limits>
@@ -175,15 +176,22 @@ void connect(router self, size_t i) {
   auto& st = self->state;
   node_link& link = st.links[i];
   link.state = link_state::connecting;
-  auto mm = self->system().middleman().actor_handle();
+  // The TLS-aware middleman actor (CAF's OpenSSL module) unless the link is plaintext.
+  const bool tls = !st.env.remote->insecure_plaintext;
+  auto mm = tls ? self->system().openssl_manager().actor_handle() : self->system().middleman().actor_handle();
   self->request(mm, st.env.remote->heartbeat_timeout * 3, caf::connect_atom::value, link.where.host, link.where.port)
       .then(
           [self, i](caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>&) {
             if (!ptr) return link_lost(self, i, link_state::down, "nothing is published there");
             attach(self, i, caf::actor_cast<caf::actor>(ptr));
           },
-          [self, i](caf::error& err) {
-            link_lost(self, i, link_state::down, "cannot connect: " + self->system().render(err));
+          [self, i, tls](caf::error& err) {
+            std::string why = "cannot connect: " + self->system().render(err);
+            if (err == caf::sec::disconnect_during_handshake)
+              why += tls ? " (the TLS or CAF handshake failed: is the node started with --secret and the same "
+                           "--tls-* settings, its certificate signed by this worker's --tls-ca?)"
+                         : " (is the node started with --secret? A TLS node refuses --insecure-plaintext)";
+            link_lost(self, i, link_state::down, why);
           });
 }
 
@@ -340,6 +348,8 @@ caf::behavior remote_stage(router self, stage_kind kind, stage_env env) {
     if (n.stage == st.stage) {
       st.links.emplace_back();
       st.links.back().where = n;
+      const std::string transport = node_transport(st.env.remote->insecure_plaintext, st.env.remote->tls);
+      update(self, st.links.back(), [&](StageNodeState& s) { s.transport = transport; });
     }
   self->set_down_handler([self](caf::down_msg& dm) { on_down(self, dm); });
   self->attach_functor([local = st.local_for_exit] {  // the local fallback ends with the router

@@ -1,5 +1,5 @@
 // The plain-C++ side of remote stages (no CAF): which stages a front worker sends to which nodes
-// (serve --stage STAGE=HOST:PORT, --secret FILE | --insecure-plaintext), and the live state of
+// (serve --stage STAGE=HOST:PORT, --secret FILE [--tls-*] | --insecure-plaintext), and the live state of
 // each node link that /v1/models and /metrics show (RemoteStatus, shared by the stage routers of
 // every device and read by net/).
 #pragma once
@@ -11,6 +11,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "actors/node_tls.h"
 
 namespace sdw {
 
@@ -27,7 +29,8 @@ struct RemoteStagesConfig {
   // The shared secret of the HMAC challenge/response (both sides prove they hold it); empty only
   // with insecure_plaintext, where a node is used without any authentication.
   std::string secret;
-  bool insecure_plaintext = false;
+  bool insecure_plaintext = false;  // plain TCP; else TLS through CAF's OpenSSL module (node_tls.h)
+  NodeTlsFiles tls;                 // --tls-cert/--tls-key/--tls-ca (none: anonymous-ECDH TLS)
   // A node link is pinged every `heartbeat_interval`; no answer for `heartbeat_timeout` declares
   // it down (a dropped connection does at once). A job on a node that goes down fails within
   // heartbeat_timeout + heartbeat_interval of the node's last sign of life.
@@ -50,6 +53,7 @@ StageNodeAddress parse_stage_node(const std::string& text);
 struct StageNodeState {
   std::string stage, address;
   std::string state = "connecting";  // connecting | up | down | refused
+  std::string transport;             // plaintext | tls | tls+cert (node_tls.h)
   std::string reason;                // why down / refused ("" when up)
   std::string device, model, family, dtype;  // the node's, once it answered
   int32_t load = 0;                  // the node's own count of stage requests in flight (heartbeat)

@@ -14,6 +14,7 @@
 
 #include "actors/errors.h"
 #include "actors/job_registry.h"
+#include "actors/node_tls_config.h"
 #include "actors/registry_state.h"
 #include "actors/request_timeouts.h"
 
@@ -26,9 +27,10 @@ using std::chrono::milliseconds;
 
 class system_config : public caf::actor_system_config {
  public:
-  explicit system_config(bool remote) {
+  explicit system_config(const RemoteStagesConfig& remote) {
     register_message_types(*this);
-    if (remote) load<caf::io::middleman>();  // stages on other nodes (serve --stage)
+    // stages on other nodes (serve --stage): the middleman, and CAF's OpenSSL module unless plaintext
+    if (remote.any()) actors::load_node_transport(*this, remote.insecure_plaintext, remote.tls);
     // A shared queue with a condition variable: idle scheduler threads sleep instead of polling
     // (work stealing's polling costs CPU that libtorch needs; our actors exchange few messages).
     set("scheduler.policy", caf::atom("sharing"));
@@ -37,14 +39,14 @@ class system_config : public caf::actor_system_config {
 
 WorkerConfig with_status(WorkerConfig c) {
   if (!c.remote_status) c.remote_status = std::make_shared<RemoteStatus>();
+  if (!c.batch_stats) c.batch_stats = std::make_shared<BatchStats>();
   return c;
 }
-  if (!c.batch_stats) c.batch_stats = std::make_shared<BatchStats>();
 
 // What the facade and its event streams share; the actor system lives as long as any of them.
 struct worker_core {
   WorkerConfig config;
-  system_config caf_config{config.remote.any()};
+  system_config caf_config{config.remote};
   caf::actor_system system{caf_config};
   std::shared_ptr<status_listeners> listeners = std::make_shared<status_listeners>();
   registry_actor registry;

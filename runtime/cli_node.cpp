@@ -11,6 +11,7 @@
 
 #include "actors/node_auth.h"
 #include "actors/node_service.h"
+#include "runtime/cli_stages.h"
 #include "runtime/cpu_threads.h"
 
 namespace sdw {
@@ -46,7 +47,9 @@ int run_node(int argc, char** argv) {
   app.add_option("--dtype", o.dtype, "fp32 | fp16 | bf16 (the front worker's)")->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
   app.add_option("--stages", stages, "the stages to serve, comma-separated: encoder,denoiser,decoder");
   app.add_option("--secret", secret_file, "file holding the shared secret front workers must prove")->check(CLI::ExistingFile);
-  app.add_flag("--insecure-plaintext", o.insecure_plaintext, "serve without the shared-secret handshake (loopback tests)");
+  app.add_flag("--insecure-plaintext", o.insecure_plaintext,
+               "serve over plain TCP without the shared-secret handshake (loopback tests)");
+  add_tls_options(app, o.tls, "the front workers'");
   app.add_option("--stage-timeout-s", stage_timeout_s, "longest one stage request may run")->check(CLI::Range(1, 86400));
   try {
     app.parse(argc, argv);
@@ -65,6 +68,7 @@ int run_node(int argc, char** argv) {
     if (!secret_file.empty() && o.insecure_plaintext)
       throw std::invalid_argument("--secret and --insecure-plaintext exclude each other");
     if (!secret_file.empty()) o.secret = actors::read_secret_file(secret_file);
+    check_node_tls(o.insecure_plaintext, o.tls);
   } catch (const std::exception& e) {
     std::cerr << "sd-worker node: " << e.what() << "\n";
     return 2;

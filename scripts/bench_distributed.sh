@@ -1,25 +1,29 @@
 #!/usr/bin/env bash
-# Throughput of remote denoiser stages on loopback (docs/distributed.md): one front worker with two
-# device slots (two jobs at once) and its denoiser local, on one node, or on two node replicas;
-# JOBS jobs of STEPS steps at SIZE px with the tiny SD1.5 fixture, sent two at a time to A1111's
-# synchronous txt2img; then one job at a time (latency: the remote overhead per job). Prints
-# jobs/s, mean latency, the bytes sent and received per job and the time on the wire per job (round
-# trip minus the node's own stage time), from the front's /v1/models.
-# usage: scripts/bench_distributed.sh [BUILD_DIR] (default build)   env: JOBS=16 STEPS=20 SIZE=64
+# Throughput of remote denoiser stages on loopback (docs/distributed.md): one front worker with
+# CONCURRENCY device slots (that many jobs at once) and its denoiser local, on one node over plain
+# TCP, on one node over TLS (--secret), or on two TLS node replicas; JOBS jobs of STEPS steps at SIZE
+# px with the tiny SD1.5 fixture, sent CONCURRENCY at a time to A1111's synchronous txt2img; then
+# one job at a time (latency: the remote overhead per job). Prints jobs/s, mean latency, the bytes
+# sent and received per job and the time on the wire per job (round trip minus the node's own stage
+# time), from the front's /v1/models.
+# usage: scripts/bench_distributed.sh [BUILD_DIR] (default build)
+#   env: JOBS=16 STEPS=20 SIZE=64 CONCURRENCY=2
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:-$root/build}/runtime/sd-worker
 model=$root/tests/fixtures/pipelines/tiny-sd15
-jobs=${JOBS:-16} steps=${STEPS:-20} size=${SIZE:-64}
+jobs=${JOBS:-16} steps=${STEPS:-20} size=${SIZE:-64} concurrency=${CONCURRENCY:-2}
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
 export SDW_CPU_THREADS=${SDW_CPU_THREADS:-1}
+head -c 32 /dev/urandom | base64 >"$tmp/secret"
+tls=(--secret "$tmp/secret")
 
-start_node() {  # prints the node's port once it listens
-  local log=$tmp/node$1.out
-  "$bin" node --listen 127.0.0.1:0 --model "$model" --stages denoiser --insecure-plaintext >"$log" 2>&1 &
+start_node() {  # $1 name, rest: transport flags; prints the node's port once it listens
+  local log=$tmp/node$1.out; shift
+  "$bin" node --listen 127.0.0.1:0 --model "$model" --stages denoiser "$@" >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 600); do
     if grep -q "listening on" "$log"; then sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log"; return; fi
@@ -30,7 +34,9 @@ start_node() {  # prints the node's port once it listens
 
 start_front() {  # $1: port, rest: extra flags
   local port=$1; shift
-  "$bin" serve --port "$port" --model "$model" --min-side 16 --device cpu --device cpu "$@" >"$tmp/front$port.out" 2>&1 &
+  local devices=()
+  for _ in $(seq "$concurrency"); do devices+=(--device cpu); done
+  "$bin" serve --port "$port" --model "$model" --min-side 16 "${devices[@]}" "$@" >"$tmp/front$port.out" 2>&1 &
   pids+=($!)
   for _ in $(seq 600); do
     curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break
@@ -52,7 +58,7 @@ measure() {  # $1 label, $2 port
   one_job "$2" 1  # warm-up
   local t0 t1 t2
   t0=$(date +%s.%N)
-  seq 1 "$jobs" | xargs -P 2 -I{} bash -c "one_job $2 {}"
+  seq 1 "$jobs" | xargs -P "$concurrency" -I{} bash -c "one_job $2 {}"
   t1=$(date +%s.%N)
   for s in $(seq 1 "$jobs"); do one_job "$2" "$s"; done
   t2=$(date +%s.%N)
@@ -65,14 +71,17 @@ measure() {  # $1 label, $2 port
       (n > 0 ? sprintf("%d", s / t) : "-"), (n > 0 ? sprintf("%d", r / t) : "-"), (n > 0 ? sprintf("%.2f", w / t) : "-") }'
 }
 
-n1=$(start_node 1); n2=$(start_node 2)
+p1=$(start_node plain --insecure-plaintext); n1=$(start_node tls1 "${tls[@]}"); n2=$(start_node tls2 "${tls[@]}")
 start_front 18901
-start_front 18902 --stage denoiser=127.0.0.1:$n1 --insecure-plaintext
-start_front 18903 --stage denoiser=127.0.0.1:$n1 --stage denoiser=127.0.0.1:$n2 --insecure-plaintext
-echo "tiny-sd15, $size x $size, $steps steps, $jobs jobs; $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "| denoiser                 | jobs/s (2 at a time) | ms/job (1 at a time) | bytes sent/job | bytes received/job | wire ms/job |"
+start_front 18902 --stage denoiser=127.0.0.1:$p1 --insecure-plaintext
+start_front 18903 --stage denoiser=127.0.0.1:$n1 "${tls[@]}"
+start_front 18904 --stage denoiser=127.0.0.1:$n1 --stage denoiser=127.0.0.1:$n2 "${tls[@]}"
+echo "tiny-sd15, $size x $size, $steps steps, $jobs jobs, $concurrency at a time; $(nproc) CPUs; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "| denoiser                 | jobs/s ($concurrency at a time) | ms/job (1 at a time) | bytes sent/job | bytes received/job | wire ms/job |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 measure "local" 18901
-measure "1 node" 18902
-measure "2 node replicas" 18903
+measure "1 node, plaintext" 18902
+measure "1 node, tls" 18903
+measure "2 tls node replicas" 18904
 measure "local (again)" 18901
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -19,6 +19,7 @@ nlohmann::json stage_map_json(const RemoteStatus* status) {
                           {"in_flight", n.in_flight}, {"requests", n.requests},    {"failures", n.failures},
                           {"bytes_sent", n.bytes_sent}, {"bytes_received", n.bytes_received},
                           {"wire_ms", n.wire_ms},     {"stage_ms", n.stage_ms}};
+      if (!n.transport.empty()) j["transport"] = n.transport;
       if (!n.reason.empty()) j["reason"] = n.reason;
       if (!n.device.empty()) j["device"] = n.device;
       if (!n.model.empty()) j["model"] = n.model;
