@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "model/nn/packed_layer.h"
+#include "model/safetensors/mapped_pages.h"
 
 namespace sdw {
 namespace {
@@ -59,7 +60,10 @@ void load_state_dict(torch::nn::Module& module, const std::map<std::string, at::
   }
   at::NoGradGuard no_grad;
   for (auto& kv : targets) {
-    kv.second.copy_(tensors.at(kv.first));  // copy_ converts dtype (fp16/bf16 -> fp32, ...) and device
+    const at::Tensor& src = tensors.at(kv.first);
+    kv.second.copy_(src);  // copy_ converts dtype (fp16/bf16 -> fp32, ...) and device
+    // The file's pages of this tensor leave the RSS now, not when the whole component is loaded.
+    release_mapped_pages(src);
   }
 }
 

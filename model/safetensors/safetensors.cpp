@@ -13,6 +13,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "model/safetensors/mapped_pages.h"
+
 namespace sdw {
 namespace {
 
@@ -48,7 +50,10 @@ struct SafetensorsFile::Mapping {
   size_t size = 0;
   std::string owned;  // used instead of a mapping for in-memory buffers
   ~Mapping() {
-    if (addr && addr != MAP_FAILED) munmap(addr, size);
+    if (addr && addr != MAP_FAILED) {
+      unregister_mapping(addr);
+      munmap(addr, size);
+    }
   }
 };
 
@@ -91,6 +96,7 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   mapping->addr = mmap(nullptr, mapping->size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (mapping->addr == MAP_FAILED) fail(path, std::string("mmap failed: ") + std::strerror(errno));
+  register_mapping(mapping->addr, mapping->size);
   SafetensorsFile f;
   f.path_ = path;
   f.mapping_ = mapping;
