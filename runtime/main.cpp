@@ -3,6 +3,7 @@
 #include <iostream>
 #include <string>
 
+#include "model/nn/cpu_allocator.h"
 #include "runtime/blas_check.h"
 #include "runtime/cli_bench.h"
 #include "runtime/cli_generate.h"
@@ -30,6 +31,7 @@ void usage(std::ostream& os) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sdw::nn::configure_cpu_allocator();  // before any tensor: large blocks mapped and unmapped on their own
 #ifdef SDW_HAVE_SERVE
   // Installed as sd-worker-rbee|cpu|cuda|metal (links to this binary): a worker that serves, with
   // the name's default device, whether started with flags only or with nothing at all.
