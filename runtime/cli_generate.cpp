@@ -20,6 +20,7 @@
 #include "model/image/image_io.h"
 #include "model/image/output_format.h"
 #include "model/lora/lora_file.h"
+#include "model/nn/fused_qkv.h"
 #include "model/lora/prompt_loras.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/refiner.h"
@@ -68,6 +69,7 @@ struct GenerateArgs {
   std::string device = "cpu";
   std::string dtype = "fp32";
   bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
+  std::string fuse_qkv = "auto";  // on | off | auto (nn/fused_qkv.h)
   std::string output = "output.png";
   int jpeg_quality = 90;
   std::vector<std::string> loras;      // FILE_OR_NAME[:STRENGTH], in order
@@ -201,6 +203,8 @@ int run_generate(int argc, char** argv) {
   app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA");
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
+  app.add_option("--fuse-qkv", a.fuse_qkv, "self-attention q/k/v from one fused product: on, off, auto (default: "
+                 "SDW_FUSE_QKV, else on for CUDA)")->check(CLI::IsMember({"on", "off", "auto"}));
   app.add_option("--output", a.output, "output file (.png or .jpg); several images: out-0.png, out-1.png, ...");
   app.add_option("--jpeg-quality", a.jpeg_quality, "JPEG quality")->check(CLI::Range(1, 100));
   app.add_option("--lora", a.loras,
@@ -281,6 +285,7 @@ int run_generate(int argc, char** argv) {
     lo.load_t5 = !a.no_t5;
     if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
+    lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
     check_memory_options(a.memory);
     lo.memory = a.memory;
     const auto t_load = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "model/nn/attention_slicing.h"
+#include "model/nn/fused_qkv.h"
 
 namespace sdw::nn {
 namespace {
@@ -95,9 +96,15 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x_in, const at::Tensor& cont
   if (group_norm) x = group_norm->forward(x.transpose(1, 2)).transpose(1, 2);
   if (spatial) x = x.contiguous();  // one copy for the three projections instead of one each
   const at::Tensor& kv = context.defined() ? context : x;
-  at::Tensor q = split_heads(to_q->forward(x), o_.heads);   // [B, h, L, d]
-  at::Tensor k = split_heads(to_k->forward(kv), o_.heads);  // [B, h, Lk, d]
-  at::Tensor v = split_heads(to_v->forward(kv), o_.heads);
+  at::Tensor q, k, v;
+  if (!context.defined() && qkv_fused_now(*this)) {
+    auto qkv = fused_qkv_forward(*this, x);  // 3 x [B, L, inner]: one product (fused_qkv.h)
+    q = split_heads(qkv[0], o_.heads), k = split_heads(qkv[1], o_.heads), v = split_heads(qkv[2], o_.heads);
+  } else {
+    q = split_heads(to_q->forward(x), o_.heads);   // [B, h, L, d]
+    k = split_heads(to_k->forward(kv), o_.heads);  // [B, h, Lk, d]
+    v = split_heads(to_v->forward(kv), o_.heads);
+  }
   at::Tensor attn = slice_size > 0 ? sliced_attention(q, k, v, o_.upcast, slice_size)
                                    : scaled_dot_product_attention(q, k, v, false, o_.upcast);  // [B, h, L, d]
   at::Tensor out = merge_heads(attn);  // [B, L, inner]

@@ -44,6 +44,9 @@ class AttentionImpl : public torch::nn::Module {
   Linear to_q{nullptr}, to_k{nullptr}, to_v{nullptr};
   torch::nn::ModuleList to_out;  // [0] = Linear(inner, query_dim)
   Linear to_out0{nullptr};
+  // Self-attention with fused projections (fused_qkv.h): [3*inner, query_dim], not a registered
+  // module (to_q/to_k/to_v's parameters are views into it); null: unfused.
+  Linear to_qkv{nullptr};
 };
 TORCH_MODULE(Attention);
 

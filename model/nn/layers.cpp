@@ -119,7 +119,7 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
   if (onednn_product(x, w) &&
       (w.packed.defined() || (rows >= kOnednnMinRows && (mixed || rows * k * n >= kOnednnMinMacs)))) {
     at::Tensor wt = w.packed;
-    if (!wt.defined() && cpu_prepack_enabled() && rows <= kPrepackMaxRows && w.plain.is_contiguous() &&
+    if (!wt.defined() && prepack && cpu_prepack_enabled() && rows <= kPrepackMaxRows && w.plain.is_contiguous() &&
         w.plain.device().is_cpu() && !converted)
       wt = pack(0, 1);  // from now on the only copy
     if (!wt.defined()) wt = w.plain.contiguous();

@@ -62,6 +62,8 @@ class LinearImpl : public PackedLayer {
   LinearImpl(int64_t in_features, int64_t out_features, bool bias, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x);  // [..., in] -> [..., out]
   // weight [out, in], bias [out] or undefined (PackedLayer)
+  // false: never packed, for a weight other layers' parameters are views of (fused_qkv.h).
+  bool prepack = true;
 };
 TORCH_MODULE(Linear);
 

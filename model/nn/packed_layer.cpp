@@ -56,6 +56,20 @@ void PackedLayer::unpack() {
   packed_ = at::Tensor();
 }
 
+void PackedLayer::replace_weights(const at::Tensor& w, const at::Tensor& b) {
+  unpack();
+  std::lock_guard<std::mutex> lock(mutex_);
+  TORCH_CHECK(w.sizes() == weight.sizes() && w.scalar_type() == weight.scalar_type(), "replace_weights: weight ",
+              w.sizes(), " ", w.scalar_type(), " for ", weight.sizes(), " ", weight.scalar_type());
+  weight = w;
+  parameters_["weight"] = w;
+  if (!b.defined()) return;
+  TORCH_CHECK(bias.defined() && b.sizes() == bias.sizes() && b.scalar_type() == bias.scalar_type(),
+              "replace_weights: a bias that does not fit");
+  bias = b;
+  parameters_["bias"] = b;
+}
+
 at::Tensor PackedLayer::dense(const Weights& w) {
   if (!w.packed.defined()) return w.plain;
   at::AutoDispatchBelowADInplaceOrView below_autograd;
@@ -65,7 +79,7 @@ at::Tensor PackedLayer::dense(const Weights& w) {
 int64_t PackedLayer::weight_bytes_held() const {
   std::lock_guard<std::mutex> lock(mutex_);
   if (packed_.defined()) return packed_bytes_bound(weight.sizes(), static_cast<int64_t>(weight.element_size()));
-  return static_cast<int64_t>(weight.storage().nbytes());
+  return static_cast<int64_t>(weight.numel() * weight.element_size());  // a view (fused_qkv.h): its own part
 }
 
 void PackedLayer::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
@@ -105,7 +119,7 @@ int64_t held_parameter_bytes(const torch::nn::Module& module) {
       if (layer && p.key() == "weight")
         n += layer->weight_bytes_held();
       else
-        n += static_cast<int64_t>(p.value().storage().nbytes());
+        n += static_cast<int64_t>(p.value().numel() * p.value().element_size());
     }
   }
   return n;

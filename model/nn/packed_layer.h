@@ -35,6 +35,9 @@ class PackedLayer : public torch::nn::Module {
   // Back to the plain weight, rebuilt from the packed one (a no-op while plain). Call before
   // writing the weight in place or reading its values.
   void unpack();
+  // Replaces the plain weight (and the bias, when `b` is given) by other tensors of the same
+  // shapes and dtypes, e.g. views into a fused weight (fused_qkv.h); unpacks first.
+  void replace_weights(const at::Tensor& w, const at::Tensor& b = {});
   // The plain values of `w` for one product: `w.plain`, or a temporary rebuilt from `w.packed`.
   static at::Tensor dense(const Weights& w);
   // Bytes the weight holds now: the plain storage, or the packed copy (with oneDNN's block padding,

@@ -9,6 +9,7 @@
 #include "model/nn/device_names.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
+#include "model/nn/fused_qkv.h"
 #include "model/nn/layers.h"
 #include "model/pipeline/sd3_model.h"
 #include "model/pipeline/vae_memory.h"
@@ -76,11 +77,20 @@ void set_channels_last(SdModel& model, bool on) {
   if (model.runner) model.runner->clear();  // graphs captured the old layout
 }
 
+void set_fuse_qkv(SdModel& model, bool on) {
+  if (!model.unet.is_empty()) nn::fuse_qkv_projections(*model.unet, on);
+  if (!model.vae.is_empty()) nn::fuse_qkv_projections(*model.vae, on);
+  if (model.runner && on != model.fuse_qkv) model.runner->clear();  // graphs captured the other projections
+  model.fuse_qkv = on;
+}
+
 void apply_speed_options(SdModel& model, const ModelLoadOptions& options) {
   model.cuda_graphs = options.cuda_graphs;
   if (model.runner) model.runner->set_use_graphs(options.cuda_graphs);
   const bool nhwc = resolve_channels_last(options.channels_last, model.device);
   if (nhwc != model.channels_last) set_channels_last(model, nhwc);
+  // After the weights are loaded and laid out; LoRAs fused later write into the fused weight.
+  set_fuse_qkv(model, nn::resolve_fuse_qkv(options.fuse_qkv, model.device));
   apply_memory_options(model, options.memory);
 }
 

@@ -37,6 +37,9 @@ struct ModelLoadOptions {
   // resolve_channels_last).
   bool cuda_graphs = true;
   std::optional<bool> channels_last;
+  // Fused QKV projections of the UNet's and VAE's self-attention (nn/fused_qkv.h; unset:
+  // SDW_FUSE_QKV, else on for CUDA only).
+  std::optional<bool> fuse_qkv;
   // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros;
   // requests' default T5 token count (0: 256); and the device T5 runs on (unset: `device`), e.g.
   // the CPU while the transformer runs on a GPU (its embeddings are moved to `device`).
@@ -81,6 +84,7 @@ struct SdModel {
   // Speed settings (see set_channels_last and unet_runner.h); set before the first step.
   bool cuda_graphs = true;
   bool channels_last = false;
+  bool fuse_qkv = false;  // self-attention q/k/v from one product (nn/fused_qkv.h)
   std::shared_ptr<UNetRunner> runner;  // made on first use
   // The LoRAs fused into the UNet and text encoders now (model_loras.h); made on first use.
   std::shared_ptr<LoraState> loras;
@@ -123,7 +127,10 @@ void set_channels_last(SdModel& model, bool on);
 // The channels_last setting in force for a device: the explicit choice, else on for CUDA only.
 bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device);
 
-// Applies ModelLoadOptions::cuda_graphs, ::channels_last and ::memory to a built model (every loader does).
+// Fuses (or unfuses) the UNet's and VAE's self-attention projections (nn/fused_qkv.h).
+void set_fuse_qkv(SdModel& model, bool on);
+
+// Applies ModelLoadOptions::cuda_graphs, ::channels_last, ::fuse_qkv and ::memory to a built model (every loader does).
 void apply_speed_options(SdModel& model, const ModelLoadOptions& options);
 
 // Loads a diffusers folder (model_index.json + components). Throws LoadError naming the problem.
