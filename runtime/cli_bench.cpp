@@ -20,6 +20,7 @@
 
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/nn/fused_qkv.h"
 #include "model/lora/lora_cache.h"
 #include "model/lora/lora_state.h"
 #include "model/pipeline/model_loras.h"
@@ -29,8 +30,8 @@
 #include "model/pipeline/rng.h"
 #include "runtime/bench_controlnet.h"
 #include "runtime/bench_sd3.h"
-#include "runtime/bench_speed.h"
 #include "runtime/bench_concurrent.h"
+#include "runtime/bench_speed.h"
 #include "runtime/bench_timing.h"
 #include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
@@ -54,14 +55,15 @@ struct BenchArgs {
   int runs = 3;
   bool no_graph = false;
   bool channels_last = false, no_channels_last = false;
+  std::string fuse_qkv = "auto";  // on | off | auto (nn/fused_qkv.h)
   bool lora = false;
   bool controlnet = false;  // the step with one ControlNet against the plain step (bench_controlnet.h)
   int lora_rank = 16;
   double img2img = 0;  // > 0: img2img at this strength from a synthetic init image
   Sd3BenchArgs sd3;    // --arch sd3's own switches (--no-t5, --max-sequence-length, --t5-device, --no-end-to-end)
+  int concurrent = 0;  // --concurrent N: one at a time vs continuously batched (bench_concurrent.h)
   DeepCacheOptions deepcache;  // --deepcache / --deepcache-branch / --tome: A/B/A rounds after the table (bench_speed.h)
   TomeOptions tome;
-  int concurrent = 0;  // --concurrent N: one at a time vs continuously batched (bench_concurrent.h)
 };
 
 // A smooth RGB pattern of the bench size: the init image of --img2img.
@@ -232,17 +234,19 @@ int run_bench(int argc, char** argv) {
   app.add_option("--warmup", a.warmup, "untimed runs first")->check(CLI::Range(0, 100));
   app.add_option("--runs", a.runs, "timed runs (median reported)")->check(CLI::Range(1, 1000));
   app.add_flag("--no-graph", a.no_graph, "disable CUDA graph replay of the UNet step");
-  app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
-  app.add_flag("--controlnet", a.controlnet, "measure one ControlNet's cost per step (random weights) instead");
   app.add_option("--concurrent", a.concurrent,
                  "after the table: N jobs arriving together, one at a time vs continuously batched "
                  "(images/s, latency percentiles)")
       ->check(CLI::Range(2, 64));
+  app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
+  app.add_flag("--controlnet", a.controlnet, "measure one ControlNet's cost per step (random weights) instead");
   app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
   app.add_option("--img2img", a.img2img, "measure img2img at this strength (a synthetic init image; adds the VAE encode)")
       ->check(CLI::Range(0.0, 1.0));
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
+  app.add_option("--fuse-qkv", a.fuse_qkv, "self-attention q/k/v from one fused product: on, off, auto (default: "
+                 "SDW_FUSE_QKV, else on for CUDA)")->check(CLI::IsMember({"on", "off", "auto"}));
   app.add_flag("--no-t5", a.sd3.no_t5, "sd3: without T5-XXL (its part of the prompt is zeros)");
   app.add_option("--max-sequence-length", a.sd3.max_sequence_length, "sd3: T5's token count (default 256)")
       ->check(CLI::Range(1, 512));
@@ -277,6 +281,7 @@ int run_bench(int argc, char** argv) {
     lo.dtype = parse_dtype(a.dtype);
     lo.cuda_graphs = !a.no_graph;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
+    lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
     const auto t_build = std::chrono::steady_clock::now();
     std::shared_ptr<SdModel> model =
         a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo);
@@ -289,6 +294,8 @@ int run_bench(int argc, char** argv) {
     const int64_t f = model->vae_scale_factor();
     const auto opts = at::TensorOptions().dtype(model->activation_dtype()).device(model->device);
     const auto& uc = model->unet->config();
+    const double gib = 1024.0 * 1024 * 1024;
+    const double build_peak = peak_memory_bytes(model->device) / gib, built_rss = current_rss_bytes() / gib;
     reset_peak_memory(model->device);
 
     std::printf("sd-worker bench: arch %s, %s %s, %dx%d, batch %d (UNet batch %lld), %d steps %s, guidance %g, "
@@ -297,8 +304,9 @@ int run_bench(int argc, char** argv) {
                 static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads(),
                 a.img2img > 0 ? (", img2img strength " + std::to_string(a.img2img)).c_str() : "");
     std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
-                "activations %s, VAE %s\n\n",
+                "fused QKV %s; activations %s, VAE %s\n\n",
                 build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
+                model->fuse_qkv ? "on" : "off",
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     if (a.lora) return run_lora_bench(*model, a, width, height);
     if (a.controlnet) return run_controlnet_bench(*model, width, height, a.guidance, a.warmup, a.runs);
@@ -314,7 +322,9 @@ int run_bench(int argc, char** argv) {
     }
     PromptEmbeddings prompt;
     const ResolvedRequest resolved = resolve_request(*model, req, bench_limits());
-    const double encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); });
+    double encode_ms = -1;
+    const double encode_peak =
+        stage_peak_gib(model->device, [&] { encode_ms = time_ms(model->device, a.warmup, a.runs, [&] { prompt = encode_prompt(*model, resolved); }); });
     const at::Tensor& context = prompt.context;
     const UNetAddedCond& added = prompt.added;  // SDXL's pooled embeddings and time ids
     row("text encoder (+negative)", encode_ms, model->is_sdxl() ? "two encoders" : "");
@@ -364,16 +374,18 @@ int run_bench(int argc, char** argv) {
     if (e2e_ms > 0) std::printf("images/s: %.4f\n", a.batch / (e2e_ms / 1000.0));
     double unet_bytes = 0;
     for (const auto& p : model->unet->parameters()) unet_bytes += static_cast<double>(p.numel() * p.element_size());
-    std::printf("peak memory: %.2f GiB (%s)\n", std::max({unet_peak, vae_peak, e2e_peak}),
+    std::printf("peak memory: %.2f GiB (%s)\n", std::max({encode_peak, unet_peak, vae_peak, e2e_peak}),
                 model->device.is_cuda() ? "GPU allocated" : "CPU peak RSS");
-    std::printf("peak memory by stage: UNet step %.2f, VAE decode %.2f, end to end %.2f GiB; weights %.2f GiB (UNet %.2f)\n",
-                unet_peak, vae_peak, e2e_peak,
+    std::printf("peak memory by stage: build %.2f (then %.2f held), text encoder %.2f, UNet step %.2f, VAE decode %.2f, "
+                "end to end %.2f GiB; weights %.2f GiB (UNet %.2f)\n",
+                build_peak, built_rss, encode_peak, unet_peak, vae_peak, e2e_peak,
                 model->weight_bytes() / (1024.0 * 1024 * 1024), unet_bytes / (1024.0 * 1024 * 1024));
     const UNetRunnerStats rs = runner.stats();
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
                 static_cast<long long>(rs.eager_calls), static_cast<long long>(rs.failed_captures));
     run_speed_rounds(*model, req, bench_limits(), speed_variants(a.deepcache, a.tome), a.runs);
+    if (a.concurrent > 0) run_concurrent_bench(*model, req, bench_limits(), a.concurrent);
     return 0;
   } catch (const std::invalid_argument& e) {  // bad --device / --dtype
     std::cerr << "sd-worker bench: " << e.what() << "\n";
@@ -385,7 +397,6 @@ int run_bench(int argc, char** argv) {
     std::cerr << "sd-worker bench: " << e.what() << "\n";
     return 1;
   }
-    if (a.concurrent > 0) run_concurrent_bench(*model, req, bench_limits(), a.concurrent);
 }
 
 }  // namespace sdw
