@@ -9,8 +9,9 @@
 #      fp16/bf16 UNet within stated bounds, seeded images, graph step == eager step);
 #      SDW_GPU_PIPELINES narrows the fixture pipelines where only some travelled;
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the
-#      CUDA defaults (graphs, channels_last UNet), then NCHW, cuDNN autotuning, no graphs; sdxl's
-#      UNet at 1024x1024; sd15 bf16; batch 2; eager NCHW;
+#      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
+#      NCHW, cuDNN autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; sd15 bf16;
+#      batch 2; eager NCHW;
 # and prints one short table last (also when it stops early). Where the machine receives a
 # size-limited copy of the working tree (64 MiB), set the fixtures other than pipelines/tiny-sd15,
 # pipelines/tiny-sd21v, references/ and seeded/ aside for the call and pass
@@ -86,11 +87,13 @@ bench() {  # name, seconds it needs at least, args...
   { echo "== $name: $*"; cat "$BD/bench-$name.txt"; } >> "$OUT/bench-all.txt"
 }
 sd15=(--arch sd15 --width 512 --height 512 --steps 20)
-# CUDA default: UNet channels_last (VAE NCHW), CUDA graphs on.
+# CUDA default: UNet channels_last (VAE NCHW), CUDA graphs on, fused QKV (--fuse-qkv off: unfused).
 bench sd15-fp16-b1 40 "${sd15[@]}" --dtype fp16 --batch 1
+bench sd15-fp16-b1-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --fuse-qkv off
 bench sd15-fp16-b1-nchw 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-channels-last
 bench sd15-fp16-b1-cudnnbench 40 "${sd15[@]}" --dtype fp16 --batch 1 --cudnn-benchmark
 bench sd15-fp16-b1-nograph 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph
+bench sd15-fp16-b1-nograph-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph --fuse-qkv off
 bench sdxl-fp16-b1 60 --arch sdxl --dtype fp16 --width 1024 --height 1024 --batch 1 --steps 20
 bench sd15-bf16-b1 40 "${sd15[@]}" --dtype bf16 --batch 1
 bench sd15-fp16-b2 40 "${sd15[@]}" --dtype fp16 --batch 2
