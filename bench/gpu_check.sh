@@ -10,7 +10,8 @@
 #      SDW_GPU_PIPELINES narrows the fixture pipelines where only some travelled;
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the
 #      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
-#      NCHW, cuDNN autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; sd15 bf16;
+#      4 concurrent jobs one at a time vs continuously batched (--concurrent 4), NCHW, cuDNN
+#      autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; sd15 bf16;
 #      batch 2; eager NCHW;
 # and prints one short table last (also when it stops early). Where the machine receives a
 # size-limited copy of the working tree (64 MiB), set the fixtures other than pipelines/tiny-sd15,
@@ -49,6 +50,9 @@ summary() {
     printf "%-22s %10s %10s %10s %10s  %s GiB / %s\n" "$n" "$(val 'UNet step')" "$(val 'denoise loop')" \
       "$(val 'VAE decode')" "$(val 'end to end')" "${peak:-?}" "${mode:-?}"
     grep -m1 "^peak memory by stage" "$f" | sed 's/^/   /'
+    grep -A5 "concurrent jobs" "$f" | grep -E "^\| (one|batched)" | sed 's/^/   /'
+    grep -m1 "^throughput, batched" "$f" | sed 's/^/   /'
+    grep -m1 "^largest pixel difference" "$f" | sed 's/^/   /'
     grep -q "^UNet runner" "$f" || { echo "   (failed or cut short:)"; tail -3 "$f" | sed 's/^/   /'; }
   done
 }
@@ -90,6 +94,8 @@ sd15=(--arch sd15 --width 512 --height 512 --steps 20)
 # CUDA default: UNet channels_last (VAE NCHW), CUDA graphs on, fused QKV (--fuse-qkv off: unfused).
 bench sd15-fp16-b1 40 "${sd15[@]}" --dtype fp16 --batch 1
 bench sd15-fp16-b1-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --fuse-qkv off
+# Continuous batching: 4 jobs arriving together, one at a time vs batched (images/s, latency).
+bench sd15-fp16-concurrent4 90 "${sd15[@]}" --dtype fp16 --batch 1 --concurrent 4
 bench sd15-fp16-b1-nchw 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-channels-last
 bench sd15-fp16-b1-cudnnbench 40 "${sd15[@]}" --dtype fp16 --batch 1 --cudnn-benchmark
 bench sd15-fp16-b1-nograph 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph
