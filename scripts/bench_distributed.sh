@@ -15,7 +15,12 @@ model=$root/tests/fixtures/pipelines/tiny-sd15
 jobs=${JOBS:-16} steps=${STEPS:-20} size=${SIZE:-64} concurrency=${CONCURRENCY:-2}
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+# start_node runs in a command substitution (a subshell): its nodes' pids go to a file.
+cleanup() {
+  for p in "${pids[@]}" $(cat "$tmp/node.pids" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 export SDW_CPU_THREADS=${SDW_CPU_THREADS:-1}
 head -c 32 /dev/urandom | base64 >"$tmp/secret"
@@ -24,7 +29,7 @@ tls=(--secret "$tmp/secret")
 start_node() {  # $1 name, rest: transport flags; prints the node's port once it listens
   local log=$tmp/node$1.out; shift
   "$bin" node --listen 127.0.0.1:0 --model "$model" --stages denoiser "$@" >"$log" 2>&1 &
-  pids+=($!)
+  echo $! >>"$tmp/node.pids"
   for _ in $(seq 600); do
     if grep -q "listening on" "$log"; then sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$log"; return; fi
     sleep 0.1
