@@ -11,6 +11,7 @@
 
 #include "e2e/http_harness.h"
 #include "model/image/image_io.h"
+#include "seeded_cases.h"
 #include "test_util.h"
 
 using namespace sdw::test;
@@ -38,15 +39,6 @@ std::vector<sdw::Image> images_of(int port, const std::string& id) {
     out.push_back(sdw::decode_image_base64(c.at("image").get<std::string>()));
   }
   return out;
-}
-
-int max_pixel_diff(const sdw::Image& a, const sdw::Image& b) {
-  REQUIRE(a.width == b.width);
-  REQUIRE(a.height == b.height);
-  REQUIRE(a.pixels.size() == b.pixels.size());
-  int m = 0;
-  for (size_t i = 0; i < a.pixels.size(); ++i) m = std::max(m, std::abs(int(a.pixels[i]) - int(b.pixels[i])));
-  return m;
 }
 
 // sdw_denoiser_steps_total{jobs="N"} by N.
@@ -112,13 +104,13 @@ TEST_CASE("concurrent jobs are denoised in shared batches and each image equals 
     INFO("job " << j << ": " << bodies[j].dump());
     REQUIRE(together[j].size() == alone[j].size());
     for (size_t k = 0; k < alone[j].size(); ++k) {
-      const int diff = max_pixel_diff(together[j][k], alone[j][k]);
+      const int diff = sdw::test::max_pixel_diff(together[j][k], alone[j][k]);
       INFO("image " << k << " max pixel difference " << diff);
       CHECK(diff <= 1);
     }
   }
   // Different seeds give different images (the comparison above is not between equal images).
-  CHECK(max_pixel_diff(alone[0][0], alone[1][0]) > 10);
+  CHECK(sdw::test::max_pixel_diff(alone[0][0], alone[1][0]) > 10);
 
   // Step tasks that served 2+ jobs at once happened, and none beyond --max-batch.
   const std::map<int, double> counts = batch_counts(port);
@@ -160,8 +152,8 @@ TEST_CASE("a job cancelled inside a batch leaves it; the others finish with thei
   CHECK(wait_for_state(port, v, "cancelled") == "cancelled");
   const std::vector<sdw::Image> together_a = images_of(port, a);
   const std::vector<sdw::Image> together_b = images_of(port, b);
-  CHECK(max_pixel_diff(together_a.at(0), alone_a.at(0)) <= 1);
-  CHECK(max_pixel_diff(together_b.at(0), alone_b.at(0)) <= 1);
+  CHECK(sdw::test::max_pixel_diff(together_a.at(0), alone_a.at(0)) <= 1);
+  CHECK(sdw::test::max_pixel_diff(together_b.at(0), alone_b.at(0)) <= 1);
   const std::map<int, double> counts = batch_counts(port);
   CHECK(counts.count(3) == 1);  // all three shared step tasks before the cancel
   CHECK(w.alive());

@@ -103,24 +103,12 @@ std::shared_ptr<SdModel> load(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("batched steps equal each job alone: SD1.5 txt2img", "[batching]") {
-  auto m = load("tiny-sd15");
-  check_batched_equals_alone(*m, false, "tiny-sd15");
-}
-
-TEST_CASE("batched steps equal each job alone: 9-channel inpainting", "[batching]") {
-  auto m = load("tiny-sd15-inpaint");
-  check_batched_equals_alone(*m, true, "tiny-sd15-inpaint");
-}
-
-TEST_CASE("batched steps equal each job alone: SDXL", "[batching][sdxl]") {
-  auto m = load("tiny-sdxl");
-  check_batched_equals_alone(*m, false, "tiny-sdxl");
-}
-
-TEST_CASE("batched steps equal each job alone: SD3", "[batching][sd3]") {
-  auto m = load("tiny-sd3");
-  check_batched_equals_alone(*m, false, "tiny-sd3");
+TEST_CASE("batched steps equal each job alone: SD1.5, 9-channel inpainting, SDXL, SD3", "[batching]") {
+  // {fixture pipeline, inpaint jobs}
+  const auto [name, inpaint] = GENERATE(std::make_pair("tiny-sd15", false), std::make_pair("tiny-sd15-inpaint", true),
+                                        std::make_pair("tiny-sdxl", false), std::make_pair("tiny-sd3", false));
+  auto m = load(name);
+  check_batched_equals_alone(*m, inpaint, name);
 }
 
 TEST_CASE("can_batch refuses jobs that cannot share a UNet call", "[batching]") {
