@@ -31,7 +31,7 @@ void usage(std::ostream& os) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  sdw::nn::configure_cpu_allocator();  // before any tensor: large blocks mapped and unmapped on their own
+  sdw::nn::configure_cpu_allocator();  // before any tensor: glibc's mmap threshold fixed (cpu_allocator.h)
 #ifdef SDW_HAVE_SERVE
   // Installed as sd-worker-rbee|cpu|cuda|metal (links to this binary): a worker that serves, with
   // the name's default device, whether started with flags only or with nothing at all.

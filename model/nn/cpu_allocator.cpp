@@ -3,17 +3,25 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace sdw::nn {
+namespace {
+
+std::atomic<bool> configured{false};
+
+}  // namespace
 
 bool configure_cpu_allocator() {
 #if defined(__GLIBC__)
   if (std::getenv("MALLOC_MMAP_THRESHOLD_")) return false;
   const char* mode = std::getenv("SDW_CPU_MALLOC");
   if (mode && std::strcmp(mode, "default") == 0) return false;
-  return ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kCpuMmapThresholdBytes)) == 1;
+  const bool ok = ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kCpuMmapThresholdBytes)) == 1;
+  configured = ok;
+  return ok;
 #else
   return false;
 #endif
@@ -21,6 +29,22 @@ bool configure_cpu_allocator() {
 
 void release_free_cpu_memory() {
 #if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
+}
+
+CpuDecodeAllocScope::CpuDecodeAllocScope() : active_(configured.load()) {
+#if defined(__GLIBC__)
+  if (!active_) return;
+  ::malloc_trim(0);
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kCpuDecodeMmapThresholdBytes));
+#endif
+}
+
+CpuDecodeAllocScope::~CpuDecodeAllocScope() {
+#if defined(__GLIBC__)
+  if (!active_) return;
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kCpuMmapThresholdBytes));
   ::malloc_trim(0);
 #endif
 }

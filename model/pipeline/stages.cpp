@@ -7,12 +7,14 @@
 #include <c10/core/InferenceMode.h>
 
 #include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "model/embeddings/prompt_tokens.h"
 #include "model/image/pil_resize.h"
+#include "model/nn/cpu_allocator.h"
 #include "model/pipeline/a1111_conditioning.h"
 #include "model/pipeline/model_loras.h"
 #include "model/pipeline/rng.h"
@@ -356,6 +358,10 @@ DenoiseState prepare_denoise(SdModel& model, const ResolvedRequest& req, PromptE
 }
 
 at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
+  // The denoising loop's freed activations go back to the system before the decode allocates its
+  // own, and the decode's large blocks are unmapped when freed (cpu_allocator.h, docs/memory.md).
+  std::optional<nn::CpuDecodeAllocScope> cpu_alloc;
+  if (model.device.is_cpu()) cpu_alloc.emplace();
   if (model.is_sd3()) return sd3_decode_latents(model, latents);
   if (model.taesd_final) return taesd_decode_latents(model, latents);
   c10::InferenceMode guard;
