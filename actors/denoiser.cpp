@@ -133,13 +133,10 @@ void job_stepped(self_ptr self, const stage_env& env, const step_member& m) {
   job.waiting_since = ++self->state.clock;
 }
 
-// Starts the next step task unless one is in flight: cancelled waiting jobs end first.
+// Starts the next step task unless one is in flight. (A cancelled job never waits here: the
+// cancel ends a job with nothing in flight at once, and a task's reply ends one that had.)
 void pump(self_ptr self, const stage_env& env) {
   auto& st = self->state;
-  std::vector<std::string> cancelled;
-  for (auto& [id, job] : st.jobs)
-    if (job.cancelled && !job.in_flight) cancelled.push_back(id);
-  for (const auto& id : cancelled) finish_cancelled(self, id);
   if (st.stepping) return;
   const std::vector<std::string> ids = next_batch(self, env);
   if (ids.empty()) return;
