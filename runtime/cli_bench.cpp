@@ -29,6 +29,7 @@
 #include "model/pipeline/generate.h"
 #include "model/pipeline/rng.h"
 #include "runtime/bench_controlnet.h"
+#include "runtime/bench_profile.h"
 #include "runtime/bench_sd3.h"
 #include "runtime/bench_concurrent.h"
 #include "runtime/bench_speed.h"
@@ -64,6 +65,7 @@ struct BenchArgs {
   int concurrent = 0;  // --concurrent N: one at a time vs continuously batched (bench_concurrent.h)
   DeepCacheOptions deepcache;  // --deepcache / --deepcache-branch / --tome: A/B/A rounds after the table (bench_speed.h)
   TomeOptions tome;
+  int profile = 0;  // --profile N: operator tables (N rows) of one UNet step and one VAE decode instead
 };
 
 // A smooth RGB pattern of the bench size: the init image of --img2img.
@@ -219,6 +221,27 @@ int run_lora_bench(SdModel& model, const BenchArgs& a, int width, int height) {
 
 }  // namespace
 
+// --profile: one UNet step (CFG batch) and one VAE decode, each after an untimed warm-up run.
+int run_profile(SdModel& model, const BenchArgs& a, int width, int height) {
+  const GenerationRequest req = bench_request(width, height, a.steps, a.guidance, a.batch);
+  const PromptEmbeddings prompt = encode_prompt(model, resolve_request(model, req, bench_limits()));
+  const int64_t f = model.vae_scale_factor();
+  const auto opts = at::TensorOptions().dtype(model.activation_dtype()).device(model.device);
+  at::Tensor x = at::randn({(a.guidance > 1.0 ? 2 : 1) * a.batch, model.unet->config().in_channels, height / f, width / f}, opts);
+  if (model.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  const at::Tensor latents = at::randn({a.batch, 4, height / f, width / f}, opts);
+  UNetRunner& runner = model.unet_runner();
+  auto step = [&] { runner.forward(x, 500.0, prompt.context, prompt.added); };
+  auto decode = [&] { decode_latents(model, latents); };
+  for (int i = 0; i < std::max(a.warmup, 1); ++i) step();
+  print_op_profile("UNet step (batch " + std::to_string(x.size(0)) + ", " + runner.stats().mode + ")",
+                   profile_ops(model.device, step), static_cast<size_t>(a.profile));
+  for (int i = 0; i < a.warmup; ++i) decode();
+  print_op_profile("VAE decode (batch " + std::to_string(a.batch) + ")", profile_ops(model.device, decode),
+                   static_cast<size_t>(a.profile));
+  return 0;
+}
+
 int run_bench(int argc, char** argv) {
   BenchArgs a;
   CLI::App app{"Benchmark a full-size architecture with random weights (no download).", "sd-worker bench"};
@@ -254,6 +277,10 @@ int run_bench(int argc, char** argv) {
   app.add_flag("--no-end-to-end", [&](int64_t) { a.sd3.end_to_end = false; },
                "sd3: leave out the end-to-end row (on a CPU it repeats every stage)");
   add_speed_options(app, a.deepcache, a.tome);
+  app.add_option("--profile", a.profile,
+                 "print where one UNet step and one VAE decode spend their time (the N largest operators, "
+                 "and by input shapes) instead of the table; on CUDA add --no-graph to see the step's operators")
+      ->check(CLI::Range(1, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -310,6 +337,7 @@ int run_bench(int argc, char** argv) {
                 c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
     if (a.lora) return run_lora_bench(*model, a, width, height);
     if (a.controlnet) return run_controlnet_bench(*model, width, height, a.guidance, a.warmup, a.runs);
+    if (a.profile > 0) return run_profile(*model, a, width, height);
     table_header();
 
     // 1. text encoding (prompt + negative)
