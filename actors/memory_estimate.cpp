@@ -2,6 +2,7 @@
 #include "actors/memory_estimate.h"
 
 #include "model/nn/layers.h"
+#include "model/nn/winograd_conv.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -71,6 +72,9 @@ void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType
   if (onednn && nn::cpu_prepack_enabled() && (dtype == at::kFloat || mixed_bf16)) e.prepack_bytes = padding + 2 * largest;
   if (fp16_stored) e.prepack_bytes = 2 * (2 * largest);  // the fp32 copy and oneDNN's reorder of it
   if (mixed_bf16 || fp16_stored) e.activation_bytes *= 2;
+  // fp32 products (fp16-stored weights compute in fp32): the Winograd convolutions' work buffer.
+  if (device.is_cpu() && nn::cpu_winograd_enabled() && (dtype == at::kFloat || fp16_stored))
+    e.prepack_bytes += nn::kWinogradWorkBytesBound;
 }
 
 int64_t mem_available_bytes() { return device_free_bytes(at::Device(at::kCPU)); }

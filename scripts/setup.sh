@@ -9,6 +9,7 @@ BUILD_DIR=${1:-build}
 
 PACKAGES=(build-essential cmake ninja-build pkg-config ccache
   libtorch-dev libopenblas0-pthread
+  libdnnl-dev  # oneDNN's own API (the oneDNN libtorch links): Winograd convolutions and blocked attention on the CPU
   libcaf-dev libcpp-httplib-dev libssl-dev ca-certificates nlohmann-json3-dev libstb-dev zlib1g-dev libicu-dev libsentencepiece-dev
   libpng-dev libjpeg62-turbo-dev
   libopencv-core-dev libopencv-imgproc-dev  # the ControlNet canny preprocessor (only these two are linked; libopencv-dev would pull in VTK and Qt)

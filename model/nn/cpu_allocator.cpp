@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "model/nn/winograd_conv.h"
+
 namespace sdw::nn {
 namespace {
 
@@ -42,6 +44,7 @@ CpuDecodeAllocScope::CpuDecodeAllocScope() : active_(configured.load()) {
 }
 
 CpuDecodeAllocScope::~CpuDecodeAllocScope() {
+  release_winograd_scratch();  // the UNet's and the decode's Winograd buffers (winograd_conv.h)
 #if defined(__GLIBC__)
   if (!active_) return;
   ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(kCpuMmapThresholdBytes));

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "model/nn/winograd_conv.h"
+
 namespace sdw::nn {
 namespace {
 
@@ -116,8 +118,9 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
   std::vector<int64_t> sizes = x.sizes().vec();
   sizes.back() = n;
   at::Tensor y;
-  if (onednn_product(x, w) &&
-      (w.packed.defined() || (rows >= kOnednnMinRows && (mixed || rows * k * n >= kOnednnMinMacs)))) {
+  // The route depends on the product's size only, never on whether an earlier (larger) product
+  // packed the weight: a small product after a large one gives the same result as before it.
+  if (onednn_product(x, w) && rows >= kOnednnMinRows && (mixed || rows * k * n >= kOnednnMinMacs)) {
     at::Tensor wt = w.packed;
     if (!wt.defined() && prepack && cpu_prepack_enabled() && rows <= kPrepackMaxRows && w.plain.is_contiguous() &&
         w.plain.device().is_cpu() && !converted)
@@ -147,6 +150,12 @@ at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
   }
   const at::ScalarType wtype = w.plain.scalar_type();
   const bool mixed = x.scalar_type() != wtype;  // bf16 weights, fp32 activations (see layers.h)
+  if (winograd_conv_eligible(x, w.plain, padding_, stride_)) {
+    // A weight packed by an earlier small product (e.g. a tiled decode) is rebuilt for this call,
+    // so a size always takes the same path (and gives the same result).
+    at::Tensor y = winograd_conv2d(x, w.packed.defined() ? dense(w) : w.plain, b);  // [N, O, H, W]
+    if (y.defined()) return y;
+  }
   at::Tensor y;
   if (x.dim() == 4 && onednn_product(x, w)) {
     // at::conv2d would pick oneDNN too, except for 1x1 kernels with one intra-op thread (im2col + BLAS).

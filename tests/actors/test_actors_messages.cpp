@@ -29,6 +29,7 @@
 #include "model/pipeline/generate.h"
 #include "model/pipeline/stages.h"
 #include "model/nn/layers.h"
+#include "model/nn/winograd_conv.h"
 #include "test_util.h"
 
 using namespace sdw;
@@ -446,11 +447,13 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   CHECK(e.largest_prepackable_bytes > 0);
   CHECK(e.largest_prepackable_bytes < e.prepackable_bytes);
   const int64_t fast_path = e.prepack_padding_bytes + 2 * e.largest_prepackable_bytes;
-  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? fast_path : 0));
+  // fp32 and fp16-stored products also hold one Winograd work buffer (nn/winograd_conv.h).
+  const int64_t winograd = nn::cpu_winograd_enabled() ? nn::kWinogradWorkBytesBound : 0;
+  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? fast_path : 0) + winograd);
   CHECK(cpu.total() == e.total() + cpu.prepack_bytes);
   MemoryEstimate half = e;
   add_cpu_prepack(half, at::kCPU, at::kHalf);
-  CHECK(half.prepack_bytes == 4 * e.largest_prepackable_bytes);
+  CHECK(half.prepack_bytes == 4 * e.largest_prepackable_bytes + winograd);
   CHECK(half.activation_bytes == 2 * e.activation_bytes);
   MemoryEstimate bf16 = e;
   add_cpu_prepack(bf16, at::kCPU, at::kBFloat16);
@@ -464,7 +467,7 @@ TEST_CASE("memory estimates: weights from the safetensors headers plus activatio
   nn::set_cpu_prepack(false);
   MemoryEstimate off = e;
   add_cpu_prepack(off, at::kCPU, at::kFloat);
-  CHECK(off.prepack_bytes == 0);
+  CHECK(off.prepack_bytes == winograd);
   nn::set_cpu_prepack(was);
   MemoryEstimate shown{1 << 30, 1 << 29};
   shown.prepack_bytes = 1 << 28;

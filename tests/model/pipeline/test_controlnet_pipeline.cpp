@@ -3,9 +3,11 @@
 // the actors run (resolve_request, encode_prompt, prepare_denoise, denoise_step, decode): PNDM,
 // Euler, Euler a and DPM++ 2M Karras; scale 1.0 and 0.5; guidance windows (end 0.5 over 4 and 5
 // UNet calls, start 0.2 / end 0.8); no CFG; two images; a 96x72 control image resized to 64x48.
-// Tolerances: 8-bit pixels max difference 1 (measured 0), float image 2e-5, final latents 2e-4
+// Tolerances: 8-bit pixels max difference 1 (measured 0), float image 2e-5, final latents 3e-4
 // absolute (the fixtures' float64 re-runs differ from float32 by up to 6.0e-5 on latents up to
-// 58.5), the resized control image 1e-6.
+// 58.5; the CPU's Winograd 3x3 convolutions, nn/winograd_conv.h, add their transforms' rounding:
+// Euler a over 20 steps measured 2.3e-4 with them, 1.3e-4 without, 4e-6 of the largest latent),
+// the resized control image 1e-6.
 // Then MultiControlNet arithmetic (two nets at 0.5 = one at 1.0; two windows that tile [0, 1] =
 // one over [0, 1], both bit for bit), scale 0 = no ControlNet, the keep formula against the cases'
 // controlnet_keep, the refusals made before any step, and ControlNet + LoRA in one job.
@@ -103,7 +105,7 @@ TEST_CASE("every ControlNet case gives diffusers' image from its seed", "[contro
     const auto debug = SafetensorsFile::open(cn_fixture(c["debug"].get<std::string>()));
     const double latent_diff = (r.latents - debug.get("final_latents")).abs().max().item<double>();
     std::cout << "controlnet case " << id << ": final latents max |diff| " << latent_diff;
-    CHECK(latent_diff < 2e-4);
+    CHECK(latent_diff < 3e-4);
     if (debug.contains("pre_control")) {
       const double control_diff = (r.control.slice(0, 0, 1) - debug.get("pre_control")).abs().max().item<double>();
       std::cout << ", control image max |diff| " << control_diff;
