@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "model/nn/attention_slicing.h"
+#include "model/nn/cpu_attention.h"
 #include "model/nn/fused_qkv.h"
 
 namespace sdw::nn {
@@ -46,8 +47,10 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
 #endif
   // Per-head products of at least 2^18 multiply-adds (smaller ones: the loop costs more than it saves).
   if (q.dim() == 4 && q.size(2) * k.size(2) * q.size(3) >= (int64_t{1} << 18) && use_cpu_onednn(q) &&
-      use_cpu_onednn(k) && use_cpu_onednn(v))
+      use_cpu_onednn(k) && use_cpu_onednn(v)) {
+    if (cpu_blocked_attention_enabled()) return cpu_blocked_attention(q, k, v, causal, scale);  // [B, h, Lq, d]
     return onednn_attention(q, k, v, causal, scale);
+  }
   const auto in_dtype = q.scalar_type();
   at::Tensor qq = upcast ? q.to(at::kFloat) : q;
   at::Tensor kk = upcast ? k.to(at::kFloat) : k;
