@@ -36,6 +36,7 @@ void release_free_cpu_memory() {
 }
 
 CpuDecodeAllocScope::CpuDecodeAllocScope() : active_(configured.load()) {
+  release_winograd_scratch();  // the UNet's buffer: the decode's convolutions size their own
 #if defined(__GLIBC__)
   if (!active_) return;
   ::malloc_trim(0);

@@ -111,17 +111,24 @@ std::vector<Buffer> pool;
 
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
+// A pooled buffer of `bytes` to twice that; when none fits, the pooled ones are unmapped first, so
+// the pool holds at most one buffer per convolution running at the same time, and a layer with a
+// small buffer (the VAE's last, full-resolution ones, where the decode peaks) does not keep the
+// large buffer of an earlier one alive.
 Buffer acquire(size_t bytes) {
+  std::vector<Buffer> too_small;
   {
     std::lock_guard<std::mutex> lock(pool_mutex);
     for (size_t i = 0; i < pool.size(); ++i) {
-      if (pool[i].bytes >= bytes) {
+      if (pool[i].bytes >= bytes && pool[i].bytes <= 2 * round_up(bytes, size_t{2} << 20)) {
         Buffer b = pool[i];
         pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(i));
         return b;
       }
     }
+    too_small.swap(pool);
   }
+  for (const Buffer& b : too_small) ::munmap(b.data, b.bytes);
   Buffer b;
   b.bytes = round_up(bytes, size_t{2} << 20);
   b.data = ::mmap(nullptr, b.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -187,11 +194,19 @@ at::Tensor winograd_conv2d(const at::Tensor& x, const at::Tensor& weight, const 
     chunk = std::max<int64_t>(16, kWinogradMaxWeightBytes / (c * 36 * 4) / 16 * 16);
   const auto full = band_conv({n, c, chunk, h, w, 1, 1, has_bias});
   if (!full) return {};
-  // Rows per band: all of them, or a multiple of 4 (the 4x4 output tiles) within the band budget.
-  const size_t per_row = (full->src_bytes + full->dst_bytes + full->scratch_bytes) / static_cast<size_t>(h) + 1;
+  // Rows per band: all of them, or a multiple of 4 (the 4x4 output tiles) whose share of the work
+  // buffer (input, output and their transformed tiles, which grow with the rows; not the chunk's
+  // transformed weights, which do not) fits the band budget. The share per row comes from the full
+  // convolution and a 4-row band.
   int64_t rows = h;
-  if (per_row * static_cast<size_t>(h) > static_cast<size_t>(band_bytes))
-    rows = std::max<int64_t>(4, static_cast<int64_t>(static_cast<size_t>(band_bytes) / per_row) / 4 * 4);
+  const size_t full_bytes = full->src_bytes + full->dst_bytes + full->scratch_bytes;
+  if (h > 8 && full_bytes > static_cast<size_t>(band_bytes)) {
+    const auto four = band_conv({n, c, chunk, 6, w, 0, 0, has_bias});
+    if (!four) return {};
+    const size_t four_bytes = four->src_bytes + four->dst_bytes + four->scratch_bytes;
+    const size_t per_row = (full_bytes > four_bytes ? full_bytes - four_bytes : 0) / static_cast<size_t>(h - 4) + 1;
+    rows = std::min<int64_t>(h, std::max<int64_t>(4, static_cast<int64_t>(static_cast<size_t>(band_bytes) / per_row) / 4 * 4));
+  }
 
   // One product per band of output rows and chunk of output channels.
   struct Piece {

@@ -27,7 +27,7 @@ namespace sdw::nn {
 
 constexpr int64_t kWinogradMinPixels = 512;                      // N * H_out * W_out
 constexpr int64_t kWinogradMaxWeightBytes = int64_t{48} << 20;   // O * C * 36 floats per chunk
-constexpr int64_t kWinogradBandBytes = int64_t{48} << 20;        // band input + output + scratch
+constexpr int64_t kWinogradBandBytes = int64_t{16} << 20;        // a band's rows: input, output, their tiles
 // The most one convolution's work buffer holds: a band, the transformed weights of a chunk (in
 // the scratch, not per row) and the chunk's blocked weights. The loader's estimate adds it.
 constexpr int64_t kWinogradWorkBytesBound = kWinogradBandBytes + kWinogradMaxWeightBytes + kWinogradMaxWeightBytes / 4;

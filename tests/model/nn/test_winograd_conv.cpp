@@ -109,4 +109,16 @@ TEST_CASE("Conv2d runs Winograd where eligible, and the decode scope hands the s
   CHECK_FALSE(wino.equal(plain));  // another algorithm: not bit-identical (so the path was taken)
   { nn::CpuDecodeAllocScope scope; }
   CHECK(nn::winograd_scratch_bytes() == 0);
+  // One buffer per concurrent convolution: a larger one replaces the smaller, never joins it.
+  const at::Tensor big = at::randn({2, 32, 256, 256});
+  conv->forward(big);
+  const int64_t big_bytes = nn::winograd_scratch_bytes();
+  nn::release_winograd_scratch();
+  conv->forward(x);
+  CHECK(nn::winograd_scratch_bytes() < big_bytes);
+  conv->forward(big);
+  CHECK(nn::winograd_scratch_bytes() == big_bytes);
+  conv->forward(x);  // over twice what it needs: the large buffer is replaced by a small one
+  CHECK(nn::winograd_scratch_bytes() < big_bytes);
+  nn::release_winograd_scratch();
 }
