@@ -6,12 +6,13 @@
 // high-resolution 3x3 convolutions, with results within 3e-6 of the direct ones relative to their
 // largest value (float32 summation-order noise; the parity tests hold at their tolerances).
 //
-// Large inputs run in bands of output rows (each with its one-row halos), so the kernels' scratch
-// (the transformed input and output tiles: ~2.3x the activations) stays under kWinogradBandBytes;
-// weights over kWinogradMaxWeightBytes once transformed (4x their size: the 1280-channel levels)
-// run in chunks of output channels. That scratch comes from a small pool of buffers kept between
-// calls (fresh mappings of that size every call cost more in page faults than Winograd saves). The pool is emptied when a CPU
-// VAE decode ends (cpu_allocator.h) or by release_winograd_scratch().
+// Large inputs run in bands of output rows (each with its one-row halos), so the rows' share of
+// the kernels' work buffer (input, output and their transformed tiles: ~3x the activations) stays
+// under kWinogradBandBytes; weights over kWinogradMaxWeightBytes once transformed (4x their size:
+// the 1280-channel levels) run in chunks of output channels. The buffer comes from a pool that
+// keeps one buffer per running convolution between calls (a fresh mapping of that size every call
+// costs more in page faults than Winograd saves), replaced when over twice the need; it is emptied
+// when a CPU VAE decode starts and ends (cpu_allocator.h) or by release_winograd_scratch().
 //
 // Used by Conv2d for fp32 NCHW inputs with stride 1, padding 1, channel counts oneDNN's Winograd
 // takes (multiples of 16) and at least kWinogradMinPixels output pixels (below that the weight
