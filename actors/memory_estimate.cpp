@@ -72,9 +72,12 @@ void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType
   if (onednn && nn::cpu_prepack_enabled() && (dtype == at::kFloat || mixed_bf16)) e.prepack_bytes = padding + 2 * largest;
   if (fp16_stored) e.prepack_bytes = 2 * (2 * largest);  // the fp32 copy and oneDNN's reorder of it
   if (mixed_bf16 || fp16_stored) e.activation_bytes *= 2;
-  // fp32 products (fp16-stored weights compute in fp32): the Winograd convolutions' work buffer.
+  // fp32 products (fp16-stored weights compute in fp32): the Winograd convolutions' work buffer,
+  // at most kWinogradWorkBytesBound, and for a small model twice its largest layer in fp32 (that
+  // layer is a Linear or an embedding there, larger than the 3x3 convolutions whose transformed
+  // weights, 4x their size, and bands fill the buffer; test_memory_peak measures tiny-sd15).
   if (device.is_cpu() && nn::cpu_winograd_enabled() && (dtype == at::kFloat || fp16_stored))
-    e.prepack_bytes += nn::kWinogradWorkBytesBound;
+    e.prepack_bytes += std::min<int64_t>(nn::kWinogradWorkBytesBound, 2 * largest * 4 / elem);
 }
 
 int64_t mem_available_bytes() { return device_free_bytes(at::Device(at::kCPU)); }
