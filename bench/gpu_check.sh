@@ -10,6 +10,7 @@
 #      SDW_GPU_PIPELINES narrows the fixture pipelines where only some travelled;
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the
 #      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
+#      the operator profile of one eager step and one decode (--profile 25),
 #      4 concurrent jobs one at a time vs continuously batched (--concurrent 4), NCHW, cuDNN
 #      autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; sd15 bf16;
 #      batch 2; eager NCHW;
@@ -44,6 +45,9 @@ summary() {
   for f in "$BD"/bench-*.txt; do
     [ -e "$f" ] || continue
     n=$(basename "$f" .txt); n=${n#bench-}
+    if grep -q " ms wall, " "$f"; then  # a --profile run: its two totals (tables in bench-all.txt)
+      echo "$n:"; grep " ms wall, " "$f" | sed 's/^/   /'; continue
+    fi
     val() { grep -m1 "| $1" "$f" | awk -F'|' '{gsub(/ /,"",$3); print $3}'; }
     peak=$(grep -m1 "^peak memory" "$f" | awk '{print $3}')
     mode=$(grep -m1 "^UNet runner" "$f" | cut -d';' -f1 | sed 's/UNet runner: //')
@@ -94,6 +98,8 @@ sd15=(--arch sd15 --width 512 --height 512 --steps 20)
 # CUDA default: UNet channels_last (VAE NCHW), CUDA graphs on, fused QKV (--fuse-qkv off: unfused).
 bench sd15-fp16-b1 40 "${sd15[@]}" --dtype fp16 --batch 1
 bench sd15-fp16-b1-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --fuse-qkv off
+# Where a step and a decode go, operator by operator (CUDA event times; eager, so each operator shows).
+bench sd15-fp16-profile 30 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph --profile 25
 # Continuous batching: 4 jobs arriving together, one at a time vs batched (images/s, latency).
 bench sd15-fp16-concurrent4 90 "${sd15[@]}" --dtype fp16 --batch 1 --concurrent 4
 bench sd15-fp16-b1-nchw 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-channels-last
