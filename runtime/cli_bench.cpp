@@ -219,8 +219,6 @@ int run_lora_bench(SdModel& model, const BenchArgs& a, int width, int height) {
   return 0;
 }
 
-}  // namespace
-
 // --profile: one UNet step (CFG batch) and one VAE decode, each after an untimed warm-up run.
 int run_profile(SdModel& model, const BenchArgs& a, int width, int height) {
   const GenerationRequest req = bench_request(width, height, a.steps, a.guidance, a.batch);
@@ -241,6 +239,8 @@ int run_profile(SdModel& model, const BenchArgs& a, int width, int height) {
                    static_cast<size_t>(a.profile));
   return 0;
 }
+
+}  // namespace
 
 int run_bench(int argc, char** argv) {
   BenchArgs a;

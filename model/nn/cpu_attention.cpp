@@ -1,6 +1,7 @@
 // Blocked fp32 CPU attention (see cpu_attention.h).
 #include "model/nn/cpu_attention.h"
 
+#include "model/nn/env_switch.h"
 #include "model/nn/softmax_rows.h"
 
 #include <ATen/Parallel.h>
@@ -8,8 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -22,10 +21,7 @@ namespace sdw::nn {
 namespace {
 
 std::atomic<bool>& blocked_flag() {
-  static std::atomic<bool> flag{[] {
-    const char* v = std::getenv("SDW_CPU_BLOCKED_ATTENTION");
-    return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0));
-  }()};
+  static std::atomic<bool> flag{env_switch("SDW_CPU_BLOCKED_ATTENTION", true)};
   return flag;
 }
 

@@ -2,10 +2,9 @@
 #include "model/nn/layers.h"
 
 #include <atomic>
-#include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 
+#include "model/nn/env_switch.h"
 #include "model/nn/winograd_conv.h"
 
 namespace sdw::nn {
@@ -19,19 +18,13 @@ constexpr int64_t kOnednnMinMacs = int64_t{1} << 22;
 // Rows (Linear) or output pixels (N * H' * W', Conv2d) up to which the prepacked weight is used.
 constexpr int64_t kPrepackMaxRows = 256;
 
-bool env_flag(const char* name, bool fallback) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return fallback;
-  return !(std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0);
-}
-
 std::atomic<bool>& onednn_flag() {
-  static std::atomic<bool> flag{at::hasMKLDNN() && env_flag("SDW_CPU_ONEDNN", true)};
+  static std::atomic<bool> flag{at::hasMKLDNN() && env_switch("SDW_CPU_ONEDNN", true)};
   return flag;
 }
 
 std::atomic<bool>& prepack_flag() {
-  static std::atomic<bool> flag{env_flag("SDW_CPU_PREPACK", true)};
+  static std::atomic<bool> flag{env_switch("SDW_CPU_PREPACK", true)};
   return flag;
 }
 

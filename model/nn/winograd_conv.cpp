@@ -1,8 +1,9 @@
 // Winograd 3x3 convolutions through oneDNN (see winograd_conv.h).
 #include "model/nn/winograd_conv.h"
 
+#include "model/nn/env_switch.h"
+
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 #if defined(SDW_WITH_DNNL)
@@ -24,13 +25,8 @@
 namespace sdw::nn {
 namespace {
 
-bool env_on(const char* name) {
-  const char* v = std::getenv(name);
-  return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "false") == 0 || std::strcmp(v, "off") == 0));
-}
-
 std::atomic<bool>& winograd_flag() {
-  static std::atomic<bool> flag{cpu_winograd_available() && env_on("SDW_CPU_WINOGRAD")};
+  static std::atomic<bool> flag{cpu_winograd_available() && env_switch("SDW_CPU_WINOGRAD", true)};
   return flag;
 }
 
