@@ -4,13 +4,22 @@
 #include "model/nn/env_switch.h"
 #include "model/nn/softmax_rows.h"
 
+#include <ATen/Config.h>
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 
+// With libtorch's OpenMP backend at::parallel_for's body is compiled here: without OpenMP it runs
+// every task on one thread (model/CMakeLists.txt compiles this file with it).
+#if defined(SDW_WITH_DNNL) && AT_PARALLEL_OPENMP && !defined(_OPENMP)
+#error "cpu_attention.cpp must be compiled with OpenMP (at::parallel_for would run on one thread)"
+#endif
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #if defined(SDW_WITH_DNNL)
@@ -35,6 +44,14 @@ bool cpu_blocked_attention_enabled() {
 #endif
 }
 void set_cpu_blocked_attention(bool enabled) { blocked_flag().store(enabled); }
+
+int cpu_blocked_attention_threads() {
+  std::array<std::atomic<std::thread::id>, 2> ids{};
+  at::parallel_for(0, 2, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) ids[static_cast<size_t>(i)] = std::this_thread::get_id();
+  });
+  return ids[0].load() == ids[1].load() ? 1 : 2;
+}
 
 at::Tensor cpu_blocked_attention(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in, bool causal,
                                  double scale, int64_t block_floats) {

@@ -29,4 +29,9 @@ constexpr int64_t kAttentionBlockFloats = int64_t{1} << 18;  // 64 rows (1 MiB) 
 at::Tensor cpu_blocked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                                  double scale, int64_t block_floats = kAttentionBlockFloats);
 
+// How many threads the blocked attention's at::parallel_for runs two tasks on: 2 where libtorch
+// has 2 or more intra-op threads, unless the file was built without OpenMP (then every task runs
+// on the calling thread; test_cpu_attention checks the build).
+int cpu_blocked_attention_threads();
+
 }  // namespace sdw::nn
