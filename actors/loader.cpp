@@ -10,7 +10,9 @@
 #include "model/loading/state_dict.h"
 #include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/demo_model.h"
+#include "model/pipeline/job_memory.h"
 #include "model/pipeline/stages.h"
+#include "model/pipeline/vae_memory.h"
 #include "model/safetensors/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -62,7 +64,7 @@ std::string model_label(const std::string& name) {
 }
 
 std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
-                                           int64_t* estimate_out,
+                                           MemoryEstimate* estimate_out,
                                            const std::function<void(const std::string&)>& progress,
                                            int64_t extra_weight_bytes) {
   auto say = [&](const std::string& line) {
@@ -75,7 +77,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     MemoryEstimate e = estimate_model(*m);
     e.weight_bytes += extra_weight_bytes;
     add_cpu_prepack(e, options.device, options.dtype);
-    if (estimate_out) *estimate_out = e.total();
+    if (estimate_out) *estimate_out = e;
     say("estimated footprint " + e.describe());
     check_fits(e, budget, "demo");
     return m;
@@ -90,7 +92,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       MemoryEstimate e = estimate_folder(name, options.dtype, t5_here);
       e.weight_bytes += extra_weight_bytes;
       add_cpu_prepack(e, options.device, options.dtype);
-      if (estimate_out) *estimate_out = e.total();
+      if (estimate_out) *estimate_out = e;
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
       say("reading the weights");
@@ -108,7 +110,7 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       MemoryEstimate e = estimate_single_file(name, options.dtype);
       e.weight_bytes += extra_weight_bytes;
       add_cpu_prepack(e, options.device, options.dtype);
-      if (estimate_out) *estimate_out = e.total();
+      if (estimate_out) *estimate_out = e;
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
       say("reading the weights");
@@ -127,6 +129,22 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
 }
 
 namespace {
+
+// A job whose estimated activations (job_memory.h) exceed what the model leaves of the budget is
+// refused before it is queued, rather than failing halfway (or, on a CPU, waking the OOM killer).
+void check_job_fits(const SdModel& model, const ResolvedRequest& r, int64_t job_budget, const std::string& device) {
+  if (job_budget < 0) return;
+  const JobMemory need = estimate_job_memory(model, r, job_budget);
+  if (need.total() <= job_budget) return;
+  const GenerationRequest& q = r.request;
+  std::string hint = "ask for fewer images or a smaller size";
+  if (!need.vae_tiled && need.vae_bytes > job_budget && model.vae && model.vae->tiling()) hint += ", or vae_tiling";
+  throw WorkerError(WorkerErrc::out_of_memory,
+                    "this job (" + std::to_string(q.width) + "x" + std::to_string(q.height) + ", " +
+                        std::to_string(q.num_images) + " image(s)) needs about " + need.describe() +
+                        " of working memory, but the model leaves only " + format_bytes(std::max<int64_t>(job_budget, 0)) +
+                        " of " + device + "'s memory for it; " + hint);
+}
 
 // What model_info says of a loaded model itself.
 void describe_loaded(model_info& info, const SdModel& model) {
@@ -148,6 +166,9 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
     self->state.info.label = model_label(cfg.model);
     self->state.info.device = cfg.device_name;
     describe_loaded(self->state.info, *cfg.preloaded);
+    // A restarted loader: the model is already resident, so what is free now is the jobs' share.
+    self->state.job_budget = cfg.memory_budget_bytes > 0 ? cfg.memory_budget_bytes - cfg.preloaded->weight_bytes()
+                                                         : device_free_bytes(cfg.device);
   }
   return {
       [=](load_atom) -> caf::result<model_info> {
@@ -160,12 +181,14 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         if (st.loading) return rp;
         st.loading = true;
         int64_t budget = cfg.memory_budget_bytes;
-        if (budget <= 0 && cfg.device.is_cpu()) budget = mem_available_bytes();
+        // What the device has free now (MemAvailable on a CPU, cudaMemGetInfo's free bytes on CUDA,
+        // so models already on the card count); unknown elsewhere (MPS): no check.
+        if (budget <= 0) budget = device_free_bytes(cfg.device);
         self->send(cfg.events, narrate_atom::value, std::string("loader"),
                    "loading model '" + cfg.model + "' on " + cfg.device_name +
                        (budget > 0 ? " (memory available: " + format_bytes(budget) + ")" : ""));
         auto result = std::make_shared<std::shared_ptr<SdModel>>();
-        auto estimate = std::make_shared<int64_t>(0);
+        auto estimate = std::make_shared<MemoryEstimate>();
         auto t0 = std::chrono::steady_clock::now();
         ModelLoadOptions options;
         options.device = cfg.device;
@@ -249,9 +272,10 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                 info.label = model_label(cfg.model);
                 info.device = cfg.device_name;
                 describe_loaded(info, *st.model);
-                info.estimate_bytes = *estimate;
+                info.estimate_bytes = estimate->total();
                 info.controlnets = *loaded_controlnets;
                 info.available_bytes = budget > 0 ? budget : 0;
+                st.job_budget = budget > 0 ? budget - (estimate->total() - estimate->activation_bytes) : -1;
                 info.load_ms = ms_since(t0);
                 self->send(cfg.events, narrate_atom::value, std::string("loader"),
                            "model '" + cfg.model + "' loaded on " + cfg.device_name + " in " +
@@ -273,7 +297,9 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         if (!st.model) return make_sd_error(WorkerErrc::not_ready, st.failure ? "model failed to load: " + error_message(st.failure)
                                                                            : std::string("model is still loading"));
         try {
-          return resolve_request(*st.model, std::move(request), cfg.limits);
+          ResolvedRequest resolved = resolve_request(*st.model, std::move(request), cfg.limits);
+          check_job_fits(*st.model, resolved, st.job_budget, cfg.device_name);
+          return resolved;
         } catch (const ImageError& e) {
           return make_sd_error(WorkerErrc::invalid_request, e.what());
         } catch (...) {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "actors/interfaces.h"
+#include "actors/memory_estimate.h"
 #include "model/pipeline/memory_options.h"
 #include "model/pipeline/request.h"
 
@@ -28,7 +29,7 @@ struct loader_config {
   bool load_t5 = true;                    // SD3 (ModelLoadOptions): T5 or not, jobs' default
   int max_sequence_length = 0;            // T5 token count, and where T5 runs (unset: `device`)
   std::optional<at::Device> t5_device;
-  int64_t memory_budget_bytes = 0;  // 0: MemAvailable on CPU, unchecked elsewhere
+  int64_t memory_budget_bytes = 0;  // 0: the device's free memory (MemAvailable on CPU, cudaMemGetInfo on CUDA), unchecked elsewhere
   RequestLimits limits;
   std::chrono::milliseconds load_timeout{10 * 60 * 1000};
   device_thread_actor thread;
@@ -46,6 +47,9 @@ struct loader_config {
 struct loader_state {
   std::shared_ptr<SdModel> model;
   model_info info;
+  // What a job's activations may use (the budget less the model's weights and fast-path copies;
+  // job_memory.h); < 0: no budget was measured, jobs are not checked.
+  int64_t job_budget = -1;
   bool loading = false;
   caf::error failure;  // sticky: a model that failed to load is not retried
   std::vector<caf::typed_response_promise<model_info>> waiting;
@@ -57,10 +61,11 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
 // "demo" -> the built-in model; a folder with model_index.json -> load_diffusers_model; a
 // .safetensors file -> load_single_file_model. Throws WorkerError: model_not_found (no such model,
 // or it cannot be loaded), out_of_memory (estimate above `budget` bytes when budget > 0).
+// `estimate_out` (optional) gets the estimate that was checked.
 // `progress` (optional) gets a line per phase (estimate, loading, done). `extra_weight_bytes`
 // (the served ControlNets) is added to the estimate's weights.
 std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelLoadOptions& options, int64_t budget,
-                                           int64_t* estimate_out,
+                                           MemoryEstimate* estimate_out,
                                            const std::function<void(const std::string&)>& progress = {},
                                            int64_t extra_weight_bytes = 0);
 

@@ -27,6 +27,7 @@
 #include "model/safetensors/safetensors.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/job_memory.h"
 #include "model/pipeline/rng.h"
 #include "runtime/bench_controlnet.h"
 #include "runtime/bench_profile.h"
@@ -408,6 +409,14 @@ int run_bench(int argc, char** argv) {
                 "end to end %.2f GiB; weights %.2f GiB (UNet %.2f)\n",
                 build_peak, built_rss, encode_peak, unet_peak, vae_peak, e2e_peak,
                 model->weight_bytes() / (1024.0 * 1024 * 1024), unet_bytes / (1024.0 * 1024 * 1024));
+    // The estimate the loader checks each job against (model/pipeline/job_memory.h), beside the
+    // growth the stages measured (CPU: peak RSS over what the built model held).
+    const JobMemory job_memory = estimate_job_memory(*model, resolved, -1);
+    if (model->device.is_cpu())
+      std::printf("job memory estimate: %s; measured growth over the held %.2f GiB: UNet step %.2f, VAE decode %.2f GiB\n",
+                  job_memory.describe().c_str(), built_rss, unet_peak - built_rss, vae_peak - built_rss);
+    else
+      std::printf("job memory estimate: %s\n", job_memory.describe().c_str());
     const UNetRunnerStats rs = runner.stats();
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),

@@ -169,7 +169,7 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   flags.insert("use-f16");
   app.add_option("--memory-limit-mb", a.memory_limit_mb,
                  "memory the model may use on its device; a model whose estimate is larger is refused (default: "
-                 "what the system has available, on CPU)")
+                 "the device's free memory: MemAvailable on CPU, the card's free bytes on CUDA)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   app.add_flag("--use-flash-attn", a.use_flash_attn, "flash attention where the libtorch build has it (CUDA, libtorch 2.x)")
       ->envname("USE_FLASH_ATTN");

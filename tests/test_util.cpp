@@ -121,4 +121,17 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+int64_t status_bytes(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
+  return -1;
+}
+
+bool reset_peak_rss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+  return status_bytes("VmHWM") <= status_bytes("VmRSS") + (1 << 20);
+}
+
 }  // namespace sdw::test

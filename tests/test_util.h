@@ -62,4 +62,9 @@ class TempDir {
   std::string path_;
 };
 
+// A field of /proc/self/status in bytes ("VmRSS", "VmHWM"); -1 where it cannot be read.
+int64_t status_bytes(const std::string& key);
+// Sets VmHWM back to the current RSS (Linux >= 4.0); false where the kernel did not.
+bool reset_peak_rss();
+
 }  // namespace sdw::test

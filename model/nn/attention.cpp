@@ -3,6 +3,9 @@
 
 #include <torch/version.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -63,6 +66,25 @@ at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k
   at::Tensor probs = at::softmax(scores, -1);
   if (upcast) probs = probs.to(in_dtype);
   return at::matmul(probs, v);  // [B, h, Lq, d]
+}
+
+int64_t attention_work_bytes(const at::Device& device, at::ScalarType dtype, int64_t b, int64_t heads, int64_t lq,
+                             int64_t lk, int64_t d, bool upcast, int64_t slice_size) {
+  const int64_t threads = std::max(1, at::get_num_threads());
+#if TORCH_VERSION_MAJOR >= 2
+  // Flash / memory-efficient kernels: a block of scores per thread (CPU) or per thread block
+  // (CUDA), and the rows' log-sum-exp.
+  if (!upcast || dtype == at::kFloat) return b * heads * lq * 4 + threads * kAttentionBlockFloats * 4;
+#endif
+  if (device.is_cpu() && dtype == at::kFloat && lq * lk * d >= (int64_t{1} << 18) && cpu_onednn_enabled() &&
+      at::globalContext().userEnabledMkldnn()) {
+    if (cpu_blocked_attention_enabled())  // each thread's block of scores and one head's k^T
+      return threads * (std::min(lq, std::max<int64_t>(16, kAttentionBlockFloats / std::max<int64_t>(lk, 1))) * lk + d * lk) * 4;
+    return 2 * lq * lk * 4;  // one head's scores and probabilities
+  }
+  const int64_t pairs = slice_size > 0 ? std::min(slice_size, b * heads) : b * heads;
+  const int64_t score_elem = upcast ? 4 : static_cast<int64_t>(c10::elementSize(dtype));
+  return 2 * pairs * lq * lk * score_elem;  // the scores and their softmax
 }
 
 at::Tensor split_heads(const at::Tensor& x, int64_t heads) {

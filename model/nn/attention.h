@@ -18,6 +18,14 @@ namespace sdw::nn {
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal,
                                         bool upcast);
 
+// Bytes the attention of q [b, heads, lq, d] against lk keys holds beside q, k, v and its output
+// on `device` with `dtype` activations, by the route scaled_dot_product_attention takes there (and
+// sliced_attention's `slice_size` pairs at a time, 0: unsliced): SDPA's kernels (libtorch 2.x) and
+// the CPU's blocked attention keep a block of scores per thread; the per-head oneDNN route one
+// head's scores and probabilities; the generic route every pair's (upcast: in fp32).
+int64_t attention_work_bytes(const at::Device& device, at::ScalarType dtype, int64_t b, int64_t heads, int64_t lq,
+                             int64_t lk, int64_t d, bool upcast, int64_t slice_size);
+
 struct AttentionOptions {
   int64_t query_dim = 0;
   int64_t cross_attention_dim = 0;  // 0: self-attention (keys from the query input)

@@ -6,7 +6,6 @@
 // 1024^2 x 4 bytes = 128 MiB, are its largest term, where the run measured about 25 MiB).
 #include <catch.hpp>
 
-#include <fstream>
 #include <string>
 
 #include "actors/memory_estimate.h"
@@ -22,20 +21,6 @@ using namespace sdw::actors;
 namespace {
 
 constexpr double kMaxOver = 5.0;  // the estimate is at most 5x the measured growth (measured: 4.1x fp32, 4.4x fp16)
-
-int64_t status_bytes(const std::string& key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1)) * 1024;
-  return -1;
-}
-
-// Sets VmHWM back to the current RSS (Linux >= 4.0).
-bool reset_peak() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-  return status_bytes("VmHWM") <= status_bytes("VmRSS") + (1 << 20);
-}
 
 int64_t load_and_generate(const std::string& folder, at::ScalarType dtype) {
   ModelLoadOptions o;
@@ -65,10 +50,10 @@ TEST_CASE("the load-time memory estimate covers the measured peak of loading and
     // thread pools) is not the model's and is not in the estimate.
     REQUIRE(load_and_generate(folder, dtype) == 1);
     nn::release_free_cpu_memory();
-    const int64_t before = status_bytes("VmRSS");
-    REQUIRE(reset_peak());
+    const int64_t before = test::status_bytes("VmRSS");
+    REQUIRE(test::reset_peak_rss());
     REQUIRE(load_and_generate(folder, dtype) == 1);
-    const int64_t growth = status_bytes("VmHWM") - before;
+    const int64_t growth = test::status_bytes("VmHWM") - before;
     INFO(c10::toString(dtype) << ": peak growth " << format_bytes(growth) << ", estimate " << e.describe());
     CHECK(growth > 0);
     CHECK(e.total() >= growth);

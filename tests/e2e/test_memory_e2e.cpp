@@ -99,3 +99,29 @@ TEST_CASE("serve --preview-decoder taesd sends full-size TAESD previews", "[e2e]
   CHECK(p["height"] == 32 * 4);
   CHECK(complete_image(s).width == 48);  // the final image is still the VAE's
 }
+
+TEST_CASE("a job that would not fit the memory budget is refused with the error shape, and the worker serves on",
+          "[e2e][memory]") {
+  // tiny-sd15 loads within 300 MiB (its estimate at the default size is about 150 MiB); a
+  // 1024x1024 job of 4 images would hold about 5 GiB in the UNet alone (its VAE scales by 2).
+  WorkerProcess w({"--model", fixture("pipelines/tiny-sd15"), "--min-side", "32", "--vae-tile-size", "16",
+                   "--vae-tile-overlap", "0.25", "--memory-limit-mb", "300"});
+  const json c = vae_case("vae_tiled_sd15_txt2img");
+  json job = job_for(c, w.port());
+  json big = job;
+  big["width"] = big["height"] = 1024;
+  big["num_images"] = 4;
+  const HttpReply r = post_json(w.port(), big);
+  INFO(r.raw.substr(0, 600));
+  CHECK(r.status == 503);
+  REQUIRE(r.body.is_object());
+  CHECK(r.body["error"]["code"] == "OUT_OF_MEMORY");
+  CHECK(r.body["error"]["request_id"] == r.header("X-Request-Id"));
+  const std::string message = r.body["error"]["message"].get<std::string>();
+  CHECK_THAT(message, Catch::Contains("1024x1024, 4 image(s)") && Catch::Contains("needs about") &&
+                          Catch::Contains("smaller size"));
+  // The same worker still runs jobs that fit: diffusers' tiled image with vae_tiling, another without.
+  CHECK(max_pixel_diff(complete_image(run_stream(w.port(), job)), expected_png(c)) > 1);
+  job["vae_tiling"] = true;
+  CHECK(max_pixel_diff(complete_image(run_stream(w.port(), job)), expected_png(c)) <= 1);
+}
