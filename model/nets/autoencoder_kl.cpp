@@ -5,6 +5,7 @@
 
 #include "model/nets/config_json.h"
 #include "model/nets/vae_tiling.h"
+#include "model/nn/group_norm_silu.h"
 
 namespace sdw {
 namespace {
@@ -127,7 +128,7 @@ at::Tensor VaeEncoderImpl::forward(const at::Tensor& x) {
   at::Tensor h = conv_in->forward(x);
   for (auto& b : down_) h = b->forward(h);
   h = mid_block->forward(h);
-  h = nn::activation_(act_, conv_norm_out->forward(h));
+  h = nn::norm_activation_(conv_norm_out, act_, h);  // the last block's output, dead after
   return conv_out->forward(h);  // [N, 2*latent, H/f, W/f]
 }
 
@@ -152,7 +153,7 @@ at::Tensor VaeDecoderImpl::forward(const at::Tensor& z) {
   at::Tensor h = conv_in->forward(z);
   h = mid_block->forward(h);
   for (auto& b : up_) h = b->forward(h);
-  h = nn::activation_(act_, conv_norm_out->forward(h));
+  h = nn::norm_activation_(conv_norm_out, act_, h);  // the last block's output, dead after
   return conv_out->forward(h);  // [N, 3, H, W]
 }
 

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "model/nets/config_json.h"
+#include "model/nn/group_norm_silu.h"
 
 namespace sdw {
 namespace {
@@ -230,7 +231,7 @@ at::Tensor UNet2DConditionModelImpl::forward(const at::Tensor& sample, const at:
     h = up_[i]->forward(h, emb, context, skips, size);
   }
   // 6. post-process
-  h = nn::activation_(config_.act_fn, conv_norm_out->forward(h));
+  h = nn::norm_activation_(conv_norm_out, config_.act_fn, h);  // the up path's last output
   return conv_out->forward(h);  // [B, out_channels, h, w]
 }
 

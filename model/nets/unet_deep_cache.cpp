@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "model/nn/group_norm_silu.h"
+
 namespace sdw {
 
 int64_t unet_skip_count(const UNet2DConditionModelImpl& unet) {
@@ -78,7 +80,7 @@ at::Tensor unet_forward_deep_cache(UNet2DConditionModelImpl& unet, DeepCacheFeat
   ++(full ? cache.full_steps : cache.cached_steps);
 
   // 4. post-process
-  h = nn::activation_(config.act_fn, unet.conv_norm_out->forward(h));
+  h = nn::norm_activation(unet.conv_norm_out, config.act_fn, h);
   return unet.conv_out->forward(h);  // [B, out_channels, h, w]
 }
 

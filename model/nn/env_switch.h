@@ -1,5 +1,6 @@
 // The CPU fast paths' on/off environment switches (SDW_CPU_ONEDNN, SDW_CPU_PREPACK,
-// SDW_CPU_WINOGRAD, SDW_CPU_BLOCKED_ATTENTION): one reading of their values for all of them.
+// SDW_CPU_WINOGRAD, SDW_CPU_BLOCKED_ATTENTION, SDW_CPU_FUSED_NORM): one reading of their values
+// for all of them.
 #pragma once
 
 namespace sdw::nn {

@@ -1,6 +1,8 @@
 // ResnetBlock2D, Downsample2D, Upsample2D (see resnet.h).
 #include "model/nn/resnet.h"
 
+#include "model/nn/group_norm_silu.h"
+
 namespace sdw::nn {
 
 ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetOptions& o, const at::TensorOptions& options) : o_(o) {
@@ -16,13 +18,13 @@ ResnetBlock2DImpl::ResnetBlock2DImpl(const ResnetOptions& o, const at::TensorOpt
 
 at::Tensor ResnetBlock2DImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
   // Element-wise steps run in place on buffers this block just made (same values, less memory traffic).
-  at::Tensor h = activation_(o_.act, norm1->forward(x));
+  at::Tensor h = norm_activation(norm1, o_.act, x);
   h = conv1->forward(h);  // [N, Cout, H, W]
   if (time_emb_proj && temb.defined()) {
     at::Tensor t = time_emb_proj->forward(activation(o_.act, temb));  // [N, Cout]
     h.add_(t.unsqueeze(-1).unsqueeze(-1));
   }
-  h = activation_(o_.act, norm2->forward(h));
+  h = norm_activation_(norm2, o_.act, h);  // h: conv1's fresh output
   h = conv2->forward(h);
   at::Tensor out = h.add_(conv_shortcut ? conv_shortcut->forward(x) : x);  // shortcut + h
   if (o_.output_scale_factor != 1.0) out.div_(o_.output_scale_factor);

