@@ -413,7 +413,9 @@ int run_bench(int argc, char** argv) {
     // growth the stages measured (CPU: peak RSS over what the built model held).
     const JobMemory job_memory = estimate_job_memory(*model, resolved, -1);
     if (model->device.is_cpu())
-      std::printf("job memory estimate: %s; measured growth over the held %.2f GiB: UNet step %.2f, VAE decode %.2f GiB\n",
+      std::printf("job memory estimate: %s; measured growth over the held %.2f GiB: UNet step %.2f, VAE decode %.2f GiB "
+                  "(with the first runs' weight packing and the fast path's work buffers, which the model's own estimate "
+                  "counts)\n",
                   job_memory.describe().c_str(), built_rss, unet_peak - built_rss, vae_peak - built_rss);
     else
       std::printf("job memory estimate: %s\n", job_memory.describe().c_str());
