@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/nn/env_switch.h"
+#include "model/nn/softmax_rows.h"
 
 // at::parallel_for's body is compiled here (model/CMakeLists.txt builds this file with OpenMP
 // beside cpu_attention.cpp; without it every group would run on one thread).
@@ -36,14 +37,8 @@ std::atomic<bool>& fused_flag() {
   return flag;
 }
 
-bool cpu_has_avx512() {
-#if defined(SDW_NORM_AVX512)
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-#else
-  return false;
-#endif
-}
+// The exp kernel's own check: built for x86-64 and the CPU has AVX-512.
+bool cpu_has_avx512() { return exp_rows_vectorised(); }
 
 #if defined(SDW_NORM_AVX512)
 // sum(x - shift) and sum((x - shift)^2) over n floats, in double (float partial sums over 256
