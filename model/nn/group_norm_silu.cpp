@@ -37,9 +37,6 @@ std::atomic<bool>& fused_flag() {
   return flag;
 }
 
-// The exp kernel's own check: built for x86-64 and the CPU has AVX-512.
-bool cpu_has_avx512() { return exp_rows_vectorised(); }
-
 #if defined(SDW_NORM_AVX512)
 // sum(x - shift) and sum((x - shift)^2) over n floats, in double (float partial sums over 256
 // elements at most). Called with shift 0 for the mean, then with the mean: the centred second
@@ -96,13 +93,13 @@ __attribute__((target("avx512f"))) void affine_silu(const float* x, float* out, 
 
 }  // namespace
 
-bool cpu_fused_norm_enabled() { return cpu_has_avx512() && fused_flag().load(std::memory_order_relaxed); }
+bool cpu_fused_norm_enabled() { return exp_rows_vectorised() && fused_flag().load(std::memory_order_relaxed); }
 void set_cpu_fused_norm(bool enabled) { fused_flag().store(enabled); }
 
 at::Tensor cpu_group_norm_silu(const at::Tensor& x, int64_t groups, const at::Tensor& weight, const at::Tensor& bias,
                                double eps, bool in_place) {
 #if defined(SDW_NORM_AVX512)
-  if (!cpu_has_avx512() || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.dim() < 2 || !x.is_contiguous() ||
+  if (!exp_rows_vectorised() || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.dim() < 2 || !x.is_contiguous() ||
       groups <= 0 || x.size(1) % groups != 0 || !weight.defined() || !bias.defined() ||
       weight.scalar_type() != at::kFloat || bias.scalar_type() != at::kFloat || x.requires_grad())
     return {};

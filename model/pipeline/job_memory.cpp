@@ -10,6 +10,7 @@
 #include "model/nn/attention_slicing.h"
 #include "model/pipeline/hires_fix.h"
 #include "model/pipeline/sd3_model.h"
+#include "model/pipeline/vae_memory.h"
 
 namespace sdw {
 namespace {
@@ -149,10 +150,13 @@ JobMemory estimate_job_memory(const SdModel& model, const ResolvedRequest& r, in
     const VaeTiling* tiling = model.vae->tiling();
     bool tiled = false;
     if (tiling && std::max(height, width) > tiling->tile_sample_min_size) {
+      // The decoder's own rule (vae_memory.h's vae_tiles), against the job's budget.
+      const int64_t rule_bytes = vae_pass_bytes(model.vae->config(), images, height, width,
+                                                elem_size(model.vae_activation_dtype()));
       if (q.vae_tiling)
         tiled = *q.vae_tiling;
       else
-        tiled = model.memory.vae_tiling || (budget >= 0 && plain > budget);
+        tiled = model.memory.vae_tiling || (budget >= 0 && rule_bytes > budget);
     }
     if (tiled) {
       const int64_t tile = tiling->tile_sample_min_size;

@@ -12,7 +12,7 @@
 // - SD3's transformer: its joint tokens through one block (MLP 4x wide) and the attention;
 // - the VAE decode (and an img2img/inpaint encode): seven full-resolution maps of its last block
 //   and its mid-block attention, or, where the decode will be tiled (the job's vae_tiling, the
-//   worker's --vae-tiling, or automatically when the plain pass does not fit `budget`), one tile's
+//   worker's --vae-tiling, or automatically: vae_memory.h's rule, against `budget`), one tile's
 //   pass plus the decoded tiles and the blended image.
 // The denoiser's count of live tensors is doubled (the heap's gaps between a step's many block
 // sizes, measured), and each stage gets a fixed 16 MiB of library scratch (job_memory.cpp).
