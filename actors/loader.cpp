@@ -12,6 +12,7 @@
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/job_memory.h"
 #include "model/pipeline/stages.h"
+#include "model/pipeline/offload.h"
 #include "model/pipeline/vae_memory.h"
 #include "model/safetensors/safetensors.h"
 
@@ -24,6 +25,21 @@ void check_fits(const MemoryEstimate& e, int64_t budget, const std::string& name
   if (budget > 0 && e.total() > budget)
     throw WorkerError(WorkerErrc::out_of_memory, "model '" + name + "' needs about " + e.describe() + ", but only " +
                                                  format_bytes(budget) + " is available on this device; refused");
+  // Offloaded weights live in host memory instead.
+  const int64_t host = e.offload == OffloadMode::none ? -1 : mem_available_bytes();
+  if (host > 0 && e.weight_bytes > host)
+    throw WorkerError(WorkerErrc::out_of_memory, "model '" + name + "' keeps " + format_bytes(e.weight_bytes) +
+                                                 " of weights in host memory (--offload " + offload_mode_name(e.offload) +
+                                                 "), but only " + format_bytes(host) + " is available; refused");
+}
+
+// The loaders under --offload (model/pipeline/offload.h): the weights built in host memory, then
+// the model set to compute on the device.
+template <class Load>
+std::shared_ptr<SdModel> load_offloaded(const ModelLoadOptions& options, Load load) {
+  std::shared_ptr<SdModel> m = load(weights_load_options(options));
+  enable_offload(*m, options);
+  return m;
 }
 
 // A served ControlNet into the model's cache, through the checks a job naming it passes
@@ -73,9 +89,10 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
   if (name.empty() || name == "demo") {
     // Built in code (small); the estimate is checked on the built model.
     say("building the demo model");
-    auto m = make_demo_model(options);
+    auto m = load_offloaded(options, [](const ModelLoadOptions& o) { return make_demo_model(o); });
     MemoryEstimate e = estimate_model(*m);
-    e.weight_bytes += extra_weight_bytes;
+    e.offload = options.memory.offload;
+    e.add_part(ModelPart::denoiser, extra_weight_bytes);
     add_cpu_prepack(e, options.device, options.dtype);
     if (estimate_out) *estimate_out = e;
     say("estimated footprint " + e.describe());
@@ -90,13 +107,14 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
       // SD3's T5 counts where it is loaded: not at all without it, not on this device beside it.
       const bool t5_here = options.load_t5 && (!options.t5_device || *options.t5_device == options.device);
       MemoryEstimate e = estimate_folder(name, options.dtype, t5_here);
-      e.weight_bytes += extra_weight_bytes;
+      e.offload = options.memory.offload;
+      e.add_part(ModelPart::denoiser, extra_weight_bytes);
       add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e;
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
       say("reading the weights");
-      return load_diffusers_model(name, options);
+      return load_offloaded(options, [&](const ModelLoadOptions& o) { return load_diffusers_model(name, o); });
     } catch (const LoadError& e) {
       throw WorkerError(WorkerErrc::model_not_found, e.what());
     } catch (const SafetensorsError& e) {
@@ -108,13 +126,14 @@ std::shared_ptr<SdModel> load_served_model(const std::string& name, const ModelL
     // an SD1.x UNet at 512x512 (the file carries no configs).
     try {
       MemoryEstimate e = estimate_single_file(name, options.dtype);
-      e.weight_bytes += extra_weight_bytes;
+      e.offload = options.memory.offload;
+      e.add_part(ModelPart::denoiser, extra_weight_bytes);
       add_cpu_prepack(e, options.device, options.dtype);
       if (estimate_out) *estimate_out = e;
       say("estimated footprint " + e.describe());
       check_fits(e, budget, name);
       say("reading the weights");
-      return load_single_file_model(name, options);
+      return load_offloaded(options, [&](const ModelLoadOptions& o) { return load_single_file_model(name, o); });
     } catch (const LoadError& e) {
       throw WorkerError(WorkerErrc::model_not_found, e.what());
     } catch (const SafetensorsError& e) {
@@ -229,7 +248,8 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
                   e.prepackable_bytes = non_vae_weight_bytes(*entry, bpp);
                   add_cpu_prepack(e, options.device, options.dtype);
                   progress("catalog estimate for " + entry->version + " (" + entry->repo + "): " + e.describe());
-                  check_fits(e, budget, name);
+                  // (Under --offload the parts' sizes are unknown here: the files' estimate decides.)
+                  if (options.memory.offload == OffloadMode::none) check_fits(e, budget, name);
                 }
                 // A Hub repo id or catalog version: downloaded (or found in the cache) first.
                 try {

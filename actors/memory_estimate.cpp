@@ -42,8 +42,23 @@ std::string format_bytes(int64_t bytes) {
   return buf;
 }
 
+int64_t MemoryEstimate::device_weight_bytes() const {
+  return sdw::device_weight_bytes(offload, weight_bytes, std::max({text_bytes, denoiser_bytes, vae_bytes}),
+                                  largest_prepackable_bytes);
+}
+
+void MemoryEstimate::add_part(ModelPart part, int64_t bytes) {
+  weight_bytes += bytes;
+  (part == ModelPart::text_encoders ? text_bytes : part == ModelPart::denoiser ? denoiser_bytes : vae_bytes) += bytes;
+}
+
 std::string MemoryEstimate::describe() const {
-  return format_bytes(total()) + " (weights " + format_bytes(weight_bytes) + " + activations " +
+  const std::string weights =
+      offload == OffloadMode::none
+          ? "weights " + format_bytes(weight_bytes)
+          : "weights on the device " + format_bytes(device_weight_bytes()) + " of " + format_bytes(weight_bytes) +
+                " in host memory (--offload " + offload_mode_name(offload) + ")";
+  return format_bytes(total()) + " (" + weights + " + activations " +
          format_bytes(activation_bytes) +
          (prepack_bytes > 0 ? " + CPU fast path up to " + format_bytes(prepack_bytes) : "") + ")";
 }
@@ -122,6 +137,9 @@ int64_t header_weight_bytes(const std::string& file, int64_t elem, int64_t vae_e
     const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
     total += bytes;
     if (prepackable && floating) prepackable->add_prepackable(info.shape, bytes, vae);
+    if (prepackable && vae_prefix)  // the parts of a single file (weight_bytes is the caller's)
+      (vae ? prepackable->vae_bytes
+           : name.rfind("model.diffusion_model.", 0) == 0 ? prepackable->denoiser_bytes : prepackable->text_bytes) += bytes;
   }
   return total;
 }
@@ -166,7 +184,11 @@ MemoryEstimate estimate_folder(const std::string& folder, at::ScalarType dtype, 
         for (int64_t s : info.shape) numel *= s;
         const bool floating = info.dtype == "F32" || info.dtype == "F16" || info.dtype == "BF16" || info.dtype == "F64";
         const int64_t bytes = numel * (floating ? (vae ? vae_elem : elem) : static_cast<int64_t>(safetensors_dtype_size(info.dtype)));
-        e.weight_bytes += bytes;
+        const std::string c = component;
+        e.add_part(vae ? ModelPart::vae
+                   : c == "unet" || c == "transformer" ? ModelPart::denoiser
+                                                       : ModelPart::text_encoders,
+                   bytes);
         if (floating) e.add_prepackable(info.shape, bytes, vae);
       }
     }
@@ -204,15 +226,18 @@ int64_t estimate_controlnet_bytes(const std::string& path, at::ScalarType dtype)
 
 MemoryEstimate estimate_model(const SdModel& model) {
   MemoryEstimate e;
-  e.weight_bytes = model.weight_bytes();
-  // The text encoders (an SDXL refiner has only the second) and the UNet.
-  auto count = [&](const torch::nn::Module& m, bool vae) {
-    for (const auto& p : m.parameters()) e.add_prepackable(p.sizes().vec(), p.numel() * p.element_size(), vae);
+  // The text encoders (an SDXL refiner has only the second), the UNet and the VAE.
+  auto count = [&](const torch::nn::Module& m, ModelPart part) {
+    for (const auto& p : m.parameters()) {
+      e.add_prepackable(p.sizes().vec(), p.numel() * p.element_size(), part == ModelPart::vae);
+      e.add_part(part, p.numel() * p.element_size());
+    }
   };
-  if (!model.text_encoder.is_empty()) count(*model.text_encoder, false);
-  if (!model.text_encoder_2.is_empty()) count(*model.text_encoder_2, false);
-  count(*model.unet, false);
-  if (!model.vae.is_empty()) count(*model.vae, true);
+  if (!model.text_encoder.is_empty()) count(*model.text_encoder, ModelPart::text_encoders);
+  if (!model.text_encoder_2.is_empty()) count(*model.text_encoder_2, ModelPart::text_encoders);
+  count(*model.unet, ModelPart::denoiser);
+  if (!model.vae.is_empty()) count(*model.vae, ModelPart::vae);
+  e.weight_bytes = model.weight_bytes();  // (the same sum, SD3's parts included)
   const auto& uc = model.unet->config();
   nlohmann::json unet{{"block_out_channels", uc.block_out_channels},
                       {"down_block_types", uc.down_block_types},

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "model/pipeline/offload.h"
 #include "model/pipeline/sd_model.h"
 
 namespace sdw::actors {
@@ -29,11 +30,22 @@ struct MemoryEstimate {
   // their block padding plus the copies of one layer alive while it is packed, or (fp16-stored
   // weights) converted to fp32 for one product.
   int64_t prepack_bytes = 0;
-  int64_t total() const { return weight_bytes + activation_bytes + prepack_bytes; }
+  // The weights of each part a stage runs (model/pipeline/offload.h: text encoders, denoiser with
+  // its ControlNets, VAE); 0: unknown (a catalog estimate). And the model's --offload.
+  int64_t text_bytes = 0, denoiser_bytes = 0, vae_bytes = 0;
+  OffloadMode offload = OffloadMode::none;
+  // The weights on the device at once: all of them, or under offload the largest part (model) or
+  // the largest layer (sequential); the rest stays in host memory.
+  int64_t device_weight_bytes() const;
+  // What the device needs: its weights, the activations and the CPU fast path's extra.
+  int64_t total() const { return device_weight_bytes() + activation_bytes + prepack_bytes; }
   // Adds one UNet / text encoder tensor of `shape` and `bytes` to the prepackable counts, or one of
   // the VAE's to the largest tensor and the padding only.
   void add_prepackable(const std::vector<int64_t>& shape, int64_t bytes, bool vae = false);
-  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB[ + CPU fast path up to 0.2 GiB])"
+  // Adds `bytes` of a part's weights to weight_bytes and that part's count.
+  void add_part(ModelPart part, int64_t bytes);
+  // "1.9 GiB (weights 1.6 GiB + activations 0.3 GiB[ + CPU fast path up to 0.2 GiB])", under
+  // offload "... (weights on the device 0.4 GiB of 1.6 GiB in host memory + ...)"
   std::string describe() const;
 };
 

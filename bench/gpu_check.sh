@@ -12,8 +12,8 @@
 #      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
 #      the operator profile of one eager step and one decode (--profile 25),
 #      4 concurrent jobs one at a time vs continuously batched (--concurrent 4), NCHW, cuDNN
-#      autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; sd15 bf16;
-#      batch 2; eager NCHW;
+#      autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; CPU offload
+#      (sd15 --offload model, sdxl --offload sequential); sd15 bf16; batch 2; eager NCHW;
 # and prints one short table last (also when it stops early). Where the machine receives a
 # size-limited copy of the working tree (64 MiB), set the fixtures other than pipelines/tiny-sd15,
 # pipelines/tiny-sd21v, references/ and seeded/ aside for the call and pass
@@ -57,6 +57,7 @@ summary() {
     grep -A5 "concurrent jobs" "$f" | grep -E "^\| (one|batched)" | sed 's/^/   /'
     grep -m1 "^throughput, batched" "$f" | sed 's/^/   /'
     grep -m1 "^largest pixel difference" "$f" | sed 's/^/   /'
+    grep -m1 "^offload " "$f" | sed 's/^/   /'
     grep -q "^UNet runner" "$f" || { echo "   (failed or cut short:)"; tail -3 "$f" | sed 's/^/   /'; }
   done
 }
@@ -107,6 +108,10 @@ bench sd15-fp16-b1-cudnnbench 40 "${sd15[@]}" --dtype fp16 --batch 1 --cudnn-ben
 bench sd15-fp16-b1-nograph 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph
 bench sd15-fp16-b1-nograph-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph --fuse-qkv off
 bench sdxl-fp16-b1 60 --arch sdxl --dtype fp16 --width 1024 --height 1024 --batch 1 --steps 20
+# CPU offload (issue 24): the cost per image against the rows above, and the GPU peak (SDXL on a
+# 4 GiB card needs sequential's). Fewer runs: each image moves the weights.
+BENCH_RUNS=3 bench sd15-fp16-offload-model 60 "${sd15[@]}" --dtype fp16 --batch 1 --offload model
+BENCH_RUNS=3 bench sdxl-fp16-offload-seq 120 --arch sdxl --dtype fp16 --width 1024 --height 1024 --batch 1 --steps 20 --offload sequential
 bench sd15-bf16-b1 40 "${sd15[@]}" --dtype bf16 --batch 1
 bench sd15-fp16-b2 40 "${sd15[@]}" --dtype fp16 --batch 2
 bench sd15-fp16-b1-nograph-nchw 40 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph --no-channels-last

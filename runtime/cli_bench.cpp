@@ -21,6 +21,7 @@
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/nn/fused_qkv.h"
+#include "model/nn/weight_stream.h"
 #include "model/lora/lora_cache.h"
 #include "model/lora/lora_state.h"
 #include "model/pipeline/model_loras.h"
@@ -28,6 +29,7 @@
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/job_memory.h"
+#include "model/pipeline/offload.h"
 #include "model/pipeline/rng.h"
 #include "runtime/bench_controlnet.h"
 #include "runtime/bench_profile.h"
@@ -58,6 +60,7 @@ struct BenchArgs {
   bool no_graph = false;
   bool channels_last = false, no_channels_last = false;
   std::string fuse_qkv = "auto";  // on | off | auto (nn/fused_qkv.h)
+  std::string offload = "none";   // none | model | sequential (model/pipeline/offload.h)
   bool lora = false;
   bool controlnet = false;  // the step with one ControlNet against the plain step (bench_controlnet.h)
   int lora_rank = 16;
@@ -262,6 +265,10 @@ int run_bench(int argc, char** argv) {
                  "after the table: N jobs arriving together, one at a time vs continuously batched "
                  "(images/s, latency percentiles)")
       ->check(CLI::Range(2, 64));
+  app.add_option("--offload", a.offload,
+                 "CPU offload (model | sequential; GPU devices): the stages then include the weights' copies, and the "
+                 "bytes moved are printed")
+      ->check(CLI::IsMember({"none", "model", "sequential"}));
   app.add_flag("--lora", a.lora, "measure LoRA fusing (first use, cached, switch, restore, UNet step with/without) instead");
   app.add_flag("--controlnet", a.controlnet, "measure one ControlNet's cost per step (random weights) instead");
   app.add_option("--lora-rank", a.lora_rank, "rank of the synthetic LoRAs of --lora")->check(CLI::Range(1, 1024));
@@ -310,9 +317,12 @@ int run_bench(int argc, char** argv) {
     lo.cuda_graphs = !a.no_graph;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
+    lo.memory.offload = parse_offload_mode(a.offload);
+    check_offload_device(lo.memory, lo.device);
     const auto t_build = std::chrono::steady_clock::now();
-    std::shared_ptr<SdModel> model =
-        a.arch == "demo" ? make_demo_model(lo) : make_random_model(arch_dir(a.arch), lo);
+    const ModelLoadOptions wo = weights_load_options(lo);  // (the CPU under --offload)
+    std::shared_ptr<SdModel> model = a.arch == "demo" ? make_demo_model(wo) : make_random_model(arch_dir(a.arch), wo);
+    enable_offload(*model, lo);
     const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
     UNetRunner& runner = model->unet_runner();
     const int width = a.width ? a.width : model->default_width;
@@ -365,7 +375,12 @@ int run_bench(int argc, char** argv) {
     auto stage_peak = [&](const std::function<void()>& fn) { return stage_peak_gib(model->device, fn); };
     double unet_ms = -1;
     const double unet_peak = stage_peak(
-        [&] { unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] { runner.forward(x, 500.0, context, added); }); });
+        [&] {
+          unet_ms = time_ms(model->device, std::max(a.warmup, 1), a.runs, [&] {
+            use_part(*model, ModelPart::denoiser);  // (--offload model: the UNet to the GPU on the warm-up run)
+            runner.forward(x, 500.0, context, added);
+          });
+        });
     row("UNet step", unet_ms, "batch " + std::to_string(unet_batch) + ", " + runner.stats().mode);
 
     // 3. the denoising loop, 4. VAE decode, 5. image encode, 6. end to end
@@ -375,7 +390,10 @@ int run_bench(int argc, char** argv) {
     std::vector<Image> images = to_images(decode_latents(*model, latents));
     if (a.img2img > 0) {  // img2img: the init image through the VAE encoder (posterior moments)
       const at::Tensor image = image_to_tensor(req.init_image).to(model->device, model->vae_activation_dtype());
-      const double enc_ms = time_ms(model->device, a.warmup, a.runs, [&] { model->vae->encode(image); });
+      const double enc_ms = time_ms(model->device, a.warmup, a.runs, [&] {
+        use_part(*model, ModelPart::vae);
+        model->vae->encode(image);
+      });
       row("VAE encode (img2img)", enc_ms, "strength " + std::to_string(a.img2img));
     }
     png_ms = time_ms(model->device, a.warmup, a.runs, [&] {
@@ -423,6 +441,13 @@ int run_bench(int argc, char** argv) {
     std::printf("UNet runner: %s; %lld graph(s) captured, %lld replays, %lld eager steps, %lld failed captures\n",
                 rs.mode.c_str(), static_cast<long long>(rs.graphs), static_cast<long long>(rs.replays),
                 static_cast<long long>(rs.eager_calls), static_cast<long long>(rs.failed_captures));
+    if (model->offload) {
+      const ModelOffload::Stats os = model->offload->stats();
+      std::printf("offload %s: %.2f GiB host->device and %.2f GiB device->host in whole parts, %.2f GiB streamed by "
+                  "layers, over this bench (the end-to-end rows include each image's share)\n",
+                  offload_mode_name(model->offload->mode()), os.bytes_to_device / gib, os.bytes_to_host / gib,
+                  nn::streamed_weight_bytes() / gib);
+    }
     run_speed_rounds(*model, req, bench_limits(), speed_variants(a.deepcache, a.tome), a.runs);
     if (a.concurrent > 0) run_concurrent_bench(*model, req, bench_limits(), a.concurrent);
     return 0;

@@ -287,6 +287,7 @@ int run_generate(int argc, char** argv) {
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
     check_memory_options(a.memory);
+    check_offload_device(a.memory, lo.device);
     lo.memory = a.memory;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "model/nn/attention_slice_value.h"
+#include "model/pipeline/offload.h"
 
 namespace sdw {
 
@@ -30,6 +31,12 @@ void add_memory_options(CLI::App& app, MemoryOptions& o) {
   app.add_option("--preview-decoder", o.preview_decoder,
                  "latent (default: the linear latent-to-RGB approximation) or taesd: step previews through TAESD (needs --taesd)")
       ->check(CLI::IsMember({"latent", "taesd"}));
+  app.add_option_function<std::string>(
+         "--offload", [&o](const std::string& v) { o.offload = parse_offload_mode(v); },
+         "CPU offload for GPUs smaller than the model: model (the weights in host memory, each part moved to the GPU "
+         "for its stage, as diffusers' enable_model_cpu_offload) or sequential (layer by layer, as "
+         "enable_sequential_cpu_offload: least memory, slowest); default none")
+      ->check(CLI::IsMember({"none", "model", "sequential"}));
   add_speed_options(app, o.deepcache, o.tome);
 }
 
@@ -45,6 +52,13 @@ void add_speed_options(CLI::App& app, DeepCacheOptions& deepcache, TomeOptions& 
                  "token merging (ToMe for SD): the share of tokens merged before self-attention at full resolution, "
                  "e.g. 0.5 (default: off)")
       ->check(CLI::Range(0.0, 0.95));
+}
+
+void check_offload_device(const MemoryOptions& o, const at::Device& device) {
+  if (o.offload != OffloadMode::none && device.is_cpu())
+    throw std::invalid_argument(std::string("--offload ") + offload_mode_name(o.offload) +
+                                " moves weights from host memory to a GPU; on the CPU they are in host memory already "
+                                "(use --dtype fp16 there to halve them)");
 }
 
 void check_memory_options(const MemoryOptions& o) {

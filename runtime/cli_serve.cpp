@@ -20,6 +20,7 @@
 #include "model/pipeline/sd_model.h"
 #include "net/rbee/heartbeat.h"
 #include "net/http/http_server.h"
+#include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
 #include "runtime/hub_asset.h"
 #include "runtime/log.h"
@@ -88,7 +89,10 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
       wc.devices.push_back(device_name(d, logger));
       parse_device(wc.devices.back());  // fail now, not in the background loader
     }
-    for (const auto& d : wc.devices) check_device_dtype(parse_device(d), parse_dtype(a.dtype));
+    for (const auto& d : wc.devices) {
+      check_device_dtype(parse_device(d), parse_dtype(a.dtype));
+      check_offload_device(a.memory, parse_device(d));
+    }
     if (!a.t5_device.empty()) wc.t5_device = device_name(a.t5_device, logger);
     if (!wc.t5_device.empty()) parse_device(wc.t5_device);
   } catch (const std::invalid_argument& e) {

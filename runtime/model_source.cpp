@@ -9,6 +9,7 @@
 
 #include "model/loading/state_dict.h"
 #include "model/pipeline/demo_model.h"
+#include "model/pipeline/offload.h"
 #include "model/safetensors/safetensors.h"
 #include "net/hub/hub_error.h"
 #include "runtime/hub_model.h"
@@ -17,7 +18,9 @@ namespace fs = std::filesystem;
 
 namespace sdw {
 
-std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {
+namespace {
+
+std::shared_ptr<SdModel> load_weights(const std::string& model, const ModelLoadOptions& options) {
   const fs::path p(model);
   const bool single_file = fs::is_regular_file(p) && p.extension() == ".safetensors";
   if (!single_file && (!options.config_dir.empty() || !options.vae_file.empty()))
@@ -77,6 +80,15 @@ std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOpt
   }
   throw ModelSourceError("model '" + model + "' not found (expected 'demo', a diffusers folder, a .safetensors file, "
                          "a Hugging Face repo id org/name[@revision] or a catalog version)");
+}
+
+}  // namespace
+
+std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {
+  // Under --offload the weights are built in host memory, then the model computes on the device.
+  std::shared_ptr<SdModel> m = load_weights(model, weights_load_options(options));
+  enable_offload(*m, options);
+  return m;
 }
 
 }  // namespace sdw

@@ -84,7 +84,8 @@ CLIPTextOutput CLIPTextTransformerImpl::forward(const at::Tensor& input_ids, con
   if (len > config_.max_position_embeddings)
     throw std::invalid_argument("CLIP text model: sequence of " + std::to_string(len) + " tokens exceeds " +
                                 std::to_string(config_.max_position_embeddings));
-  at::Tensor ids = input_ids.to(token_embedding->weight.device(), at::kLong);
+  // ids left on the CPU go to the weights; ids on another device stay there (sequential offload).
+  at::Tensor ids = input_ids.to(input_ids.device().is_cpu() ? token_embedding->weight.device() : input_ids.device(), at::kLong);
   at::Tensor positions = at::arange(len, ids.options()).unsqueeze(0);  // [1, L]
   // 1. embeddings
   if (token_embeds.defined() && (token_embeds.dim() != 3 || token_embeds.size(0) != ids.size(0) || token_embeds.size(1) != len))

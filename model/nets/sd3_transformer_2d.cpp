@@ -6,6 +6,7 @@
 #include <string>
 
 #include "model/nets/config_json.h"
+#include "model/nn/weight_stream.h"
 
 namespace sdw {
 SD3Transformer2DConfig SD3Transformer2DConfig::from_json(const nlohmann::json& j) {
@@ -60,7 +61,7 @@ at::Tensor SD3PatchEmbedImpl::forward(const at::Tensor& latent) {
   const int64_t height = latent.size(2), width = latent.size(3);
   at::Tensor x = proj->forward(latent);              // [N, D, h, w]
   x = x.flatten(2).transpose(1, 2);                  // [N, h*w, D], row-major tokens
-  return (x + cropped_pos_embed(height, width)).to(x.scalar_type());
+  return (x + nn::on_device_of(cropped_pos_embed(height, width), x)).to(x.scalar_type());  // (sequential offload: the crop to x's device)
 }
 
 CombinedTimestepTextProjEmbeddingsImpl::CombinedTimestepTextProjEmbeddingsImpl(int64_t dim, int64_t pooled_dim,

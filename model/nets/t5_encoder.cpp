@@ -7,6 +7,7 @@
 
 #include "model/nets/config_json.h"
 #include "model/nn/attention.h"
+#include "model/nn/weight_stream.h"
 
 namespace sdw {
 namespace {
@@ -74,8 +75,9 @@ T5LayerNormImpl::T5LayerNormImpl(int64_t dim, double eps, const at::TensorOption
 at::Tensor T5LayerNormImpl::forward(const at::Tensor& x) {
   at::Tensor variance = x.to(at::kFloat).pow(2).mean(-1, /*keepdim=*/true);  // [..., 1]
   at::Tensor h = x * at::rsqrt(variance + eps_);
-  if (weight.scalar_type() == at::kHalf || weight.scalar_type() == at::kBFloat16) h = h.to(weight.scalar_type());
-  return weight * h;
+  const at::Tensor w = nn::on_device_of(weight, x);  // (sequential offload)
+  if (w.scalar_type() == at::kHalf || w.scalar_type() == at::kBFloat16) h = h.to(w.scalar_type());
+  return w * h;
 }
 
 T5AttentionImpl::T5AttentionImpl(const T5Config& c, bool has_relative_attention_bias, const at::TensorOptions& options)
@@ -90,9 +92,9 @@ T5AttentionImpl::T5AttentionImpl(const T5Config& c, bool has_relative_attention_
         "relative_attention_bias", nn::Embedding(c.relative_attention_num_buckets, c.num_heads, options));
 }
 
-at::Tensor T5AttentionImpl::compute_bias(int64_t query_length, int64_t key_length) {
+at::Tensor T5AttentionImpl::compute_bias(int64_t query_length, int64_t key_length, const at::Device& device) {
   if (!relative_attention_bias) throw std::logic_error("T5: compute_bias on a block without relative_attention_bias");
-  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(relative_attention_bias->weight.device());
+  const auto long_opts = at::TensorOptions().dtype(at::kLong).device(device);
   at::Tensor context = at::arange(query_length, long_opts).unsqueeze(1);  // [Lq, 1]
   at::Tensor memory = at::arange(key_length, long_opts).unsqueeze(0);     // [1, Lk]
   at::Tensor buckets = t5_relative_position_bucket(memory - context, config_.relative_attention_num_buckets,
@@ -165,7 +167,8 @@ T5EncoderModelImpl::T5EncoderModelImpl(const T5Config& c, const at::TensorOption
 
 T5EncoderOutput T5EncoderModelImpl::forward(const at::Tensor& input_ids) {
   if (input_ids.dim() != 2) throw std::invalid_argument("T5 encoder: input_ids must be [B, L]");
-  at::Tensor ids = input_ids.to(shared->weight.device(), at::kLong);
+  // ids left on the CPU go to the weights; ids on another device stay there (sequential offload).
+  at::Tensor ids = input_ids.to(input_ids.device().is_cpu() ? shared->weight.device() : input_ids.device(), at::kLong);
   if (ids.numel() > 0 && (ids.min().item<int64_t>() < 0 || ids.max().item<int64_t>() >= config_.vocab_size))
     throw std::invalid_argument("T5 encoder: token id outside the vocabulary of " + std::to_string(config_.vocab_size));
   const int64_t len = ids.size(1);
@@ -174,7 +177,7 @@ T5EncoderOutput T5EncoderModelImpl::forward(const at::Tensor& input_ids) {
   at::Tensor h = shared->forward(ids);  // [B, L, d_model]
   out.hidden_states.push_back(h);
   // 2. block 0's relative position bias, reused by every block
-  at::Tensor position_bias = blocks_[0]->self_attention->SelfAttention->compute_bias(len, len).to(h.scalar_type());
+  at::Tensor position_bias = blocks_[0]->self_attention->SelfAttention->compute_bias(len, len, h.device()).to(h.scalar_type());
   // 3. blocks
   for (size_t i = 0; i < blocks_.size(); ++i) {
     h = blocks_[i]->forward(h, position_bias);  // [B, L, d_model]

@@ -49,8 +49,8 @@ TORCH_MODULE(T5LayerNorm);
 class T5AttentionImpl : public torch::nn::Module {
  public:
   T5AttentionImpl(const T5Config& c, bool has_relative_attention_bias, const at::TensorOptions& options);
-  // The additive position bias [1, heads, Lq, Lk] (block 0 computes it; every block reuses it).
-  at::Tensor compute_bias(int64_t query_length, int64_t key_length);
+  // The additive position bias [1, heads, Lq, Lk] on `device` (block 0 computes it; every block reuses it).
+  at::Tensor compute_bias(int64_t query_length, int64_t key_length, const at::Device& device);
   // x [B, L, d_model], position_bias [1, heads, L, L] -> [B, L, d_model]. No 1/sqrt(d_kv) scaling.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& position_bias);
   nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};

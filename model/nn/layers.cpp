@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "model/nn/env_switch.h"
+#include "model/nn/weight_stream.h"
 #include "model/nn/winograd_conv.h"
 
 namespace sdw::nn {
@@ -89,6 +90,14 @@ bool converts_weight(const at::Tensor& x, const at::Tensor& weight) {
   return weight.scalar_type() == at::kHalf && x.scalar_type() != at::kHalf;
 }
 
+// Sequential offload (weight_stream.h): a plain weight and bias held on another device than `x`
+// are copied there for this call. (A packed weight is CPU-only and only made by CPU products.)
+void stream_weights(PackedLayer::Weights& w, at::Tensor& b, const at::Tensor& x) {
+  if (w.packed.defined() || w.plain.device() == x.device()) return;
+  w.plain = on_device_of(w.plain, x);
+  b = on_device_of(b, x);
+}
+
 }  // namespace
 
 LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias, const at::TensorOptions& options) {
@@ -101,6 +110,7 @@ at::Tensor LinearImpl::forward(const at::Tensor& x) {
   const int64_t rows = k > 0 ? x.numel() / k : 0;
   Weights w = weights();
   at::Tensor b = bias;
+  stream_weights(w, b, x);
   const bool converted = converts_weight(x, w.plain);
   if (converted) {
     w = {w.plain.to(x.scalar_type()), at::Tensor()};  // [out, in] fp32 for this call only
@@ -136,6 +146,7 @@ Conv2dImpl::Conv2dImpl(int64_t in_channels, int64_t out_channels, int64_t kernel
 at::Tensor Conv2dImpl::forward(const at::Tensor& x) {
   Weights w = weights();
   at::Tensor b = bias;
+  stream_weights(w, b, x);
   const bool converted = converts_weight(x, w.plain);
   if (converted) {
     w = {w.plain.to(x.scalar_type()), at::Tensor()};  // [Cout, Cin, k, k] fp32 for this call only
@@ -184,9 +195,10 @@ GroupNormImpl::GroupNormImpl(int64_t num_groups, int64_t num_channels, double ep
 }
 
 at::Tensor GroupNormImpl::forward(const at::Tensor& x) {
-  if (x.scalar_type() != weight.scalar_type())  // bf16 weights, fp32 activations: normalise in x's dtype
-    return at::group_norm(x, num_groups_, weight.to(x.scalar_type()), bias.to(x.scalar_type()), eps_);
-  return at::group_norm(x, num_groups_, weight, bias, eps_);
+  const at::Tensor w = on_device_of(weight, x), b = on_device_of(bias, x);  // (sequential offload)
+  if (x.scalar_type() != w.scalar_type())  // bf16 weights, fp32 activations: normalise in x's dtype
+    return at::group_norm(x, num_groups_, w.to(x.scalar_type()), b.to(x.scalar_type()), eps_);
+  return at::group_norm(x, num_groups_, w, b, eps_);
 }
 
 LayerNormImpl::LayerNormImpl(int64_t dim, double eps, const at::TensorOptions& options, bool affine)
@@ -198,9 +210,10 @@ LayerNormImpl::LayerNormImpl(int64_t dim, double eps, const at::TensorOptions& o
 }
 
 at::Tensor LayerNormImpl::forward(const at::Tensor& x) {
-  if (weight.defined() && x.scalar_type() != weight.scalar_type())
-    return at::layer_norm(x, {dim_}, weight.to(x.scalar_type()), bias.to(x.scalar_type()), eps_);
-  return at::layer_norm(x, {dim_}, weight, bias, eps_);
+  const at::Tensor w = on_device_of(weight, x), b = on_device_of(bias, x);  // (sequential offload)
+  if (w.defined() && x.scalar_type() != w.scalar_type())
+    return at::layer_norm(x, {dim_}, w.to(x.scalar_type()), b.to(x.scalar_type()), eps_);
+  return at::layer_norm(x, {dim_}, w, b, eps_);
 }
 
 EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::TensorOptions& options) {
@@ -208,9 +221,9 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::Tens
 }
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) {
-  if (weight.scalar_type() == at::kHalf && weight.device().is_cpu())  // fp16-stored on the CPU: fp32 activations
+  if (weight.scalar_type() == at::kHalf && weight.device().is_cpu() && ids.device().is_cpu())  // fp16-stored on the CPU: fp32 activations
     return at::embedding(weight, ids).to(at::kFloat);
-  return at::embedding(weight, ids);
+  return at::embedding(on_device_of(weight, ids), ids);  // (sequential offload: the table to the ids' device)
 }
 
 at::Tensor activation(const std::string& name, const at::Tensor& x) {

@@ -13,6 +13,7 @@
 #include "model/loading/controlnet_folder.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/preprocess/canny.h"
+#include "model/pipeline/offload.h"
 #include "model/pipeline/request.h"
 #include "model/pipeline/sd_model.h"
 
@@ -67,10 +68,17 @@ ControlNetModel ControlNetCache::get(const SdModel& model, const std::string& di
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = nets_.find(key);
   if (it != nets_.end()) return it->second;
-  const auto options = at::TensorOptions().dtype(model.dtype).device(model.device);
+  const auto options = at::TensorOptions().dtype(model.dtype).device(weights_device(model));
   ControlNetModel net = load_controlnet(dir, options, weight_variant_for(model.dtype), &model.unet->config());
   nets_.emplace(key, net);
   return net;
+}
+
+std::vector<ControlNetModel> ControlNetCache::loaded() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<ControlNetModel> out;
+  for (const auto& [dir, net] : nets_) out.push_back(net);
+  return out;
 }
 
 void check_request_controlnets(const SdModel& model, GenerationRequest& r, const RequestLimits& limits) {

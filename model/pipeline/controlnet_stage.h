@@ -25,12 +25,15 @@ struct SdModel;
 struct GenerationRequest;
 struct RequestLimits;
 
-// The ControlNets a model has loaded, by folder: each on the model's device and dtype, loaded on
-// first use and kept for later requests (a served worker loads its --controlnet folders at start).
+// The ControlNets a model has loaded, by folder: each on the model's device (the CPU under CPU
+// offload, offload.h) and dtype, loaded on first use and kept for later requests (a served worker
+// loads its --controlnet folders at start).
 class ControlNetCache {
  public:
   // The ControlNet of `dir` (loaded now if new). Throws LoadError.
   ControlNetModel get(const SdModel& model, const std::string& dir);
+  // Every ControlNet loaded so far (CPU offload moves them with the denoiser).
+  std::vector<ControlNetModel> loaded() const;
 
  private:
   mutable std::mutex mutex_;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "model/pipeline/offload.h"
 #include "model/pipeline/sd3_model.h"
 #include "model/pipeline/sd3_stages.h"
 
@@ -74,6 +75,7 @@ void finish_step(DenoiseState& s, double t, at::Tensor noise_pred) {
 }
 
 void denoise_step(SdModel& model, DenoiseState& s) {
+  use_part(model, ModelPart::denoiser);
   if (model.is_sd3()) return sd3_denoise_step(model, s);
   c10::InferenceMode guard;
   if (s.done()) throw std::logic_error("denoise_step called after the last step");
@@ -105,6 +107,7 @@ bool can_batch(const SdModel& model, const DenoiseState& a, const DenoiseState& 
 void denoise_step_batch(SdModel& model, const std::vector<DenoiseState*>& states) {
   if (states.empty()) return;
   if (states.size() == 1) return denoise_step(model, *states.front());
+  use_part(model, ModelPart::denoiser);
   c10::InferenceMode guard;
   for (size_t i = 0; i < states.size(); ++i) {
     if (states[i]->done()) throw std::logic_error("denoise_step called after the last step");

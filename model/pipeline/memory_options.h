@@ -1,6 +1,6 @@
 // The memory settings of a loaded model (issue 24): diffusers' VAE tiling (`enable_vae_tiling`
 // with its tile_sample_min_size / tile_overlap_factor) and the UNet's attention slicing
-// (`enable_attention_slicing`), and TAESD as final or preview decoder. Set by `generate` and `serve` flags through ModelLoadOptions;
+// (`enable_attention_slicing`), TAESD as final or preview decoder, and CPU offload. Set by `generate` and `serve` flags through ModelLoadOptions;
 // a job may turn tiling on or off for itself (GenerationRequest::vae_tiling).
 #pragma once
 
@@ -11,6 +11,9 @@
 #include "model/pipeline/speed_options.h"
 
 namespace sdw {
+
+// --offload (offload.h): where the weights live between the stages that use them.
+enum class OffloadMode { none, model, sequential };
 
 struct MemoryOptions {
   // --vae-tiling: every VAE decode / encode larger than one tile is tiled (diffusers'
@@ -32,6 +35,9 @@ struct MemoryOptions {
   // the worker's default for jobs that do not say.
   DeepCacheOptions deepcache;
   TomeOptions tome;
+  // --offload none|model|sequential: model CPU offload (one part on the device at a time) or
+  // sequential offload (layer by layer); offload.h.
+  OffloadMode offload = OffloadMode::none;
 };
 
 }  // namespace sdw

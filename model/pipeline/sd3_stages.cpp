@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "model/pipeline/offload.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_model.h"
 #include "model/schedulers/flow_match_euler.h"
@@ -187,6 +188,7 @@ DenoiseState sd3_prepare_denoise(SdModel& model, const ResolvedRequest& req, Pro
   if (r.init_image.pixels.empty() && !overrides.image.defined()) throw RequestError("img2img needs an init image");
   at::Tensor image = overrides.image.defined() ? overrides.image : image_to_tensor(r.init_image);  // [1, 3, H, W]
   const auto& vc = model.vae->config();
+  use_part(model, ModelPart::vae);
   LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_activation_dtype()));
   at::Tensor eps = randn_like_diffusers(d.mean.sizes(), s.generator, d.mean.options());
   at::Tensor init = ((d.sample(eps) - vc.shift_factor.value_or(0.0)) * vc.scaling_factor).to(opts.dtype());

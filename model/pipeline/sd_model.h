@@ -51,6 +51,7 @@ struct ModelLoadOptions {
 };
 
 struct Sd3Components;  // model/pipeline/sd3_model.h
+class ModelOffload;    // model/pipeline/offload.h
 class ControlNetCache;  // model/pipeline/controlnet_stage.h
 // An empty ControlNet cache (every SdModel starts with one).
 std::shared_ptr<ControlNetCache> make_controlnet_cache();
@@ -102,6 +103,8 @@ struct SdModel {
   // and the latent size follows its factor) or for previews.
   AutoencoderTiny taesd{nullptr};
   bool taesd_final = false, taesd_previews = false;
+  // CPU offload (--offload; offload.h): the weights in host memory, moved per stage or per layer.
+  std::shared_ptr<ModelOffload> offload;
 
   int64_t vae_scale_factor() const { return taesd_final ? taesd->config().scale_factor() : vae->config().scale_factor(); }
   // The dtype of latents, embeddings and activations between layers: the weights' dtype, except

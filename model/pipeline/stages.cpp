@@ -17,6 +17,7 @@
 #include "model/nn/cpu_allocator.h"
 #include "model/pipeline/a1111_conditioning.h"
 #include "model/pipeline/model_loras.h"
+#include "model/pipeline/offload.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd3_stages.h"
 #include "model/pipeline/sdxl_stages.h"
@@ -44,6 +45,7 @@ Image fit_image(const Image& image, int width, int height) {
 // Posterior sample of the VAE encoding, scaled: scaling_factor * (mean + std * eps).
 at::Tensor encode_image_latents(SdModel& model, const at::Tensor& image, at::Generator& gen) {
   if (model.taesd_final) return taesd_encode_latents(model, image);  // no posterior: no draw (diffusers' .latents)
+  use_part(model, ModelPart::vae);
   LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_activation_dtype()));
   at::Tensor eps = randn_like_diffusers(d.mean.sizes(), gen, d.mean.options());
   return (d.sample(eps) * model.vae->config().scaling_factor).to(model.activation_dtype());
@@ -227,6 +229,7 @@ PromptEmbeddings encode_prompt_sdxl(SdModel& model, const ResolvedRequest& req, 
 }  // namespace
 
 PromptEmbeddings encode_prompt(SdModel& model, const ResolvedRequest& req) {
+  use_part(model, ModelPart::text_encoders);
   if (model.is_sd3()) return sd3_encode_prompt(model, req);
   apply_request_loras(model, req.request.loras);  // the text encoders' LoRAs act on this prompt
   c10::InferenceMode guard;
@@ -362,6 +365,7 @@ at::Tensor decode_latents(SdModel& model, const at::Tensor& latents) {
   // own, and the decode's large blocks are unmapped when freed (cpu_allocator.h, docs/memory.md).
   std::optional<nn::CpuDecodeAllocScope> cpu_alloc;
   if (model.device.is_cpu()) cpu_alloc.emplace();
+  if (!model.taesd_final || model.is_sd3()) use_part(model, ModelPart::vae);
   if (model.is_sd3()) return sd3_decode_latents(model, latents);
   if (model.taesd_final) return taesd_decode_latents(model, latents);
   c10::InferenceMode guard;

@@ -37,7 +37,7 @@ TEST_CASE("T5 encoder matches transformers' T5EncoderModel", "[parity][t5]") {
   at::NoGradGuard no_grad;
   auto ref = SafetensorsFile::open(test::fixture("references/tiny-sd3.safetensors"));
   T5EncoderModel model = load_tiny();
-  at::Tensor bias = model->blocks_[0]->self_attention->SelfAttention->compute_bias(256, 256);  // [1, h, 256, 256]
+  at::Tensor bias = model->blocks_[0]->self_attention->SelfAttention->compute_bias(256, 256, at::kCPU);  // [1, h, 256, 256]
   auto d = test::compare(bias[0].select(1, 0), ref.get("text_encoder_3.position_bias_row0"));
   std::cout << test::describe("tiny-sd3 T5 position_bias_row0", d) << "\n";
   CHECK(d.max_abs == 0);
