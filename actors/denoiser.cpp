@@ -11,6 +11,7 @@
 #include "model/pipeline/denoise_step.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/hires_fix.h"
+#include "model/pipeline/job_memory.h"
 #include "model/pipeline/refiner.h"
 #include "model/pipeline/taesd_use.h"
 #include "model/pipeline/vae_memory.h"
@@ -102,10 +103,14 @@ std::vector<std::string> next_batch(self_ptr self, const stage_env& env) {
   const denoise_job& lead = self->state.jobs.at(ready.front().second);
   batch.push_back(ready.front().second);
   const int limit = std::max(1, env.max_batch);
+  int64_t working = lead.working_bytes;  // each job fits alone (checked when submitted); together they must too
   for (size_t i = 1; i < ready.size() && static_cast<int>(batch.size()) < limit; ++i) {
     const denoise_job& other = self->state.jobs.at(ready[i].second);
-    if (other.handoff->model == lead.handoff->model && can_batch(*lead.handoff->model, *lead.state, *other.state))
+    if (env.job_budget >= 0 && working + other.working_bytes > env.job_budget) continue;
+    if (other.handoff->model == lead.handoff->model && can_batch(*lead.handoff->model, *lead.state, *other.state)) {
       batch.push_back(ready[i].second);
+      working += other.working_bytes;
+    }
   }
   return batch;
 }
@@ -193,6 +198,7 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
         denoise_job& job = self->state.jobs[id];
         job.preview_every = preview_every;
         job.steps = request.request.steps;
+        if (env.job_budget >= 0) job.working_bytes = estimate_job_memory(*env.model, request, env.job_budget).denoiser_bytes;
         job.promise = rp;
         job.started = std::chrono::steady_clock::now();
         job.in_flight = true;

@@ -53,6 +53,9 @@ struct denoise_job {
   bool ready = false;      // prepared, no task in flight: waits for its next step
   uint64_t waiting_since = 0;  // denoiser_state::clock when it became ready (the longest-waiting leads)
   int total = 0;
+  // The denoiser step's working memory (estimate_job_memory's denoiser_bytes; 0: not estimated),
+  // which a batch's members add up against stage_env::job_budget.
+  int64_t working_bytes = 0;
   std::string scheduler, sampler_name;
   std::chrono::steady_clock::time_point started;
 };

@@ -182,6 +182,7 @@ void start_stages(self_ptr self, info_promise rp, model_info info) {
               if (!st.kids->stages.up()) {
                 st.env.model = h.model;
                 st.env.model_label = h.label;
+                st.env.job_budget = h.job_budget;
                 st.env.refiner = std::move(refiner);
                 st.kids->stages = spawn_stages(self->system(), st.env);
                 self->monitor(st.kids->stages.encoder);

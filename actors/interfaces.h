@@ -25,6 +25,8 @@ namespace sdw::actors {
 struct model_handle {
   std::shared_ptr<SdModel> model;
   std::string label;  // the short name written into the PNG parameters ("demo", the folder's name)
+  // The working memory the model leaves its jobs (loader_state::job_budget; -1: unchecked).
+  int64_t job_budget = -1;
 };
 
 }  // namespace sdw::actors
@@ -120,6 +122,9 @@ struct stage_env {
   // sizes are counted (null: not counted).
   int max_batch = 1;
   std::shared_ptr<BatchStats> batch_stats;
+  // The working memory the model leaves its jobs (model_handle::job_budget; -1: unchecked): a
+  // batch takes jobs only while their denoiser estimates together fit it (job_memory.h).
+  int64_t job_budget = -1;
 
   // Calls the fault hook, if any, with `point`.
   void fault(const std::string& point) const {

@@ -329,7 +329,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
       [=](acquire_atom) -> caf::result<model_handle> {
         auto& st = self->state;
         if (!st.model) return make_sd_error(WorkerErrc::not_ready, "model is not loaded");
-        return model_handle{st.model, st.info.label};
+        return model_handle{st.model, st.info.label, st.job_budget};
       },
   };
 }
