@@ -69,6 +69,10 @@ struct BenchArgs {
   int concurrent = 0;  // --concurrent N: one at a time vs continuously batched (bench_concurrent.h)
   DeepCacheOptions deepcache;  // --deepcache / --deepcache-branch / --tome: A/B/A rounds after the table (bench_speed.h)
   TomeOptions tome;
+  // --vae-tiling / --vae-tile-size / --attention-slicing: the memory options' cost (memory_options.h).
+  bool vae_tiling = false;
+  int64_t vae_tile_size = 0;
+  std::string attention_slicing;
   int profile = 0;  // --profile N: operator tables (N rows) of one UNet step and one VAE decode instead
 };
 
@@ -285,6 +289,10 @@ int run_bench(int argc, char** argv) {
   app.add_flag("--no-end-to-end", [&](int64_t) { a.sd3.end_to_end = false; },
                "sd3: leave out the end-to-end row (on a CPU it repeats every stage)");
   add_speed_options(app, a.deepcache, a.tome);
+  app.add_flag("--vae-tiling", a.vae_tiling, "decode in VAE tiles (diffusers' enable_vae_tiling)");
+  app.add_option("--vae-tile-size", a.vae_tile_size, "VAE tile size in image pixels (default: the VAE's sample_size)")
+      ->check(CLI::Range(int64_t{8}, int64_t{8192}));
+  app.add_option("--attention-slicing", a.attention_slicing, "UNet attention in slices: auto | max | N (default: off)");
   app.add_option("--profile", a.profile,
                  "print where one UNet step and one VAE decode spend their time (the N largest operators, "
                  "and by input shapes) instead of the table; on CUDA add --no-graph to see the step's operators")
@@ -318,6 +326,10 @@ int run_bench(int argc, char** argv) {
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
     lo.memory.offload = parse_offload_mode(a.offload);
+    lo.memory.vae_tiling = a.vae_tiling;
+    lo.memory.vae_tile_size = a.vae_tile_size;
+    lo.memory.attention_slicing = a.attention_slicing;
+    check_memory_options(lo.memory);
     check_offload_device(lo.memory, lo.device);
     const auto t_build = std::chrono::steady_clock::now();
     const ModelLoadOptions wo = weights_load_options(lo);  // (the CPU under --offload)
@@ -342,10 +354,13 @@ int run_bench(int argc, char** argv) {
                 static_cast<long long>(unet_batch), a.steps, a.scheduler.c_str(), a.guidance, at::get_num_threads(),
                 a.img2img > 0 ? (", img2img strength " + std::to_string(a.img2img)).c_str() : "");
     std::printf("model built with random weights in %.0f ms; warm-up %d, median of %d runs; memory format: %s; "
-                "fused QKV %s; activations %s, VAE %s\n\n",
+                "fused QKV %s; activations %s, VAE %s; VAE tiling %s; attention slicing %s; offload %s\n\n",
                 build_ms, a.warmup, a.runs, model->channels_last ? "UNet channels_last" : "contiguous (NCHW)",
                 model->fuse_qkv ? "on" : "off",
-                c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype));
+                c10::toString(model->activation_dtype()), c10::toString(model->vae_dtype),
+                a.vae_tiling ? ("on, tile " + (a.vae_tile_size ? std::to_string(a.vae_tile_size) : std::string("default"))).c_str()
+                             : "automatic",
+                a.attention_slicing.empty() ? "off" : a.attention_slicing.c_str(), a.offload.c_str());
     if (a.lora) return run_lora_bench(*model, a, width, height);
     if (a.controlnet) return run_controlnet_bench(*model, width, height, a.guidance, a.warmup, a.runs);
     if (a.profile > 0) return run_profile(*model, a, width, height);
