@@ -6,8 +6,11 @@
 #      fail, builds again with the two CUDA-API-dependent pieces compiled out
 #      (-DSDW_CUDA_GRAPHS=OFF -DSDW_CUDA_ALLOC_STATS=OFF) and says so;
 #   2. GPU parity: tests/model/pipeline/test_device_parity.cpp on cuda:0 (fp32 with TF32 off as on the CPU,
-#      fp16/bf16 UNet within stated bounds, seeded images, graph step == eager step);
-#      SDW_GPU_PIPELINES narrows the fixture pipelines where only some travelled;
+#      fp16/bf16 UNet (SDXL's too) within stated bounds, seeded images, graph step == eager step,
+#      SD3's transformer in fp32/bf16/fp16 and a seeded SD3 image, CPU offload model/sequential
+#      giving the plain model's image); SDW_GPU_PIPELINES narrows the fixture pipelines where only
+#      some travelled (tiny-sd15,tiny-sd3 with pipelines/tiny-sd15, pipelines/tiny-sd3, sd3/,
+#      references/ and seeded/ is about 52 MB);
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the
 #      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
 #      the operator profile of one eager step and one decode (--profile 25),

@@ -5,7 +5,9 @@
 // bounds relative to the output's magnitude. bench/gpu_check.sh runs it on a GPU machine.
 // The UNet step as a CUDA graph is checked against the eager step (on the CPU: that the runner
 // stays eager and equal). `SDW_TEST_DEVICE=cpu` runs the same checks on the CPU (fp32 and bf16; libtorch has no fp16
-// convolution kernels on the CPU, so fp16 is checked on accelerators only).
+// convolution kernels on the CPU, so fp16 is checked on accelerators only). Also SD3's transformer
+// and a seeded SD3 image, and CPU offload (model and sequential) against the plain model on the
+// device: the same images, with the weights' copies counted.
 #include <catch.hpp>
 
 #include <ATen/Context.h>
@@ -19,7 +21,10 @@
 #include "model/nn/device_names.h"
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/nn/weight_stream.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/offload.h"
+#include "model/pipeline/sd3_components.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/sd_model.h"
 #include "seeded_cases.h"
@@ -55,6 +60,14 @@ std::vector<std::string> pipelines(std::vector<std::string> all) {
   std::cout << "SDW_GPU_PIPELINES=" << env << ": checking " << kept.size() << " of " << all.size() << " pipelines\n";
   REQUIRE(!kept.empty());
   return kept;
+}
+
+// Whether SDW_GPU_PIPELINES (if set) names `pipeline`; says so when it does not.
+bool wanted(const std::string& pipeline) {
+  const char* env = std::getenv("SDW_GPU_PIPELINES");
+  if (!env || !*env || (std::string(",") + env + ",").find("," + pipeline + ",") != std::string::npos) return true;
+  std::cout << "SDW_GPU_PIPELINES=" << env << ": " << pipeline << " not checked in this run\n";
+  return false;
 }
 
 at::TensorOptions opts(const at::Device& d, at::ScalarType t) { return at::TensorOptions().device(d).dtype(t); }
@@ -103,7 +116,7 @@ TEST_CASE("half precision on the device: the UNet within stated bounds", "[gpu][
   std::vector<std::pair<at::ScalarType, double>> cases = {{at::kBFloat16, kBf16RelTol}};
   if (!dev.is_cpu()) cases.push_back({at::kHalf, kFp16RelTol});
   for (const auto& [dtype, tol] : cases) {
-    for (const std::string& pipeline : pipelines({"tiny-sd15", "tiny-sd21v"})) {
+    for (const std::string& pipeline : pipelines({"tiny-sd15", "tiny-sd21v", "tiny-sdxl"})) {
       double ref_max = 0;
       const double err = unet_error(pipeline, dev, dtype, &ref_max);
       CHECK(err / ref_max < tol);
@@ -189,5 +202,85 @@ TEST_CASE("the UNet step replayed as a CUDA graph equals the eager step", "[gpu]
     CHECK(s.mode == "eager (" + dev.str() + ")");
     CHECK(s.replays == 0);
     CHECK(s.eager_calls == 4);
+  }
+}
+
+TEST_CASE("SD3 on the device: the transformer and a seeded image match diffusers", "[gpu][parity][sd3]") {
+  const at::Device dev = test_device();
+  if (!wanted("tiny-sd3")) return;
+  at::NoGradGuard no_grad;
+  auto ref = SafetensorsFile::open(test::fixture("references/tiny-sd3.safetensors"));
+  std::vector<std::pair<at::ScalarType, double>> cases = {{at::kFloat, 0.0}, {at::kBFloat16, kBf16RelTol}};
+  if (!dev.is_cpu()) cases.push_back({at::kHalf, kFp16RelTol});
+  for (const auto& [dtype, rel_tol] : cases) {
+    auto model = load_sd3_transformer(test::fixture("pipelines/tiny-sd3/transformer"), opts(dev, dtype));
+    const std::string p = "transformer.";
+    at::Tensor out = model->forward(ref.get(p + "hidden_states").to(dev, dtype), ref.get(p + "encoder_hidden_states").to(dev, dtype),
+                                    ref.get(p + "pooled_projections").to(dev, dtype), ref.get(p + "timestep").to(dev));
+    auto d = test::compare(out.to(at::kCPU, at::kFloat), ref.get(p + "out"));
+    std::cout << test::describe("tiny-sd3 transformer on " + dev.str() + " " + c10::toString(dtype), d) << "\n";
+    if (dtype == at::kFloat) CHECK(d.max_abs < kFp32Tol);
+    else CHECK(d.max_abs / d.ref_max_abs < rel_tol);
+  }
+  // The first seeded SD3 case (T5, CFG) through the whole pipeline in fp32.
+  const auto sd3_cases = test::read_json(test::fixture("sd3/cases.json"));
+  const auto& c = sd3_cases["cases"][0];
+  ModelLoadOptions lo;
+  lo.device = dev;
+  auto m = load_diffusers_model(test::fixture("pipelines/tiny-sd3"), lo);
+  GenerationRequest r;
+  r.prompt = c["prompt"];
+  if (!c["negative_prompt"].is_null()) r.negative_prompt = c["negative_prompt"].get<std::string>();
+  r.width = c["width"];
+  r.height = c["height"];
+  r.steps = c["steps"];
+  r.guidance = c["guidance"].get<double>();
+  r.seed = c["seed"].get<uint64_t>();
+  r.num_images = c["num_images"];
+  r.max_sequence_length = c["max_sequence_length"];
+  REQUIRE(c["mode"] == "txt2img");
+  const GenerationResult result = generate(*m, r);
+  const Image expected = load_image(test::fixture("sd3/" + c["expected"][0]["png"].get<std::string>()));
+  const int diff = test::max_pixel_diff(result.images[0], expected);
+  std::cout << c["id"].get<std::string>() << " on " << dev.str() << ": max pixel diff " << diff << "\n";
+  CHECK(diff <= 1);
+}
+
+TEST_CASE("CPU offload on the device gives the plain model's images", "[gpu][parity][offload]") {
+  const at::Device dev = test_device();
+  const auto cases = test::read_json(test::fixture("seeded/cases.json"));
+  const nlohmann::json* txt2img = nullptr;
+  for (const auto& c : cases["cases"])
+    if (c["pipeline"] == "tiny-sd15" && c["mode"] == "txt2img" && c["init_image"].is_null() && !txt2img) txt2img = &c;
+  REQUIRE(txt2img);
+  const GenerationRequest req = test::seeded_request(*txt2img);
+  ModelLoadOptions lo;
+  lo.device = dev;
+  auto plain = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), lo);
+  const Image want = generate(*plain, req).images[0];
+  for (const OffloadMode mode : {OffloadMode::model, OffloadMode::sequential}) {
+    ModelLoadOptions o = lo;
+    o.memory.offload = mode;
+    auto m = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), weights_load_options(o));
+    enable_offload(*m, o);
+    for (const auto& p : m->unet->parameters()) CHECK(p.device().is_cpu());  // until a step needs it
+    const int64_t streamed = nn::streamed_weight_bytes();
+    const Image got = generate(*m, req).images[0];
+    const int diff = test::max_pixel_diff(got, want);
+    const ModelOffload::Stats st = m->offload->stats();
+    std::cout << "offload " << offload_mode_name(mode) << " on " << dev.str() << ": max pixel diff " << diff << ", "
+              << st.bytes_to_device << " bytes to the device, " << st.bytes_to_host << " back, "
+              << (nn::streamed_weight_bytes() - streamed) << " streamed by layers\n";
+    CHECK(diff <= 1);
+    if (dev.is_cpu()) continue;  // nothing moves on the CPU (test_offload checks the order there)
+    if (mode == OffloadMode::model) {
+      CHECK(st.bytes_to_device > 0);
+      CHECK(st.bytes_to_host > 0);
+      for (const auto& p : m->vae->parameters()) CHECK(p.device() == dev);  // the last stage's part stays
+      for (const auto& p : m->unet->parameters()) CHECK(p.device().is_cpu());
+    } else {
+      CHECK(nn::streamed_weight_bytes() - streamed > 0);
+      for (const auto& p : m->unet->parameters()) CHECK(p.device().is_cpu());
+    }
   }
 }
