@@ -8,11 +8,12 @@
 #   2. GPU parity: tests/model/pipeline/test_device_parity.cpp on cuda:0 (fp32 with TF32 off as on the CPU,
 #      fp16/bf16 UNet (SDXL's too) within stated bounds, seeded images, graph step == eager step,
 #      SD3's transformer in fp32/bf16/fp16 and a seeded SD3 image, CPU offload model/sequential
-#      giving the plain model's image); SDW_GPU_PIPELINES narrows the fixture pipelines where only
+#      giving the plain model's image, --dtype fp8's UNet and image); SDW_GPU_PIPELINES narrows the fixture pipelines where only
 #      some travelled (tiny-sd15,tiny-sd3 with pipelines/tiny-sd15, pipelines/tiny-sd3, sd3/,
 #      references/ and seeded/ is about 52 MB);
 #   3. the benchmark (median of BENCH_RUNS=10), most important first: sd15 at 512x512 fp16 with the
 #      CUDA defaults (graphs, channels_last UNet, fused QKV), then unfused QKV (--fuse-qkv off),
+#      fp8 Linear layers (--dtype fp8),
 #      the operator profile of one eager step and one decode (--profile 25),
 #      4 concurrent jobs one at a time vs continuously batched (--concurrent 4), NCHW, cuDNN
 #      autotuning, no graphs (fused, then unfused); sdxl's UNet at 1024x1024; CPU offload
@@ -102,6 +103,8 @@ sd15=(--arch sd15 --width 512 --height 512 --steps 20)
 # CUDA default: UNet channels_last (VAE NCHW), CUDA graphs on, fused QKV (--fuse-qkv off: unfused).
 bench sd15-fp16-b1 40 "${sd15[@]}" --dtype fp16 --batch 1
 bench sd15-fp16-b1-unfused 40 "${sd15[@]}" --dtype fp16 --batch 1 --fuse-qkv off
+# fp8 products for the UNet's Linear layers (PyTorch 2.4+ and sm_89+; refused otherwise).
+bench sd15-fp8-b1 40 "${sd15[@]}" --dtype fp8 --batch 1
 # Where a step and a decode go, operator by operator (CUDA event times; eager, so each operator shows).
 bench sd15-fp16-profile 30 "${sd15[@]}" --dtype fp16 --batch 1 --no-graph --profile 25
 # Continuous batching: 4 jobs arriving together, one at a time vs batched (images/s, latency).

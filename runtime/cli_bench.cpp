@@ -255,7 +255,7 @@ int run_bench(int argc, char** argv) {
   CLI::App app{"Benchmark a full-size architecture with random weights (no download).", "sd-worker bench"};
   app.add_option("--arch", a.arch, "demo | sd15 | sd21 | sdxl | sd3 | a diffusers folder (its configs, random weights)");
   app.add_option("--device", a.device, "cpu | cuda:N | mps");
-  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16");
+  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16 | fp8 (CUDA sm_89+: the UNet's Linear layers in fp8)");
   app.add_option("--width", a.width, "image width (default: the architecture's)")->check(CLI::Range(64, 4096));
   app.add_option("--height", a.height, "image height (default: the architecture's)")->check(CLI::Range(64, 4096));
   app.add_option("--steps", a.steps, "denoising steps in the loop and end-to-end runs")->check(CLI::Range(1, 1000));
@@ -321,7 +321,7 @@ int run_bench(int argc, char** argv) {
     c10::InferenceMode guard;
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
-    lo.dtype = parse_dtype(a.dtype);
+    apply_dtype_choice(a.dtype, lo);
     lo.cuda_graphs = !a.no_graph;
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);

@@ -199,7 +199,7 @@ int run_generate(int argc, char** argv) {
   app.add_option("--t5-device", a.t5_device,
                  "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: --device), e.g. the CPU while "
                  "the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
-  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16 (bf16 on a CPU: bf16 products, fp32 activations)");
+  app.add_option("--dtype", a.dtype, "fp32 | fp16 | bf16 (bf16 on a CPU: bf16 products, fp32 activations) | fp8 (CUDA sm_89+: fp16 with the UNet's Linear layers in fp8)");
   app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA");
   app.add_flag("--channels-last", a.channels_last, "UNet convolutions in channels_last (NHWC) (default: on for CUDA)")
       ->excludes(app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA"));
@@ -278,7 +278,7 @@ int run_generate(int argc, char** argv) {
 #endif
     ModelLoadOptions lo;
     lo.device = parse_device(a.device);
-    lo.dtype = parse_dtype(a.dtype);
+    apply_dtype_choice(a.dtype, lo);
     lo.config_dir = a.config_dir;
     lo.vae_file = a.vae_file;
     lo.cuda_graphs = !a.no_cuda_graphs;

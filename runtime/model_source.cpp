@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "model/loading/state_dict.h"
+#include "model/nn/fp8_linear.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/offload.h"
 #include "model/safetensors/safetensors.h"
@@ -83,6 +84,21 @@ std::shared_ptr<SdModel> load_weights(const std::string& model, const ModelLoadO
 }
 
 }  // namespace
+
+void apply_dtype_choice(const std::string& dtype, ModelLoadOptions& options) {
+  if (dtype != "fp8") {
+    options.dtype = parse_dtype(dtype);
+    return;
+  }
+  if (!nn::fp8_compiled())
+    throw std::invalid_argument("--dtype fp8 needs fp8 matmuls (at::_scaled_mm, PyTorch 2.4 or newer); this build's "
+                                "libtorch has none (use fp16)");
+  if (!options.device.is_cuda())
+    throw std::invalid_argument("--dtype fp8 needs a CUDA GPU with fp8 (sm_89+: L4, H100, H200), not " +
+                                options.device.str());
+  options.dtype = at::kHalf;
+  options.fp8 = true;
+}
 
 std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {
   // Under --offload the weights are built in host memory, then the model computes on the device.

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "model/nn/env_switch.h"
+#include "model/nn/fp8_linear.h"
 #include "model/nn/weight_stream.h"
 #include "model/nn/winograd_conv.h"
 
@@ -106,6 +107,7 @@ LinearImpl::LinearImpl(int64_t in_features, int64_t out_features, bool with_bias
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
+  if (fp8 && x.is_cuda()) return fp8_linear(x, *fp8, bias);  // [..., out]
   const int64_t k = x.size(-1);
   const int64_t rows = k > 0 ? x.numel() / k : 0;
   Weights w = weights();

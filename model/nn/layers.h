@@ -9,9 +9,13 @@
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
+
 #include "model/nn/packed_layer.h"
 
 namespace sdw::nn {
+
+struct Fp8Weight;  // fp8_linear.h
 
 // CPU fast paths. Debian's libtorch 1.13 sends fp32 matrix products to the system BLAS, which can
 // be slow (OpenBLAS 0.3.21 does not recognise recent Xeons and falls back to SSE3 kernels at ~15
@@ -64,6 +68,8 @@ class LinearImpl : public PackedLayer {
   // weight [out, in], bias [out] or undefined (PackedLayer)
   // false: never packed, for a weight other layers' parameters are views of (fused_qkv.h).
   bool prepack = true;
+  // `--dtype fp8` (fp8_linear.h): the weight's fp8 copy; CUDA inputs then go through _scaled_mm.
+  std::shared_ptr<Fp8Weight> fp8;
 };
 TORCH_MODULE(Linear);
 

@@ -20,6 +20,8 @@ LoraModelParts lora_parts(const SdModel& model) {
 
 void check_request_loras(const SdModel& model, const std::vector<LoraUse>& loras, LoraCache& cache) {
   if (loras.empty()) return;
+  if (model.fp8)  // the fp8 weight copies are made once, at load
+    throw RequestError("loras: not available on a worker started with --dtype fp8 (its fp8 weights are made at load)");
   const LoraModuleIndex index(lora_parts(model));
   for (const LoraUse& use : loras) {
     try {

@@ -131,6 +131,8 @@ void use_part(SdModel& model, ModelPart part) {
 
 ModelLoadOptions weights_load_options(const ModelLoadOptions& options) {
   if (options.memory.offload == OffloadMode::none) return options;
+  if (options.fp8)  // its copies are made on the device from weights there
+    throw std::invalid_argument("--dtype fp8 and --offload do not combine (use --dtype fp16 with --offload)");
   ModelLoadOptions w = options;
   w.device = at::kCPU;
   w.fuse_qkv = false;

@@ -7,6 +7,7 @@
 
 #include "model/catalog/catalog.h"
 #include "model/nn/device_names.h"
+#include "model/nn/fp8_linear.h"
 #include "model/loading/diffusers_folder.h"
 #include "model/loading/single_file.h"
 #include "model/nn/fused_qkv.h"
@@ -92,6 +93,14 @@ void apply_speed_options(SdModel& model, const ModelLoadOptions& options) {
   // After the weights are loaded and laid out; LoRAs fused later write into the fused weight.
   set_fuse_qkv(model, nn::resolve_fuse_qkv(options.fuse_qkv, model.device));
   apply_memory_options(model, options.memory);
+  if (options.fp8 && !model.fp8) {
+    // After fusing: the fused QKV Linear gets the fp8 copy its product uses.
+    if (!model.device.is_cuda()) throw std::invalid_argument("--dtype fp8 needs a CUDA GPU with fp8 (sm_89+: L4, H100, H200)");
+    if (model.sd3) nn::quantize_linears_fp8(*model.sd3->transformer);
+    else nn::quantize_linears_fp8(*model.unet);
+    model.fp8 = true;
+    if (model.runner) model.runner->clear();  // graphs captured the fp16 products
+  }
 }
 
 bool resolve_channels_last(const std::optional<bool>& requested, const at::Device& device) {

@@ -40,6 +40,9 @@ struct ModelLoadOptions {
   // Fused QKV projections of the UNet's and VAE's self-attention (nn/fused_qkv.h; unset:
   // SDW_FUSE_QKV, else on for CUDA only).
   std::optional<bool> fuse_qkv;
+  // `--dtype fp8` (nn/fp8_linear.h): `dtype` fp16, and the UNet's (or SD3 transformer's) Linear
+  // layers multiply in fp8 on a CUDA GPU that has it. Refused elsewhere (std::invalid_argument).
+  bool fp8 = false;
   // SD3 only: false loads the model without text_encoder_3 (T5), whose prompt part is then zeros;
   // requests' default T5 token count (0: 256); and the device T5 runs on (unset: `device`), e.g.
   // the CPU while the transformer runs on a GPU (its embeddings are moved to `device`).
@@ -86,6 +89,7 @@ struct SdModel {
   bool cuda_graphs = true;
   bool channels_last = false;
   bool fuse_qkv = false;  // self-attention q/k/v from one product (nn/fused_qkv.h)
+  bool fp8 = false;       // the denoiser's Linear layers in fp8 (ModelLoadOptions::fp8)
   std::shared_ptr<UNetRunner> runner;  // made on first use
   // The LoRAs fused into the UNet and text encoders now (model_loras.h); made on first use.
   std::shared_ptr<LoraState> loras;

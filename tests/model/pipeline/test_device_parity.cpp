@@ -6,8 +6,9 @@
 // The UNet step as a CUDA graph is checked against the eager step (on the CPU: that the runner
 // stays eager and equal). `SDW_TEST_DEVICE=cpu` runs the same checks on the CPU (fp32 and bf16; libtorch has no fp16
 // convolution kernels on the CPU, so fp16 is checked on accelerators only). Also SD3's transformer
-// and a seeded SD3 image, and CPU offload (model and sequential) against the plain model on the
-// device: the same images, with the weights' copies counted.
+// and a seeded SD3 image, CPU offload (model and sequential) against the plain model on the
+// device (the same images, with the weights' copies counted), and --dtype fp8's UNet within a
+// stated bound (a GPU with fp8 and a libtorch that has it; elsewhere: refused).
 #include <catch.hpp>
 
 #include <ATen/Context.h>
@@ -21,6 +22,7 @@
 #include "model/nn/device_names.h"
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
+#include "model/nn/fp8_linear.h"
 #include "model/nn/weight_stream.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/offload.h"
@@ -282,5 +284,50 @@ TEST_CASE("CPU offload on the device gives the plain model's images", "[gpu][par
       CHECK(nn::streamed_weight_bytes() - streamed > 0);
       for (const auto& p : m->unet->parameters()) CHECK(p.device().is_cpu());
     }
+  }
+}
+
+TEST_CASE("fp8 UNet on the device: near the fixtures, and an image near fp16's", "[gpu][parity][fp8]") {
+  const at::Device dev = test_device();
+  ModelLoadOptions o;
+  o.device = dev;
+  o.dtype = at::kHalf;
+  o.fp8 = true;
+  if (!dev.is_cuda() || !nn::fp8_compiled()) {  // refused at load (test_fp8_linear checks the words)
+    std::cout << "fp8 on " << dev.str() << ": " << (nn::fp8_compiled() ? "no CUDA" : "not in this build") << "\n";
+    CHECK_THROWS_AS(load_diffusers_model(test::fixture("pipelines/tiny-sd15"), o), std::invalid_argument);
+    return;
+  }
+  {
+    at::NoGradGuard no_grad;
+    auto ref = SafetensorsFile::open(test::fixture("references/tiny-sd15.safetensors"));
+    auto unet = load_unet(test::fixture("pipelines/tiny-sd15/unet"), opts(dev, at::kHalf));
+    const int64_t layers = nn::quantize_linears_fp8(*unet);
+    at::Tensor out = unet->forward(ref.get("unet.sample").to(dev, at::kHalf), ref.get("unet.timesteps_int").to(dev),
+                                   ref.get("unet.encoder_hidden_states").to(dev, at::kHalf));
+    auto d = test::compare(out.to(at::kCPU, at::kFloat), ref.get("unet.out_int"));
+    std::cout << test::describe("tiny-sd15 unet fp8 (" + std::to_string(layers) + " Linear layers) on " + dev.str(), d)
+              << "\n";
+    CHECK(layers > 0);
+    // e4m3 keeps 3 mantissa bits: a loose bound that catches a wrong scale or transpose (errors of
+    // the output's own size); the measured figure is printed above.
+    CHECK(d.max_abs / d.ref_max_abs < 0.25);
+  }
+  // The first seeded tiny-sd15 txt2img case, fp8 against fp16 on the same device.
+  const auto cases = test::read_json(test::fixture("seeded/cases.json"));
+  for (const auto& c : cases["cases"]) {
+    if (c["pipeline"] != "tiny-sd15" || c["mode"] != "txt2img" || !c["init_image"].is_null()) continue;
+    const GenerationRequest req = test::seeded_request(c);
+    ModelLoadOptions half = o;
+    half.fp8 = false;
+    const Image want = generate(*load_diffusers_model(test::fixture("pipelines/tiny-sd15"), half), req).images[0];
+    const Image got = generate(*load_diffusers_model(test::fixture("pipelines/tiny-sd15"), o), req).images[0];
+    double mean = 0;
+    for (size_t i = 0; i < got.pixels.size(); ++i) mean += std::abs(int(got.pixels[i]) - int(want.pixels[i]));
+    mean /= static_cast<double>(got.pixels.size());
+    std::cout << c["id"].get<std::string>() << " fp8 vs fp16 on " << dev.str() << ": max pixel diff "
+              << test::max_pixel_diff(got, want) << ", mean " << mean << "\n";
+    CHECK(mean < 20.0);  // the same picture, not noise (the figures printed are the measurement)
+    break;
   }
 }
