@@ -1,6 +1,8 @@
 // CPU offload of a model's weights (see offload.h).
 #include "model/pipeline/offload.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include <stdexcept>
 
 #include "model/nn/device_names.h"
@@ -36,10 +38,17 @@ std::vector<torch::nn::Module*> part_modules(SdModel& model, ModelPart part, con
 }
 
 // Every parameter and buffer of `module`, for moves that keep the module's own tensors (set_data).
+// A stage may call from inside or outside InferenceMode; each replacement is made in the mode its
+// tensor was made in (a model loaded under InferenceMode holds inference tensors), so set_data
+// never mixes the two kinds.
 template <class Fn>
 void each_tensor(torch::nn::Module& module, Fn fn) {
-  for (auto& p : module.parameters()) fn(p);
-  for (auto& b : module.buffers()) fn(b);
+  auto visit = [&](at::Tensor& t) {
+    c10::InferenceMode mode(t.is_inference());
+    fn(t);
+  };
+  for (auto& p : module.parameters()) visit(p);
+  for (auto& b : module.buffers()) visit(b);
 }
 
 int64_t tensor_bytes(const at::Tensor& t) { return static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size()); }
