@@ -15,6 +15,24 @@ bool given(const nlohmann::json& c, const char* key) { return c.contains(key) &&
 
 }  // namespace
 
+GenerationRequest seeded_sd3_request(const nlohmann::json& c) {
+  GenerationRequest r;
+  r.mode = c["mode"] == "img2img" ? GenerationMode::img2img : GenerationMode::txt2img;
+  r.prompt = c["prompt"];
+  if (!c["negative_prompt"].is_null()) r.negative_prompt = c["negative_prompt"].get<std::string>();
+  r.width = c["width"];
+  r.height = c["height"];
+  r.steps = c["steps"];
+  r.guidance = c["guidance"].get<double>();
+  r.seed = c["seed"].get<uint64_t>();
+  r.num_images = c["num_images"];
+  if (c["strength"].is_number()) r.strength = c["strength"].get<double>();
+  if (c["init_image"].is_string()) r.init_image = load_image(test::fixture("sd3/" + c["init_image"].get<std::string>()));
+  r.max_sequence_length = c["max_sequence_length"];
+  if (c["clip_skip"].is_number()) r.clip_skip = c["clip_skip"].get<int>() + 1;  // diffusers k -> A1111 k + 1
+  return r;
+}
+
 GenerationRequest seeded_request(const nlohmann::json& c, const std::string& dir) {
   GenerationRequest req;
   std::string mode = c["mode"];

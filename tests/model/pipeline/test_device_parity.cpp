@@ -230,17 +230,8 @@ TEST_CASE("SD3 on the device: the transformer and a seeded image match diffusers
   ModelLoadOptions lo;
   lo.device = dev;
   auto m = load_diffusers_model(test::fixture("pipelines/tiny-sd3"), lo);
-  GenerationRequest r;
-  r.prompt = c["prompt"];
-  if (!c["negative_prompt"].is_null()) r.negative_prompt = c["negative_prompt"].get<std::string>();
-  r.width = c["width"];
-  r.height = c["height"];
-  r.steps = c["steps"];
-  r.guidance = c["guidance"].get<double>();
-  r.seed = c["seed"].get<uint64_t>();
-  r.num_images = c["num_images"];
-  r.max_sequence_length = c["max_sequence_length"];
   REQUIRE(c["mode"] == "txt2img");
+  const GenerationRequest r = test::seeded_sd3_request(c);
   const GenerationResult result = generate(*m, r);
   const Image expected = load_image(test::fixture("sd3/" + c["expected"][0]["png"].get<std::string>()));
   const int diff = test::max_pixel_diff(result.images[0], expected);

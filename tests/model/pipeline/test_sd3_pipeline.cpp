@@ -52,23 +52,6 @@ ResolvedRequest request(SdModel& model, const std::string& prompt, const std::op
   return resolve_request(model, r);
 }
 
-GenerationRequest seeded_sd3_request(const json& c) {
-  GenerationRequest r;
-  r.mode = c["mode"] == "img2img" ? GenerationMode::img2img : GenerationMode::txt2img;
-  r.prompt = c["prompt"];
-  if (!c["negative_prompt"].is_null()) r.negative_prompt = c["negative_prompt"].get<std::string>();
-  r.width = c["width"];
-  r.height = c["height"];
-  r.steps = c["steps"];
-  r.guidance = c["guidance"].get<double>();
-  r.seed = c["seed"].get<uint64_t>();
-  r.num_images = c["num_images"];
-  if (c["strength"].is_number()) r.strength = c["strength"].get<double>();
-  if (c["init_image"].is_string()) r.init_image = load_image(test::fixture("sd3/" + c["init_image"].get<std::string>()));
-  r.max_sequence_length = c["max_sequence_length"];
-  if (c["clip_skip"].is_number()) r.clip_skip = c["clip_skip"].get<int>() + 1;  // diffusers k -> A1111 k + 1
-  return r;
-}
 
 }  // namespace
 
@@ -157,7 +140,7 @@ TEST_CASE("SD3 seeded cases: every image within one level of diffusers' PNG", "[
     SdModel& model = *tiny(c["t5"].get<bool>());
     auto debug = SafetensorsFile::open(test::fixture("sd3/" + c["debug"].get<std::string>()));
     // The stages generate() runs, with the float image kept.
-    ResolvedRequest req = resolve_request(model, seeded_sd3_request(c));
+    ResolvedRequest req = resolve_request(model, test::seeded_sd3_request(c));
     PromptEmbeddings prompt = encode_prompt(model, req);
     CHECK(prompt.context.sizes().vec() == c["encoder_hidden_states_shape"].get<std::vector<int64_t>>());
     if (debug.contains("encoder_hidden_states"))
@@ -185,7 +168,7 @@ TEST_CASE("SD3 seeded cases: every image within one level of diffusers' PNG", "[
   }
   // generate() runs the same stages: one case through it gives the same pixels.
   const json& c = cases["cases"][0];
-  GenerationResult result = generate(*tiny(), seeded_sd3_request(c));
+  GenerationResult result = generate(*tiny(), test::seeded_sd3_request(c));
   CHECK(result.unet_calls == c["transformer_calls"].get<int>());
   CHECK(result.scheduler == "FlowMatchEulerDiscreteScheduler");
   CHECK(test::max_pixel_diff(result.images[0], load_image(test::fixture("sd3/" + c["expected"][0]["png"].get<std::string>()))) <= 1);
