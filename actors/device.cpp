@@ -260,9 +260,9 @@ at::Device parse_device_name(const std::string& text) {
   }
 }
 
-at::ScalarType parse_dtype_name(const std::string& text) {
+DtypeChoice parse_dtype_name(const std::string& text) {
   try {
-    return parse_dtype(text);
+    return parse_dtype_choice(text);
   } catch (const std::invalid_argument& e) {
     throw WorkerError(WorkerErrc::invalid_request, e.what());
   }

@@ -20,6 +20,7 @@
 #include "actors/interfaces.h"
 #include "actors/loader.h"
 #include "actors/stage_factory.h"
+#include "model/nn/device_names.h"
 
 namespace sdw::actors {
 
@@ -74,6 +75,6 @@ device_actor::behavior_type device(device_actor::stateful_pointer<device_state> 
 // (invalid_request) for unknown or unavailable devices.
 at::Device parse_device_name(const std::string& text);
 // "fp32", "fp16", "bf16" (and long names); throws WorkerError (invalid_request).
-at::ScalarType parse_dtype_name(const std::string& text);
+DtypeChoice parse_dtype_name(const std::string& text);
 
 }  // namespace sdw::actors

@@ -212,6 +212,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         ModelLoadOptions options;
         options.device = cfg.device;
         options.dtype = cfg.dtype;
+        options.fp8 = cfg.fp8;
         options.config_dir = cfg.config_dir;
         options.vae_file = cfg.vae_file;
         options.cuda_graphs = cfg.cuda_graphs;

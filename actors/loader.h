@@ -22,6 +22,7 @@ struct loader_config {
   std::string device_name = "cpu";
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
+  bool fp8 = false;                  // --dtype fp8 (ModelLoadOptions::fp8)
   std::string config_dir, vae_file;  // single-file checkpoints
   bool cuda_graphs = true;                // ModelLoadOptions' speed switches
   std::optional<bool> channels_last;      // unset: on for CUDA (resolve_channels_last)

@@ -223,7 +223,9 @@ class node_impl : public Node {
     lc.model = o.model;
     lc.device_name = o.device;
     lc.device = parse_device_name(o.device);
-    lc.dtype = parse_dtype_name(o.dtype);
+    const DtypeChoice dtype = parse_dtype_name(o.dtype);
+    lc.dtype = dtype.dtype;
+    lc.fp8 = dtype.fp8;
     lc.thread = env.thread;
     lc.events = log_ = system_.spawn(node_log);
     lc.load_timeout = o.stage_timeout;

@@ -281,7 +281,9 @@ device_config make_device_config(const WorkerConfig& cfg, const std::string& nam
   dc.name = name;
   dc.device = parse_device_name(name);
   dc.loader.model = cfg.model;
-  dc.loader.dtype = parse_dtype_name(cfg.dtype);
+  const DtypeChoice dtype = parse_dtype_name(cfg.dtype);
+  dc.loader.dtype = dtype.dtype;
+  dc.loader.fp8 = dtype.fp8;
   dc.loader.config_dir = cfg.model_config_dir;
   dc.loader.vae_file = cfg.vae_file;
   dc.loader.embeddings = cfg.embeddings;

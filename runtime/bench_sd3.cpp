@@ -18,6 +18,7 @@
 #include "model/pipeline/sd3_random.h"
 #include "runtime/bench_timing.h"
 #include "runtime/device_sync.h"
+#include "runtime/model_source.h"
 
 namespace sdw {
 namespace {
@@ -44,7 +45,7 @@ int run_sd3_bench(const Sd3BenchArgs& a) {
   c10::InferenceMode guard;
   ModelLoadOptions lo;
   lo.device = parse_device(a.device);
-  lo.dtype = parse_dtype(a.dtype);
+  apply_dtype_choice(a.dtype, lo);
   lo.load_t5 = !a.no_t5;
   lo.max_sequence_length = a.max_sequence_length;
   if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);

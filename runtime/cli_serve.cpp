@@ -90,7 +90,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
       parse_device(wc.devices.back());  // fail now, not in the background loader
     }
     for (const auto& d : wc.devices) {
-      check_device_dtype(parse_device(d), parse_dtype(a.dtype));
+      check_dtype_choice(parse_dtype_choice(a.dtype), parse_device(d));
       check_offload_device(a.memory, parse_device(d));
     }
     if (!a.t5_device.empty()) wc.t5_device = device_name(a.t5_device, logger);

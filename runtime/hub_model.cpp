@@ -77,7 +77,7 @@ std::function<std::string(const std::string&, std::function<void(const std::stri
       say(file + ": " +
           (q >= 4 ? "downloaded " + megabytes(total) : std::to_string(q * 25) + "% of " + megabytes(total)));
     };
-    return resolve_hub_model(name, parse_dtype(dtype_name), progress, say);
+    return resolve_hub_model(name, parse_dtype_choice(dtype_name).dtype, progress, say);
   };
 }
 

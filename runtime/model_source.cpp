@@ -8,7 +8,6 @@
 #include <iostream>
 
 #include "model/loading/state_dict.h"
-#include "model/nn/fp8_linear.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/offload.h"
 #include "model/safetensors/safetensors.h"
@@ -86,18 +85,10 @@ std::shared_ptr<SdModel> load_weights(const std::string& model, const ModelLoadO
 }  // namespace
 
 void apply_dtype_choice(const std::string& dtype, ModelLoadOptions& options) {
-  if (dtype != "fp8") {
-    options.dtype = parse_dtype(dtype);
-    return;
-  }
-  if (!nn::fp8_compiled())
-    throw std::invalid_argument("--dtype fp8 needs fp8 matmuls (at::_scaled_mm, PyTorch 2.4 or newer); this build's "
-                                "libtorch has none (use fp16)");
-  if (!options.device.is_cuda())
-    throw std::invalid_argument("--dtype fp8 needs a CUDA GPU with fp8 (sm_89+: L4, H100, H200), not " +
-                                options.device.str());
-  options.dtype = at::kHalf;
-  options.fp8 = true;
+  const DtypeChoice choice = parse_dtype_choice(dtype);
+  check_dtype_choice(choice, options.device);
+  options.dtype = choice.dtype;
+  options.fp8 = choice.fp8;
 }
 
 std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {

@@ -163,8 +163,8 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   app.add_option("--metal-device", a.metal_device, "Metal device index (mps; only 0 exists)")
       ->envname("METAL_DEVICE")
       ->check(CLI::Range(0, 0));
-  app.add_option("--dtype", dtype, "fp32 | fp16 | bf16 (default fp32, or fp16 with --use-f16)")
-      ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  app.add_option("--dtype", dtype, "fp32 | fp16 | bf16 | fp8 (CUDA sm_89+: fp16 with the UNet's Linear layers in fp8) (default fp32, or fp16 with --use-f16)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16", "fp8"}));
   app.add_flag("--use-f16", a.use_f16, "half precision (same as --dtype fp16)")->envname("USE_F16");
   flags.insert("use-f16");
   app.add_option("--memory-limit-mb", a.memory_limit_mb,

@@ -7,6 +7,8 @@
 
 #include <stdexcept>
 
+#include "model/nn/fp8_linear.h"
+
 namespace sdw {
 
 at::Device parse_device(const std::string& text) {
@@ -37,6 +39,25 @@ at::ScalarType parse_dtype(const std::string& text) {
   if (text == "fp16" || text == "float16" || text == "half") return at::kHalf;
   if (text == "bf16" || text == "bfloat16") return at::kBFloat16;
   throw std::invalid_argument("unknown dtype '" + text + "' (valid: fp32, fp16, bf16)");
+}
+
+DtypeChoice parse_dtype_choice(const std::string& text) {
+  if (text == "fp8") return {at::kHalf, true};
+  try {
+    return {parse_dtype(text), false};
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument("unknown dtype '" + text + "' (valid: fp32, fp16, bf16, fp8)");
+  }
+}
+
+void check_dtype_choice(const DtypeChoice& choice, const at::Device& device) {
+  check_device_dtype(device, choice.dtype);
+  if (!choice.fp8) return;
+  if (!nn::fp8_compiled())
+    throw std::invalid_argument("--dtype fp8 needs fp8 matmuls (at::_scaled_mm, PyTorch 2.4 or newer); this build's "
+                                "libtorch has none (use fp16)");
+  if (!device.is_cuda())
+    throw std::invalid_argument("--dtype fp8 needs a CUDA GPU with fp8 (sm_89+: L4, H100, H200), not " + device.str());
 }
 
 const char* dtype_name(at::ScalarType type) {

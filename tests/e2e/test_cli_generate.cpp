@@ -122,6 +122,8 @@ TEST_CASE("bad command lines give a clear message and a non-zero exit", "[cli]")
       {{"generate", "--prompt", "x", "--offload", "model"}, "on the CPU they are in host memory already"},
       {{"generate", "--prompt", "x", "--offload", "everything"}, "--offload"},
       {{"serve", "--offload", "sequential", "--port", "0"}, "on the CPU they are in host memory already"},
+      {{"serve", "--dtype", "fp8", "--port", "0"}, "--dtype fp8 needs"},
+      {{"serve", "--dtype", "fp4", "--port", "0"}, "fp4"},
       {{"generate", "--prompt", "x", "--output", tmp.file("x.gif")}, ".png"},
       {{"generate", "--prompt", "x", "--mask-image", test::fixture("seeded/mask_64x64.png")}, "--init-image"},
       {{"generate", "--prompt", "x", "--init-image", tmp.path()}, "init-image"},
