@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include "model/nn/attention_slice_value.h"
-#include "model/pipeline/offload.h"
 
 namespace sdw {
 

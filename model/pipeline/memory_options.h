@@ -6,14 +6,33 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "model/pipeline/speed_options.h"
 
 namespace sdw {
 
-// --offload (offload.h): where the weights live between the stages that use them.
+// --offload (offload.h): where the weights live between the stages that use them. The words are
+// parsed here, without libtorch, so the flag parsers (and their fuzz target) need no model library.
 enum class OffloadMode { none, model, sequential };
+
+// "none" | "model" | "sequential"; throws std::invalid_argument naming the choices.
+inline OffloadMode parse_offload_mode(const std::string& name) {
+  if (name == "none") return OffloadMode::none;
+  if (name == "model") return OffloadMode::model;
+  if (name == "sequential") return OffloadMode::sequential;
+  throw std::invalid_argument("offload must be none, model or sequential, not '" + name + "'");
+}
+
+inline const char* offload_mode_name(OffloadMode mode) {
+  switch (mode) {
+    case OffloadMode::model: return "model";
+    case OffloadMode::sequential: return "sequential";
+    case OffloadMode::none: break;
+  }
+  return "none";
+}
 
 struct MemoryOptions {
   // --vae-tiling: every VAE decode / encode larger than one tile is tiled (diffusers'

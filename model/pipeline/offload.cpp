@@ -62,22 +62,6 @@ at::Tensor host_copy(const at::Tensor& t, bool pinned) {
 
 }  // namespace
 
-OffloadMode parse_offload_mode(const std::string& name) {
-  if (name == "none") return OffloadMode::none;
-  if (name == "model") return OffloadMode::model;
-  if (name == "sequential") return OffloadMode::sequential;
-  throw std::invalid_argument("offload must be none, model or sequential, not '" + name + "'");
-}
-
-const char* offload_mode_name(OffloadMode mode) {
-  switch (mode) {
-    case OffloadMode::model: return "model";
-    case OffloadMode::sequential: return "sequential";
-    case OffloadMode::none: break;
-  }
-  return "none";
-}
-
 const char* model_part_name(ModelPart part) {
   switch (part) {
     case ModelPart::text_encoders: return "text_encoders";

@@ -26,9 +26,7 @@
 
 namespace sdw {
 
-// "none" | "model" | "sequential"; throws std::invalid_argument naming the choices.
-OffloadMode parse_offload_mode(const std::string& name);
-const char* offload_mode_name(OffloadMode mode);
+// (OffloadMode, parse_offload_mode and offload_mode_name: memory_options.h.)
 
 // The parts of a model a stage runs.
 enum class ModelPart { text_encoders, denoiser, vae };
