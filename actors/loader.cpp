@@ -33,15 +33,6 @@ void check_fits(const MemoryEstimate& e, int64_t budget, const std::string& name
                                                  "), but only " + format_bytes(host) + " is available; refused");
 }
 
-// The loaders under --offload (model/pipeline/offload.h): the weights built in host memory, then
-// the model set to compute on the device.
-template <class Load>
-std::shared_ptr<SdModel> load_offloaded(const ModelLoadOptions& options, Load load) {
-  std::shared_ptr<SdModel> m = load(weights_load_options(options));
-  enable_offload(*m, options);
-  return m;
-}
-
 // A served ControlNet into the model's cache, through the checks a job naming it passes
 // (check_request_controlnets: the model family, the net's fit to the UNet, then its weights), with
 // a blank control image. One that does not fit is left out (a job naming it gets the same 400 as

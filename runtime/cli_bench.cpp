@@ -332,9 +332,9 @@ int run_bench(int argc, char** argv) {
     check_memory_options(lo.memory);
     check_offload_device(lo.memory, lo.device);
     const auto t_build = std::chrono::steady_clock::now();
-    const ModelLoadOptions wo = weights_load_options(lo);  // (the CPU under --offload)
-    std::shared_ptr<SdModel> model = a.arch == "demo" ? make_demo_model(wo) : make_random_model(arch_dir(a.arch), wo);
-    enable_offload(*model, lo);
+    std::shared_ptr<SdModel> model = load_offloaded(lo, [&](const ModelLoadOptions& wo) {  // (the CPU under --offload)
+      return a.arch == "demo" ? make_demo_model(wo) : make_random_model(arch_dir(a.arch), wo);
+    });
     const double build_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_build).count();
     UNetRunner& runner = model->unet_runner();
     const int width = a.width ? a.width : model->default_width;

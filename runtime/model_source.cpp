@@ -93,9 +93,7 @@ void apply_dtype_choice(const std::string& dtype, ModelLoadOptions& options) {
 
 std::shared_ptr<SdModel> load_model(const std::string& model, const ModelLoadOptions& options) {
   // Under --offload the weights are built in host memory, then the model computes on the device.
-  std::shared_ptr<SdModel> m = load_weights(model, weights_load_options(options));
-  enable_offload(*m, options);
-  return m;
+  return load_offloaded(options, [&](const ModelLoadOptions& o) { return load_weights(model, o); });
 }
 
 }  // namespace sdw

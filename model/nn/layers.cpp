@@ -92,9 +92,10 @@ bool converts_weight(const at::Tensor& x, const at::Tensor& weight) {
 }
 
 // Sequential offload (weight_stream.h): a plain weight and bias held on another device than `x`
-// are copied there for this call. (A packed weight is CPU-only and only made by CPU products.)
+// are copied there for this call (on_device_of leaves them as they are when already there). A
+// packed weight is CPU-only and only made by CPU products.
 void stream_weights(PackedLayer::Weights& w, at::Tensor& b, const at::Tensor& x) {
-  if (w.packed.defined() || w.plain.device() == x.device()) return;
+  if (w.packed.defined()) return;
   w.plain = on_device_of(w.plain, x);
   b = on_device_of(b, x);
 }

@@ -8,14 +8,15 @@
 //               activations and one layer's weights.
 // Host copies are page-locked on CUDA, so the copies are direct DMA. TAESD (a few MB) stays on the
 // device. Offload turns off CUDA graphs (their captured weight addresses change) and fused QKV
-// (its views would be moved as separate copies). The load path: weights_load_options(), then the
-// usual loader, then enable_offload().
+// (its views would be moved as separate copies). The load path: load_offloaded(options, loader),
+// which is weights_load_options(), the usual loader, then enable_offload().
 #pragma once
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -76,6 +77,15 @@ ModelLoadOptions weights_load_options(const ModelLoadOptions& options);
 // page-locked in host memory (CUDA), CUDA graphs and fused QKV off, channels_last as that device
 // wants. A no-op without offload. Throws std::invalid_argument for a compute device with no CUDA.
 void enable_offload(SdModel& model, const ModelLoadOptions& options);
+
+// Every loader's path under (or without) --offload: `load(weights_load_options(options))` builds
+// the weights where they live, then enable_offload() sets the model to compute on options.device.
+template <class Load>
+std::shared_ptr<SdModel> load_offloaded(const ModelLoadOptions& options, Load&& load) {
+  std::shared_ptr<SdModel> m = load(weights_load_options(options));
+  enable_offload(*m, options);
+  return m;
+}
 
 // Where a model's weights live: the CPU under offload, else its device (ControlNets load there).
 at::Device weights_device(const SdModel& model);

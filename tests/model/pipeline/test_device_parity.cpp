@@ -254,8 +254,9 @@ TEST_CASE("CPU offload on the device gives the plain model's images", "[gpu][par
   for (const OffloadMode mode : {OffloadMode::model, OffloadMode::sequential}) {
     ModelLoadOptions o = lo;
     o.memory.offload = mode;
-    auto m = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), weights_load_options(o));
-    enable_offload(*m, o);
+    auto m = load_offloaded(o, [](const ModelLoadOptions& w) {
+      return load_diffusers_model(test::fixture("pipelines/tiny-sd15"), w);
+    });
     for (const auto& p : m->unet->parameters()) CHECK(p.device().is_cpu());  // until a step needs it
     const int64_t streamed = nn::streamed_weight_bytes();
     const Image got = generate(*m, req).images[0];

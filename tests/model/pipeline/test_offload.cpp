@@ -18,9 +18,9 @@ std::shared_ptr<SdModel> tiny(OffloadMode mode) {
   ModelLoadOptions options;
   options.memory.offload = mode;
   options.fuse_qkv = true;  // asked for, and turned off by offload
-  auto m = load_diffusers_model(test::fixture("pipelines/tiny-sd15"), weights_load_options(options));
-  enable_offload(*m, options);
-  return m;
+  return load_offloaded(options, [](const ModelLoadOptions& o) {
+    return load_diffusers_model(test::fixture("pipelines/tiny-sd15"), o);
+  });
 }
 
 GenerationRequest request() {
