@@ -6,9 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include "actors/memory_estimate.h"
 #include "actors/preview.h"
 #include "model/image/image_io.h"
 #include "model/pipeline/denoise_step.h"
+#include "model/pipeline/device_memory.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/hires_fix.h"
 #include "model/pipeline/job_memory.h"
@@ -91,6 +93,23 @@ void after_step(const stage_env& env, step_member& m) {
   if (out.done) out.final_latents = to_message(state->latents);
 }
 
+// On the device thread, before a job's denoising allocates anything (no other stage's work is on
+// the device then): the device's free memory now, which must hold the job's step. The loader's
+// budget was read when the model loaded; other programs (or models) may have taken memory since.
+// Throws out_of_memory, so that job fails with a clear error instead of an OOM crash. Returns the
+// reading (-1: unknown).
+int64_t check_live_memory(const stage_env& env, const SdModel& model, const ResolvedRequest& r, int64_t working) {
+  const int64_t free = device_free_bytes(model.device);
+  if (free < 0 || working <= free) return free;
+  const GenerationRequest& q = r.request;
+  throw WorkerError(WorkerErrc::out_of_memory,
+                    "this job (" + std::to_string(q.width) + "x" + std::to_string(q.height) + ", " +
+                        std::to_string(q.num_images) + " image(s)) needs about " + format_bytes(working) +
+                        " for its denoising steps, but " + env.device_name + " has only " + format_bytes(free) +
+                        " free now (the memory budget was read when the model loaded; other programs may use "
+                        "the rest); try again later, or ask for fewer images or a smaller size");
+}
+
 // The ready jobs that step next: the one that has waited longest, and the ready jobs that can
 // share its UNet call, longest-waiting first, up to env.max_batch.
 std::vector<std::string> next_batch(self_ptr self, const stage_env& env) {
@@ -103,10 +122,14 @@ std::vector<std::string> next_batch(self_ptr self, const stage_env& env) {
   const denoise_job& lead = self->state.jobs.at(ready.front().second);
   batch.push_back(ready.front().second);
   const int limit = std::max(1, env.max_batch);
-  int64_t working = lead.working_bytes;  // each job fits alone (checked when submitted); together they must too
+  // What the jobs may use together: the model's budget, or less where the device had less free at
+  // the last job's start.
+  int64_t budget = env.job_budget;
+  if (budget >= 0 && self->state.live_free >= 0) budget = std::min(budget, self->state.live_free);
+  int64_t working = lead.working_bytes;  // each job fits alone (checked when it started); together they must too
   for (size_t i = 1; i < ready.size() && static_cast<int>(batch.size()) < limit; ++i) {
     const denoise_job& other = self->state.jobs.at(ready[i].second);
-    if (env.job_budget >= 0 && working + other.working_bytes > env.job_budget) continue;
+    if (budget >= 0 && working + other.working_bytes > budget) continue;
     if (other.handoff->model == lead.handoff->model && can_batch(*lead.handoff->model, *lead.state, *other.state)) {
       batch.push_back(ready[i].second);
       working += other.working_bytes;
@@ -210,9 +233,12 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
         job.handoff = handoff;
         auto names = std::make_shared<std::pair<std::string, std::string>>();
         auto req = std::make_shared<ResolvedRequest>(std::move(request));  // the pixels are moved, not copied
+        auto live_free = std::make_shared<int64_t>(-1);
+        const int64_t working = job.working_bytes;
         run_on_device(
             self, env.thread, env.stage_timeout, "denoiser",
-            [env, model, req, emb, state, names, handoff] {
+            [env, model, req, emb, state, names, handoff, live_free, working] {
+              if (working > 0) *live_free = check_live_memory(env, *model, *req, working);
               PromptEmbeddings prompt;
               prompt.context = from_message(emb.context, model->device);
               prompt.cfg = emb.cfg;
@@ -232,7 +258,8 @@ denoiser_actor::behavior_type denoiser(denoiser_actor::stateful_pointer<denoiser
               names->first = state->scheduler->class_name();
               names->second = sampler_display_name(*state->scheduler);
             },
-            [self, env, id, state, names, handoff](const caf::error& err) {
+            [self, env, id, state, names, handoff, live_free](const caf::error& err) {
+              if (*live_free >= 0) self->state.live_free = *live_free;
               auto it = self->state.jobs.find(id);
               if (it == self->state.jobs.end()) return;
               denoise_job& job = it->second;

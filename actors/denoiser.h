@@ -28,6 +28,9 @@ namespace sdw::actors {
 // up to env.max_batch, steps with it in one device task. A job joins at its own step count and
 // leaves when its schedule ends; each keeps its own scheduler and generator, so its image is the
 // one it gets alone up to float rounding. The batch sizes go to env.batch_stats (/metrics).
+// Memory: a job starts only if the device has room for its step now (read before it allocates,
+// not only at load), and a batch takes jobs while their steps together fit the model's budget and
+// that reading.
 //
 // A job's second part: the model its steps run on, and the refiner's or the hires pass's request
 // until it starts (touched only by the device thread while a task of the job runs).
@@ -64,6 +67,9 @@ struct denoiser_state {
   std::map<std::string, denoise_job> jobs;
   bool stepping = false;  // a step task (one job or a batch) is on the device thread
   uint64_t clock = 0;
+  // The device's free memory when the last job started (device_memory.h; -1: not read): batches
+  // fit it as well as the model's budget.
+  int64_t live_free = -1;
   static inline const char* name = "sdw.denoiser";
 };
 

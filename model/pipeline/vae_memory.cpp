@@ -1,18 +1,11 @@
 // VAE tiling choice (see vae_memory.h).
 #include "model/pipeline/vae_memory.h"
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
 #include "model/nn/attention_slicing.h"
 #include "model/pipeline/taesd_use.h"
-
-#ifdef SDW_WITH_CUDA
-#include <cuda_runtime_api.h>
-#include <c10/cuda/CUDAGuard.h>
-#endif
 
 namespace sdw {
 
@@ -24,28 +17,6 @@ int64_t vae_pass_bytes(const AutoencoderKLConfig& c, int64_t batch, int64_t heig
   // the process by 1.06 GiB = 8.5 such maps with the attention scores; the loader's estimate, three
   // maps, is a floor, not a peak) plus the mid-block attention scores and their softmax.
   return batch * (7 * first * height * width * elem + 2 * tokens * tokens * elem);
-}
-
-int64_t device_free_bytes(const at::Device& device) {
-#ifdef SDW_WITH_CUDA
-  if (device.is_cuda()) {
-    c10::cuda::CUDAGuard guard(device);
-    size_t free = 0, total = 0;
-    if (cudaMemGetInfo(&free, &total) != cudaSuccess) return -1;
-    return static_cast<int64_t>(free);
-  }
-#endif
-  if (!device.is_cpu()) return -1;
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("MemAvailable:", 0) != 0) continue;
-    std::istringstream fields(line.substr(13));
-    int64_t kib = -1;
-    fields >> kib;
-    return kib < 0 ? -1 : kib * 1024;
-  }
-  return -1;
 }
 
 bool vae_tiles(const AutoencoderKLConfig& config, const MemoryOptions& options, std::optional<bool> requested,

@@ -1,6 +1,6 @@
 // When a VAE decode / encode is tiled: the job's choice, else the model's --vae-tiling, else
 // automatically when the plain pass's estimated activations exceed the device's free memory
-// (MemAvailable on a CPU, cudaMemGetInfo's free bytes on CUDA). The estimate, per image: seven
+// (device_memory.h, this process's reusable cache included). The estimate, per image: seven
 // full-resolution feature maps of the decoder's last block (measured, vae_memory.cpp) plus the
 // mid-block attention scores over h*w latent tokens.
 #pragma once
@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "model/nets/autoencoder_kl.h"
+#include "model/pipeline/device_memory.h"
 #include "model/nets/vae_tiling.h"
 #include "model/pipeline/memory_options.h"
 #include "model/pipeline/sd_model.h"
@@ -21,9 +22,6 @@ namespace sdw {
 // height x width pixels at `elem_size` bytes per element.
 int64_t vae_pass_bytes(const AutoencoderKLConfig& config, int64_t batch, int64_t height, int64_t width,
                        int64_t elem_size);
-
-// Free memory on `device` in bytes; -1 where it cannot be read (then nothing is tiled automatically).
-int64_t device_free_bytes(const at::Device& device);
 
 // Installs `options` on `model` (called by every loader, through apply_speed_options): the VAE's
 // tile settings (VaeTiling::with; throws std::invalid_argument for settings diffusers mis-sizes)
