@@ -24,6 +24,21 @@ class RequestError : public std::invalid_argument {
 enum class GenerationMode { txt2img, img2img, inpaint };
 const char* mode_name(GenerationMode mode);
 
+// Where inpainting's masked area starts (AUTOMATIC1111's "masked content", its inpainting_fill 0-3):
+//   original        the init image there, noised (diffusers' inpaint pipelines; A1111's 1);
+//   fill            the init image with its masked area painted first with the colours around it
+//                   (model/image/mask_fill.h; A1111's 0);
+//   latent_noise    the encoded image with its masked area replaced by the job's initial noise, then
+//                   noised to the first step (A1111's 2);
+//   latent_nothing  the same with zeros in the masked area (A1111's 3).
+// The masked area is the mask at latent size (as the step's blending uses it). At strength 1 every
+// start is pure noise, so the four agree.
+// (The values are A1111's inpainting_fill numbers, 0 to 3.)
+enum class InpaintFill { fill = 0, original = 1, latent_noise = 2, latent_nothing = 3 };
+// "fill", "original", "latent_noise", "latent_nothing"; parse: nullopt for another word.
+const char* inpaint_fill_name(InpaintFill fill);
+std::optional<InpaintFill> parse_inpaint_fill(const std::string& name);
+
 // How the prompt text is read: diffusers' (plain text, cut after 75 tokens) or AUTOMATIC1111's
 // (attention weights, escapes, BREAK, 75-token chunks; model/pipeline/a1111_conditioning.h).
 enum class PromptSyntax { diffusers, a1111 };
@@ -46,6 +61,7 @@ struct GenerationRequest {
   int num_images = 1;
   Image init_image;   // img2img / inpaint
   Image mask_image;   // inpaint: white = repaint
+  InpaintFill inpaint_fill = InpaintFill::original;  // inpaint: where the masked area starts
   // LoRAs fused into the model for this request, in order (files already resolved; see
   // model/pipeline/model_loras.h). Text-encoder parts apply before the prompt is encoded.
   std::vector<LoraUse> loras;

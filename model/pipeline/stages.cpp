@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/embeddings/prompt_tokens.h"
+#include "model/image/mask_fill.h"
 #include "model/image/pil_resize.h"
 #include "model/nn/cpu_allocator.h"
 #include "model/pipeline/a1111_conditioning.h"
@@ -49,6 +50,14 @@ at::Tensor encode_image_latents(SdModel& model, const at::Tensor& image, at::Gen
   LatentDistribution d = model.vae->encode(image.to(model.device, model.vae_activation_dtype()));
   at::Tensor eps = randn_like_diffusers(d.mean.sizes(), gen, d.mean.options());
   return (d.sample(eps) * model.vae->config().scaling_factor).to(model.activation_dtype());
+}
+
+// The clean latents inpainting noises to its first step (InpaintFill, request.h): the encoded
+// image, with its masked area (`mask` [1, 1, h, w], 1 = repaint) as the fill asks.
+at::Tensor inpaint_start(const at::Tensor& image_latents, const at::Tensor& noise, const at::Tensor& mask, InpaintFill fill) {
+  if (fill == InpaintFill::latent_nothing) return image_latents * (1 - mask);              // [N, 4, h, w]
+  if (fill == InpaintFill::latent_noise) return image_latents * (1 - mask) + noise * mask;  // [N, 4, h, w]
+  return image_latents;
 }
 
 }  // namespace
@@ -116,6 +125,8 @@ ResolvedRequest resolve_request(const SdModel& model, GenerationRequest in, cons
     if (r.height == 0) r.height = round_down_to(r.init_image.height, 8);
   }
   if (r.mode == GenerationMode::inpaint && r.mask_image.pixels.empty()) throw RequestError("inpaint needs a mask image");
+  if (r.mode != GenerationMode::inpaint && r.inpaint_fill != InpaintFill::original)
+    throw RequestError(std::string("inpaint_fill '") + inpaint_fill_name(r.inpaint_fill) + "' applies to inpainting only");
   if (r.mode == GenerationMode::txt2img && !r.controlnets.empty()) {
     // ControlNet txt2img's default size: the first control image's, rounded down to a multiple of 8.
     const Image& control = r.controlnets.front().image;
@@ -328,17 +339,21 @@ DenoiseState prepare_denoise_unet(SdModel& model, const ResolvedRequest& req, Pr
   const bool strength_max = strength == 1.0;
   s.inpaint9 = model.is_inpainting_unet();
   s.inpaint_legacy = !s.inpaint9;
+  // A1111's "fill": the masked area painted from its surroundings before anything is encoded.
+  if (r.inpaint_fill == InpaintFill::fill && !overrides.image.defined())
+    image = image_to_tensor(fill_masked_area(r.init_image, r.mask_image));  // [1, 3, H, W]
+  at::Tensor mask_full = overrides.mask.defined() ? overrides.mask : mask_to_tensor(r.mask_image);  // [1, 1, H, W]
+  at::Tensor mask = at::upsample_nearest2d(mask_full, {shape[2], shape[3]}).to(opts);  // [1, 1, h, w]
   if (s.inpaint_legacy || !strength_max) s.image_latents = encode_image_latents(model, image, s.generator).repeat({n, 1, 1, 1});
   if (initial_latents.defined()) {
     s.noise = initial_latents.to(opts);
     s.latents = s.noise * s.scheduler->init_noise_sigma();
   } else {
     s.noise = randn_like_diffusers(shape, s.generator, opts);
-    s.latents = strength_max ? s.noise * s.scheduler->init_noise_sigma() : s.scheduler->add_noise(s.image_latents, s.noise, t0);
+    s.latents = strength_max ? s.noise * s.scheduler->init_noise_sigma()
+                             : s.scheduler->add_noise(inpaint_start(s.image_latents, s.noise, mask, r.inpaint_fill), s.noise, t0);
   }
-  at::Tensor mask_full = overrides.mask.defined() ? overrides.mask : mask_to_tensor(r.mask_image);  // [1, 1, H, W]
-  at::Tensor masked_image = image * (mask_full < 0.5);            // keep where mask is 0
-  at::Tensor mask = at::upsample_nearest2d(mask_full, {shape[2], shape[3]}).to(opts);  // [1, 1, h, w]
+  at::Tensor masked_image = image * (mask_full < 0.5);  // keep where mask is 0
   // Drawn for every inpaint call, although a 4-channel UNet never uses it (diffusers does the same).
   s.masked_image_latents = encode_image_latents(model, masked_image, s.generator);
   s.mask = mask.repeat({n, 1, 1, 1});

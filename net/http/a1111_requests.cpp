@@ -165,14 +165,10 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     rbee["operation"] = mask ? "image_inpaint" : "image_transform";
     rbee[mask ? "init_image" : "input_image"] = (*images)[0];
     if (mask) rbee["mask_image"] = *mask;
-    // A1111's masked content: 0 fill, 1 original, 2 latent noise, 3 latent nothing. The pipeline
-    // starts the masked area from the noised original image, which is 1; the others are refused.
-    static const char* const kFills[] = {"fill", "original", "latent noise", "latent nothing"};
+    // A1111's masked content, 0 fill, 1 original, 2 latent noise, 3 latent nothing (InpaintFill,
+    // in that order); without a mask it does nothing, as in A1111.
     const int fill = fields.integer("inpainting_fill", 1, 0, 3);
-    if (mask && fill != 1)
-      throw invalid_field("inpainting_fill", "inpainting_fill " + std::to_string(fill) + " (\"" + kFills[fill] +
-                                                 "\") is not supported by this worker; send 1 (\"original\"): the masked "
-                                                 "area starts from the original image");
+    if (mask) rbee["inpaint_fill"] = inpaint_fill_name(static_cast<InpaintFill>(fill));
     out.mask_invert = fields.integer("inpainting_mask_invert", 0, 0, 1) == 1;
     out.mask_blur = fields.integer("mask_blur", 4, 0, 64);
   }

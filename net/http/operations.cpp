@@ -214,6 +214,15 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
     r.init_image = decode_field_image(image_field, fields.required_string(image_field), limits);
     if (r.width == 0 || r.height == 0) check_derived_size(image_field, r.init_image, limits);
     if (r.mode == GenerationMode::inpaint) {
+      // Where the masked area starts (A1111's masked content): original (default), fill,
+      // latent_noise or latent_nothing.
+      if (const auto fill = fields.optional_string("inpaint_fill")) {
+        const auto parsed = parse_inpaint_fill(*fill);
+        if (!parsed)
+          throw invalid_field("inpaint_fill", "inpaint_fill must be one of original, fill, latent_noise, latent_nothing; got '" +
+                                                  fill->substr(0, 40) + "'");
+        r.inpaint_fill = *parsed;
+      }
       r.mask_image = decode_field_image("mask_image", fields.required_string("mask_image"), limits);
       if (r.mask_image.width != r.init_image.width || r.mask_image.height != r.init_image.height)
         throw invalid_field("mask_image", "mask_image is " + std::to_string(r.mask_image.width) + "x" +
@@ -223,6 +232,8 @@ JobRequest parse_job_request(const nlohmann::json& body, const ParseOptions& opt
     }
   }
 
+  if (r.mode != GenerationMode::inpaint && fields.has("inpaint_fill"))
+    throw invalid_field("inpaint_fill", "inpaint_fill applies to image_inpaint only");
   parse_hires(fields, r, limits);  // A1111's hires fix (image_generation)
 
   // 5. delivery extras

@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <future>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -274,20 +275,28 @@ TEST_CASE("batch_size x n_iter: all_seeds seed, seed + 1, ...; each image is its
   CHECK(one.body["images"][0] == r.body["images"][1]);
 }
 
-TEST_CASE("inpainting_fill other than 1 (original) is refused with A1111's field; mask_blur acts", "[e2e][a1111]") {
+TEST_CASE("inpainting_fill 0-3 each start the masked area their way; 4 is refused; mask_blur acts", "[e2e][a1111]") {
   Image mask;
   mask.width = 64, mask.height = 64, mask.channels = 1;
   mask.pixels.assign(64 * 64, 255);
   json body = {{"prompt", "a red door"}, {"seed", 3}, {"steps", 2}, {"width", 64}, {"height", 64},
                {"init_images", json::array({png_base64(64, 64, 30, 90, 200)})}, {"mask", encode_base64(encode_png(mask))}};
-  for (int fill : {0, 2, 3}) {
+  // The whole image masked, at the default denoising strength 0.75: fill (nothing around to take
+  // colours from: black), original (the blue image), latent noise and latent nothing start apart.
+  std::set<std::string> images;
+  for (int fill : {0, 1, 2, 3}) {
     body["inpainting_fill"] = fill;
     const HttpReply r = post("/sdapi/v1/img2img", body);
-    CHECK(r.status == 400);
-    CHECK(r.body["detail"].get<std::string>().rfind("inpainting_fill", 0) == 0);
+    INFO("inpainting_fill " << fill << ": " << r.raw.substr(0, 300));
+    REQUIRE(r.status == 200);
+    CHECK(json::parse(r.body["info"].get<std::string>())["denoising_strength"] == 0.75);
+    images.insert(r.body["images"][0].get<std::string>());
   }
+  CHECK(images.size() == 4);
   body["inpainting_fill"] = 4;
-  CHECK(post("/sdapi/v1/img2img", body).status == 400);
+  const HttpReply refused = post("/sdapi/v1/img2img", body);
+  CHECK(refused.status == 400);
+  CHECK(refused.body["detail"].get<std::string>().rfind("inpainting_fill", 0) == 0);
 
   // mask_blur blurs the binary mask before the pipeline keeps its pixels >= 128: a 4-pixel stripe
   // blurred with sigma 4 peaks near 255 x erf(2 / (4 sqrt 2)) = 98, so nothing is left to repaint.

@@ -1,7 +1,7 @@
 // net/http/a1111_requests without a server: A1111 bodies -> jobs. One job per image with A1111's
 // seeds (seed + k over n_iter x batch_size), prompts read with A1111's syntax (a weight it cannot
-// read is a 400 naming the field), the empty prompt accepted, inpainting_fill's unsupported values
-// refused, and the mask as A1111 prepares it (binarised at > 128, inverted, then blurred).
+// read is a 400 naming the field), the empty prompt accepted, inpainting_fill 0-3 mapped to the
+// job's InpaintFill (other values refused), and the mask as A1111 prepares it (binarised at > 128, inverted, then blurred).
 #include <catch.hpp>
 
 #include "model/image/gaussian_blur.h"
@@ -53,14 +53,22 @@ TEST_CASE("one job per image: seeds seed + k over n_iter x batch_size, A1111's p
   CHECK(r.n_iter == 2);
 }
 
-TEST_CASE("the empty prompt is a prompt; unreadable weights and unsupported fills are refused", "[a1111]") {
+TEST_CASE("the empty prompt is a prompt; unreadable weights and fills out of 0-3 are refused", "[a1111]") {
   CHECK(parse_a1111_txt2img({{"prompt", ""}}, options()).iterations.at(0).submission.request.prompt.empty());
   CHECK(parse_a1111_txt2img(json::object(), options()).iterations.size() == 1);
   CHECK(field_of({{"prompt", "a (b:1.2.3)"}}) == "prompt");
   CHECK(field_of({{"prompt", "a"}, {"negative_prompt", "(x:.)"}}) == "negative_prompt");
   const std::string png = encode_base64(encode_png(gray(8, 8, std::vector<uint8_t>(64, 255))));
   const json img2img = {{"prompt", "a"}, {"init_images", json::array({png})}, {"mask", png}};
-  for (int fill : {0, 2, 3}) {
+  // A1111's numbers, in its order: 0 fill, 1 original, 2 latent noise, 3 latent nothing.
+  const InpaintFill fills[] = {InpaintFill::fill, InpaintFill::original, InpaintFill::latent_noise, InpaintFill::latent_nothing};
+  for (int fill : {0, 1, 2, 3}) {
+    json body = img2img;
+    body["inpainting_fill"] = fill;
+    const A1111Request r = parse_a1111_img2img(body, options());
+    CHECK(r.iterations.at(0).submission.request.inpaint_fill == fills[fill]);
+  }
+  for (int fill : {-1, 4}) {
     json body = img2img;
     body["inpainting_fill"] = fill;
     CHECK(field_of(body, true) == "inpainting_fill");
@@ -75,6 +83,7 @@ TEST_CASE("the empty prompt is a prompt; unreadable weights and unsupported fill
   body.erase("mask");
   body["inpainting_fill"] = 0;
   CHECK(field_of(body, true) == "(accepted)");
+  CHECK(parse_a1111_img2img(body, options()).iterations.at(0).submission.request.inpaint_fill == InpaintFill::original);
 }
 
 TEST_CASE("the mask as A1111 prepares it: > 128 is masked, inverted, then blurred", "[a1111]") {

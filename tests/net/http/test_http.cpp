@@ -388,6 +388,18 @@ TEST_CASE("image_transform and image_inpaint: images, strength and sizes", "[htt
   json bad_mask = inpaint;
   bad_mask["mask_image"] = "%%%";
   rejected(bad_mask, "INVALID_IMAGE", "mask_image");
+  // inpaint_fill: where the masked area starts (default original).
+  CHECK(job.submission.request.inpaint_fill == InpaintFill::original);
+  json fill = inpaint;
+  fill["inpaint_fill"] = "latent_noise";
+  CHECK(parse_job_request(fill, options()).submission.request.inpaint_fill == InpaintFill::latent_noise);
+  fill["inpaint_fill"] = "latent noise";
+  rejected(fill, "INVALID_FIELD", "inpaint_fill");
+  fill["inpaint_fill"] = 2;
+  rejected(fill, "INVALID_FIELD", "inpaint_fill");
+  json fill_img2img = t;
+  fill_img2img["inpaint_fill"] = "fill";
+  rejected(fill_img2img, "INVALID_FIELD", "inpaint_fill");
 }
 
 TEST_CASE("job ids: only job-<uuid> passes", "[http][operations]") {
