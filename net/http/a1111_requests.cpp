@@ -2,6 +2,7 @@
 #include "net/http/a1111_requests.h"
 
 #include <cctype>
+#include <optional>
 #include <random>
 #include <regex>
 
@@ -24,6 +25,7 @@ const std::pair<const char*, const char*> kRenames[] = {
     {"input_image", "init_images"},  {"init_image", "init_images"},
     {"mask_image", "mask"},          {"strength", "denoising_strength"},
     {"clip_skip", "override_settings.CLIP_stop_at_last_layers"}, {"scheduler", "sampler_name"},
+    {"t5", "override_settings.sd3_enable_t5"},
     {"hires", "enable_hr"}, {"hires.scale", "hr_scale"}, {"hires.width", "hr_resize_x"},
     {"hires.strength", "denoising_strength"}, {"hires.steps", "hr_second_pass_steps"}};
 
@@ -135,10 +137,18 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
     out.seed = *given;
   }
   int clip_skip = 1;
+  std::optional<bool> rbee_t5;
   if (const auto* overrides = fields.get("override_settings")) {
     if (!overrides->is_object()) throw invalid_field("override_settings", "override_settings must be an object");
     const FieldReader o(*overrides);
     clip_skip = o.integer("CLIP_stop_at_last_layers", 1, 1, options.limits.max_clip_skip);
+    // A1111's "Enable T5" (SD3): false leaves T5 out (its prompt part zeros, as A1111 does). Not
+    // given: T5 when the model has it (A1111's default is off). SD3 models only, like the rbee `t5`.
+    if (const auto* v = o.get("sd3_enable_t5")) {
+      if (!v->is_boolean())
+        throw invalid_field("override_settings.sd3_enable_t5", "override_settings.sd3_enable_t5 must be true or false");
+      rbee_t5 = v->get<bool>();
+    }
     if (const auto checkpoint = o.optional_string("sd_model_checkpoint"); checkpoint && !options.model.accepts(*checkpoint))
       throw ApiError(ErrorType::invalid_request, "MODEL_NOT_FOUND",
                      "override_settings.sd_model_checkpoint '" + *checkpoint + "' is not served here; this worker serves " +
@@ -152,6 +162,7 @@ A1111Request parse_common(const nlohmann::json& body, const ParseOptions& option
                          {"guidance_scale", cfg}, {"width", width}, {"height", height},
                          {"num_images", out.batch_size}, {"clip_skip", clip_skip}, {"output_format", "png"}};
   if (fields.has("negative_prompt")) rbee["negative_prompt"] = negative;
+  if (rbee_t5) rbee["t5"] = *rbee_t5;
   if (!img2img && fields.boolean("enable_hr", false)) rbee["hires"] = a1111_hires(fields, options);
   if (!out.sampler_name.empty()) rbee["scheduler"] = out.sampler_name;
   if (img2img) {

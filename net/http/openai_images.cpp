@@ -10,10 +10,13 @@
 namespace sdw::net {
 namespace {
 
-// Fields this worker adds to OpenAI's (same names and rules as the rbee route's).
-const char* const kExtensions[] = {"negative_prompt", "steps", "seed", "guidance_scale", "scheduler", "output_format"};
-// Form fields read as numbers when their text is one.
-const char* const kNumericFormFields[] = {"n", "steps", "guidance_scale", "strength"};
+// Fields this worker adds to OpenAI's (same names and rules as the rbee route's; t5 and
+// max_sequence_length are SD3's, refused for other models).
+const char* const kExtensions[] = {"negative_prompt", "steps",      "seed", "guidance_scale", "scheduler", "output_format",
+                                   "t5",              "max_sequence_length", "vae_tiling"};
+// Form fields read as numbers when their text is one, and as booleans when it is true or false.
+const char* const kNumericFormFields[] = {"n", "steps", "guidance_scale", "strength", "max_sequence_length"};
+const char* const kBooleanFormFields[] = {"t5", "vae_tiling"};
 
 int parse_side(const std::string& text) {
   if (text.empty() || text.size() > 5) return -1;
@@ -119,6 +122,8 @@ OpenAiImageJob parse_openai_edit(const FormParts& form, const ParseOptions& opti
       const nlohmann::json number = nlohmann::json::parse(part.content, nullptr, false);
       if (number.is_number()) body[name] = number;
     }
+    for (const char* flag : kBooleanFormFields)
+      if (name == flag && (part.content == "true" || part.content == "false")) body[name] = part.content == "true";
   }
   const FormPart* image_part = find_part(form, "image");
   if (!image_part) image_part = find_part(form, "image[]");

@@ -101,3 +101,11 @@ TEST_CASE("the mask as A1111 prepares it: > 128 is masked, inverted, then blurre
   REQUIRE(r.iterations.size() == 2);
   for (const JobRequest& j : r.iterations) CHECK(j.submission.request.mask_image.pixels == std::vector<uint8_t>(64, 0));
 }
+
+TEST_CASE("override_settings.sd3_enable_t5 is the job's t5; a non-boolean is refused naming it", "[a1111]") {
+  const auto t5_of = [](const json& body) { return parse_a1111_txt2img(body, options()).iterations.at(0).submission.request.t5; };
+  CHECK_FALSE(t5_of({{"prompt", "a"}}).has_value());
+  CHECK(t5_of({{"prompt", "a"}, {"override_settings", {{"sd3_enable_t5", false}}}}) == false);
+  CHECK(t5_of({{"prompt", "a"}, {"override_settings", {{"sd3_enable_t5", true}}}}) == true);
+  CHECK(field_of({{"prompt", "a"}, {"override_settings", {{"sd3_enable_t5", "no"}}}}) == "override_settings.sd3_enable_t5");
+}
