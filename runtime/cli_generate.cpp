@@ -272,8 +272,20 @@ int run_generate(int argc, char** argv) {
     configure_cpu_threads(a.model == "demo");
 #ifdef SDW_HAVE_SERVE
     if (!a.stages.stages.empty()) {  // through the actors, the mapped stages on nodes
+      // (A node serves no refiner, and its own model's loading settings.)
       if (!a.refiner.empty()) throw RequestError("--stage and --refiner cannot be combined");
-      return generate_on_nodes({a.model, a.device, a.dtype, req, a.stages, a.output, jpeg, a.jpeg_quality});
+      check_memory_options(a.memory);
+      check_offload_device(a.memory, parse_device(a.device));
+      RemoteGenerate g{a.model, a.device, a.dtype, req, a.stages, a.output, jpeg, a.jpeg_quality};
+      g.config_dir = a.config_dir;
+      g.vae_file = a.vae_file;
+      g.memory = a.memory;
+      g.cuda_graphs = !a.no_cuda_graphs;
+      if (a.channels_last || a.no_channels_last) g.channels_last = a.channels_last;
+      g.load_t5 = !a.no_t5;
+      g.t5_device = a.t5_device;
+      g.embedding_dirs = a.embedding_dirs;
+      return generate_on_nodes(g);
     }
 #endif
     ModelLoadOptions lo;

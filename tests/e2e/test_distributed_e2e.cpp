@@ -275,7 +275,8 @@ TEST_CASE("the job deadline reaches the remote denoiser", "[e2e][distributed]") 
   CHECK(node_entry(front.port(), "denoiser", node.address())["in_flight"] == 0);
 }
 
-TEST_CASE("generate --stage runs the denoiser on a node and writes generate's PNG byte for byte", "[e2e][distributed]") {
+TEST_CASE("generate --stage runs the denoiser on a node and writes generate's PNG byte for byte, its flags included",
+          "[e2e][distributed]") {
   TempDir tmp;
   NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
   const std::vector<std::string> base = {SDW_WORKER_BINARY, "generate", "--model", tiny(), "--prompt", "a red cube",
@@ -293,4 +294,14 @@ TEST_CASE("generate --stage runs the denoiser on a node and writes generate's PN
   const std::string out = run("remote.png", {"--stage", "denoiser=" + node.address(), "--insecure-plaintext"});
   CHECK(out.find("stage denoiser: node " + node.address() + " up, 1 request(s)") != std::string::npos);
   CHECK(read_bytes(tmp.file("remote.png")) == read_bytes(tmp.file("local.png")));
+
+  // generate's memory flags reach the stages this process runs (here the decoder): a tiled decode,
+  // another image than the plain one, the same as generate's own tiled run.
+  const std::vector<std::string> tiled = {"--vae-tiling", "--vae-tile-size", "16", "--vae-tile-overlap", "0.25"};
+  run("local_tiled.png", tiled);
+  std::vector<std::string> remote_tiled = {"--stage", "denoiser=" + node.address(), "--insecure-plaintext"};
+  remote_tiled.insert(remote_tiled.end(), tiled.begin(), tiled.end());
+  run("remote_tiled.png", remote_tiled);
+  CHECK(read_bytes(tmp.file("local_tiled.png")) != read_bytes(tmp.file("local.png")));
+  CHECK(read_bytes(tmp.file("remote_tiled.png")) == read_bytes(tmp.file("local_tiled.png")));
 }
