@@ -8,11 +8,14 @@
 #include <cerrno>
 #include <iostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "actors/node_auth.h"
 #include "actors/node_service.h"
 #include "runtime/cli_stages.h"
 #include "runtime/cpu_threads.h"
+#include "runtime/settings_file.h"
 
 namespace sdw {
 namespace {
@@ -51,8 +54,24 @@ int run_node(int argc, char** argv) {
                "serve over plain TCP without the shared-secret handshake (loopback tests)");
   add_tls_options(app, o.tls, "the front workers'");
   app.add_option("--stage-timeout-s", stage_timeout_s, "longest one stage request may run")->check(CLI::Range(1, 86400));
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "JSON settings file (keys are the flag names, e.g. {\"listen\": \"0.0.0.0:7900\", \"stages\": "
+                 "\"denoiser\"}; flags on the command line win)")
+      ->envname("SD_WORKER_NODE_CONFIG");
+  std::vector<std::string> args(argv, argv + argc);
   try {
-    app.parse(argc, argv);
+    const std::string path = find_config_path(argc, argv, "SD_WORKER_NODE_CONFIG");
+    if (!path.empty())
+      for (auto& extra : config_arguments(path, app, {"insecure-plaintext"}, argc, argv)) args.push_back(std::move(extra));
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "sd-worker node: " << e.what() << "\n";
+    return 2;
+  }
+  std::vector<char*> ptrs;
+  for (auto& a : args) ptrs.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(ptrs.size()), ptrs.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

@@ -14,6 +14,7 @@
 
 #include "model/catalog/catalog.h"
 #include "runtime/cli_memory.h"
+#include "runtime/settings_file.h"
 
 namespace sdw {
 namespace {
@@ -22,83 +23,6 @@ std::string env_name_for(const std::string& long_name) {
   std::string out = "SD_WORKER_";
   for (char c : long_name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-bool env_set(const std::string& name) {
-  const char* v = name.empty() ? nullptr : std::getenv(name.c_str());
-  return v && *v;
-}
-
-// Whether argv names the option (`--name value` or `--name=value`) under any of its long names.
-bool given_on_command_line(const CLI::Option& opt, int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--") break;
-    for (const std::string& n : opt.get_lnames())
-      if (a == "--" + n || a.rfind("--" + n + "=", 0) == 0) return true;
-  }
-  return false;
-}
-
-// `--config FILE` or `--config=FILE` from argv, else SD_WORKER_CONFIG.
-std::string find_config_path(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--config" && i + 1 < argc) return argv[i + 1];
-    if (a.rfind("--config=", 0) == 0) return a.substr(9);
-  }
-  const char* v = std::getenv("SD_WORKER_CONFIG");
-  return v ? v : "";
-}
-
-std::string scalar_text(const nlohmann::json& v, const std::string& key) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-  if (v.is_number()) {
-    std::ostringstream os;
-    os << v.get<double>();
-    return os.str();
-  }
-  if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
-  throw std::invalid_argument("setting '" + key + "' must be a string, a number or a boolean");
-}
-
-// Turns the file's settings that neither the command line nor the environment gave into extra
-// `--name=value` arguments, so that CLI11 checks them exactly like flags.
-std::vector<std::string> config_arguments(const std::string& path, CLI::App& app,
-                                          const std::set<std::string>& flag_names, int argc, char** argv) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot read the config file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str(), nullptr, true, /*ignore_comments=*/true);
-  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for 1e400
-    throw std::invalid_argument("config file '" + path + "' is not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw std::invalid_argument("config file '" + path + "' must hold one JSON object");
-  std::vector<std::string> args;
-  for (const auto& [raw_key, value] : j.items()) {
-    std::string key = raw_key;
-    std::replace(key.begin(), key.end(), '_', '-');
-    CLI::Option* opt = key == "config" || key == "help" || key == "print-config" ? nullptr : app.get_option_no_throw("--" + key);
-    if (!opt) throw std::invalid_argument("config file '" + path + "': unknown setting '" + raw_key + "'");
-    if (value.is_null() || (value.is_string() && value.get<std::string>().empty())) continue;  // = not set
-    if (given_on_command_line(*opt, argc, argv) || env_set(opt->get_envname())) continue;
-    const bool is_flag = flag_names.count(opt->get_lnames().front()) > 0;
-    if (is_flag) {
-      if (!value.is_boolean()) throw std::invalid_argument("config file '" + path + "': '" + raw_key + "' must be true or false");
-      if (value.get<bool>()) args.push_back("--" + opt->get_lnames().front());
-      continue;
-    }
-    if (value.is_array()) {
-      for (const auto& item : value) args.push_back("--" + opt->get_lnames().front() + "=" + scalar_text(item, raw_key));
-      continue;
-    }
-    args.push_back("--" + opt->get_lnames().front() + "=" + scalar_text(value, raw_key));
-  }
-  return args;
 }
 
 }  // namespace
@@ -272,7 +196,7 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
 
   std::vector<std::string> args(argv, argv + argc);
   try {
-    const std::string path = find_config_path(argc, argv);
+    const std::string path = find_config_path(argc, argv, "SD_WORKER_CONFIG");
     if (!path.empty()) {
       for (auto& extra : config_arguments(path, app, flags, argc, argv)) args.push_back(std::move(extra));
       a.config_file = path;

@@ -305,3 +305,41 @@ TEST_CASE("generate --stage runs the denoiser on a node and writes generate's PN
   CHECK(read_bytes(tmp.file("local_tiled.png")) != read_bytes(tmp.file("local.png")));
   CHECK(read_bytes(tmp.file("remote_tiled.png")) == read_bytes(tmp.file("local_tiled.png")));
 }
+
+namespace {
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("node --config reads its settings from a JSON file; the command line wins; a bad file exits 2",
+          "[e2e][distributed]") {
+  TempDir tmp;
+  const std::string config = tmp.file("node.json");
+  std::ofstream(config) << "{\n  // a node for the denoiser\n  \"model\": \"" << tiny()
+                        << "\",\n  \"stages\": \"denoiser\",\n  \"insecure_plaintext\": true,\n  \"stage-timeout-s\": 60\n}\n";
+  {
+    NodeProcess node({"--config", config});
+    INFO(node.banner());
+    CHECK(has(node.banner(), "stages denoiser,"));
+    CHECK(has(node.banner(), "transport plaintext"));
+    CHECK(has(node.banner(), "model " + tiny()));
+    // The node serves: a front's job runs its denoiser there.
+    WorkerProcess front(front_args({"--stage", "denoiser=" + node.address(), "--insecure-plaintext"}));
+    REQUIRE(settled_nodes(front.port(), "denoiser")[0]["state"] == "up");
+    CHECK(run_job(front.port(), job(3, 5)).first == "complete");
+    CHECK(node_entry(front.port(), "denoiser", node.address())["requests"] == 1);
+  }
+  {
+    NodeProcess node({"--config", config, "--stages", "encoder,decoder"});
+    CHECK(has(node.banner(), "stages encoder,decoder,"));
+  }
+  std::ofstream(tmp.file("bad.json")) << "{\"model\": \"demo\", \"stagez\": \"denoiser\"}";
+  const ProcessResult unknown = run_process({SDW_WORKER_BINARY, "node", "--config", tmp.file("bad.json")});
+  CHECK(unknown.exit_code == 2);
+  CHECK(has(unknown.err, "unknown setting 'stagez'"));
+  std::ofstream(tmp.file("flag.json")) << "{\"insecure_plaintext\": \"yes\"}";
+  const ProcessResult flag = run_process({SDW_WORKER_BINARY, "node", "--config", tmp.file("flag.json")});
+  CHECK(flag.exit_code == 2);
+  CHECK(has(flag.err, "must be true or false"));
+}
