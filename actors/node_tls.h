@@ -12,17 +12,25 @@ namespace sdw {
 
 struct NodeTlsFiles {
   std::string cert;  // PEM certificate (chain) this end presents
-  std::string key;   // its PEM private key (unencrypted)
+  std::string key;   // its PEM private key (encrypted: with key_passphrase_file)
   std::string ca;    // PEM CA certificate(s) the other end's certificate must chain to (pinning)
-  bool any() const { return !cert.empty() || !key.empty() || !ca.empty(); }
+  // A file holding the passphrase of an encrypted `key` (its first line; kept off the command
+  // line, as --secret); "": the key is not encrypted.
+  std::string key_passphrase_file;
+  bool any() const { return !cert.empty() || !key.empty() || !ca.empty() || !key_passphrase_file.empty(); }
 };
+
+// The passphrase in tls.key_passphrase_file ("" without one). Throws std::invalid_argument when
+// the file cannot be read or holds no passphrase.
+std::string read_key_passphrase(const NodeTlsFiles& tls);
 
 // "plaintext", "tls" (anonymous ECDH) or "tls+cert".
 std::string node_transport(bool insecure_plaintext, const NodeTlsFiles& tls);
 
 // Throws std::invalid_argument naming the flag: certificate files with --insecure-plaintext, some
-// of --tls-cert/--tls-key/--tls-ca without the others, a file OpenSSL cannot load, or a key that
-// is not the certificate's.
+// of --tls-cert/--tls-key/--tls-ca without the others (or --tls-key-passphrase-file without
+// them), a file OpenSSL cannot load (an encrypted key without its passphrase, or with a wrong
+// one), or a key that is not the certificate's.
 void check_node_tls(bool insecure_plaintext, const NodeTlsFiles& tls);
 
 }  // namespace sdw

@@ -22,6 +22,7 @@ void load_node_transport(caf::actor_system_config& cfg, bool insecure_plaintext,
   cfg.openssl_certificate = tls.cert;
   cfg.openssl_key = tls.key;
   cfg.openssl_cafile = tls.ca;
+  cfg.openssl_passphrase = read_key_passphrase(tls);  // an encrypted key's (CAF's PEM callback)
 }
 
 }  // namespace sdw::actors

@@ -11,7 +11,10 @@ void add_tls_options(CLI::App& app, NodeTlsFiles& tls, const std::string& peers)
                  "PEM certificate this process presents on the node link (with --secret; needs --tls-key and "
                  "--tls-ca; without the three the link is TLS with anonymous ECDH)")
       ->check(CLI::ExistingFile);
-  app.add_option("--tls-key", tls.key, "the unencrypted PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--tls-key", tls.key, "the PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  app.add_option("--tls-key-passphrase-file", tls.key_passphrase_file,
+                 "file holding the passphrase of an encrypted --tls-key (its first line)")
+      ->check(CLI::ExistingFile);
   app.add_option("--tls-ca", tls.ca, "PEM CA certificate(s) " + peers + " certificates must chain to (pinning)")
       ->check(CLI::ExistingFile);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -182,4 +183,44 @@ TEST_CASE("TLS with certificates: a front whose certificate the node's CA signed
   INFO(a.dump());
   CHECK(a["state"] == "down");
   CHECK(a["transport"] == "tls");
+}
+
+TEST_CASE("an encrypted TLS key is read with --tls-key-passphrase-file; without it, or with a wrong one, exit 2",
+          "[e2e][distributed]") {
+  TempDir tmp;
+  const std::string secret = secret_file(tmp, "secret", "correct horse battery staple");
+  std::ofstream(tmp.file("pass.txt")) << "tiny green frog\n";
+  std::ofstream(tmp.file("wrong.txt")) << "tiny green toad\n";
+  // A self-signed certificate whose key is encrypted (AES-256) with that passphrase.
+  const ProcessResult made =
+      run_process({openssl(), "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-keyout",
+                   tmp.file("enc.key"), "-out", tmp.file("enc.crt"), "-days", "1", "-subj", "/CN=sdw-enc", "-passout",
+                   "file:" + tmp.file("pass.txt")});
+  INFO(made.output());
+  REQUIRE(made.exit_code == 0);
+  REQUIRE(has(read_bytes(tmp.file("enc.key")), "ENCRYPTED PRIVATE KEY"));
+
+  const std::vector<std::string> node_cmd = {SDW_WORKER_BINARY, "node", "--model", tiny(), "--secret", secret};
+  const std::vector<std::string> certs = tls_flags(tmp, "enc", "enc");  // enc.crt is its own CA
+  const ProcessResult no_pass = run_process(with(node_cmd, certs));
+  CHECK(no_pass.exit_code == 2);
+  CHECK(has(no_pass.err, "an encrypted one needs --tls-key-passphrase-file"));
+  const ProcessResult wrong = run_process(with(with(node_cmd, certs), {"--tls-key-passphrase-file", tmp.file("wrong.txt")}));
+  CHECK(wrong.exit_code == 2);
+  CHECK(has(wrong.err, "with the passphrase of --tls-key-passphrase-file"));
+  const ProcessResult alone = run_process(with(node_cmd, {"--tls-key-passphrase-file", tmp.file("pass.txt")}));
+  CHECK(alone.exit_code == 2);
+  CHECK(has(alone.err, "go together"));
+
+  // With the passphrase on both ends: the link is up with certificates, and a job runs on the node.
+  const std::vector<std::string> with_pass = with(certs, {"--tls-key-passphrase-file", tmp.file("pass.txt")});
+  NodeProcess node(with({"--model", tiny(), "--stages", "denoiser", "--secret", secret}, with_pass));
+  CHECK(has(node.banner(), "transport tls+cert"));
+  WorkerProcess front(front_args(with({"--stage", "denoiser=" + node.address(), "--secret", secret}, with_pass)));
+  const json n = settled_nodes(front.port(), "denoiser")[0];
+  INFO(n.dump());
+  REQUIRE(n["state"] == "up");
+  CHECK(n["transport"] == "tls+cert");
+  CHECK(run_job(front.port(), job(3, 21)).first == "complete");
+  CHECK(node_entry(front.port(), "denoiser", node.address())["requests"] == 1);
 }
