@@ -8,6 +8,7 @@
 #include "model/image/image_io.h"
 #include "net/http/a1111_requests.h"
 #include "net/http/errors.h"
+#include "parse_options.h"
 
 using namespace sdw;
 using namespace sdw::net;
@@ -15,11 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-ParseOptions options() {
-  ParseOptions o;
-  o.model.name = "demo";
-  return o;
-}
+ParseOptions options() { return test::demo_parse_options(); }
 
 Image gray(int w, int h, std::vector<uint8_t> pixels) {
   Image img;

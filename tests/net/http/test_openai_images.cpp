@@ -8,6 +8,7 @@
 #include "model/image/image_io.h"
 #include "net/http/errors.h"
 #include "net/http/openai_images.h"
+#include "parse_options.h"
 
 using namespace sdw;
 using namespace sdw::net;
@@ -15,11 +16,7 @@ using nlohmann::json;
 
 namespace {
 
-ParseOptions options() {
-  ParseOptions o;
-  o.model.name = "demo";
-  return o;
-}
+ParseOptions options() { return test::demo_parse_options(); }
 
 // The field a parse refuses, or "(accepted)".
 template <class Parse>

@@ -6,6 +6,7 @@
 
 #include "net/http/errors.h"
 #include "net/http/operations.h"
+#include "parse_options.h"
 
 using namespace sdw;
 using namespace sdw::net;
@@ -13,11 +14,7 @@ using nlohmann::json;
 
 namespace {
 
-ParseOptions options() {
-  ParseOptions o;
-  o.model.name = "demo";
-  return o;
-}
+ParseOptions options() { return test::demo_parse_options(); }
 
 json body(const json& patch) {
   json b = {{"operation", "image_generation"}, {"hive_id", "hive-1"}, {"model", "demo"}, {"prompt", "a red fox"}};
