@@ -90,10 +90,10 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
     throw RequestError("controlnets: at most " + std::to_string(limits.max_controlnets) + " ControlNets per request");
   if (model.is_sd3() || model.unet.is_empty())
     throw RequestError("controlnets: ControlNet is supported for SD1.x/2.x and SDXL models only, not " + model.family);
-  if (model.is_sdxl() && r.mode != GenerationMode::txt2img)  // StableDiffusionXLControlNetPipeline only
-    throw RequestError("controlnets: an SDXL ControlNet runs with txt2img only, not " + std::string(mode_name(r.mode)));
-  // img2img and inpaint too (diffusers' StableDiffusionControlNet{Img2Img,Inpaint}Pipeline); hires
-  // fix's second pass is an img2img of its own and refuses them (resolve_hires).
+  // txt2img, img2img and inpaint (diffusers' StableDiffusion[XL]ControlNet{,Img2Img,Inpaint}Pipeline);
+  // hires fix's second pass is an img2img of its own and refuses them (resolve_hires). diffusers'
+  // SDXL ControlNet img2img and inpaint pipelines take no denoising_start (a refiner's start).
+  if (r.denoising_start) throw RequestError("controlnets: not with denoising_start (a refiner's img2img start)");
   for (size_t i = 0; i < r.controlnets.size(); ++i) {
     ControlNetUse& c = r.controlnets[i];
     const std::string field = "controlnets[" + std::to_string(i) + "]";

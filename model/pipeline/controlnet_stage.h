@@ -42,8 +42,8 @@ class ControlNetCache {
 
 // Checks and normalises `r.controlnets` before any stage runs (RequestError naming the field):
 // count (at most limits.max_controlnets), a control image each, scale in [0, 2], 0 <= start < end
-// <= 1, an SD1.x/2.x model (txt2img, img2img or inpaint; SDXL: txt2img; the guidance window is over the UNet calls
-// the mode runs: img2img's and inpaint's truncated schedule), and each ControlNet fitting the UNet (cross_attention_dim,
+// <= 1, an SD1.x/2.x or SDXL model (txt2img, img2img or inpaint, not with denoising_start; the guidance window is
+// over the UNet calls the mode runs: img2img's and inpaint's truncated schedule), and each ControlNet fitting the UNet (cross_attention_dim,
 // block_out_channels, layers_per_block, latent channels, conditioning downscale = VAE factor,
 // SDXL's addition_embed_type and projection_class_embeddings_input_dim);
 // loads them through the model's cache. Control images are resized to width x height as

@@ -12,10 +12,15 @@
 // - an SD1.5 ControlNet on SDXL and an SDXL one on SD1.5 are refused before any step;
 // - with denoising_end (a refiner hand-off's base) the guidance window counts the whole schedule,
 //   as diffusers computes controlnet_keep before it applies denoising_end, and the refiner's part
-//   runs without the ControlNet.
+//   runs without the ControlNet;
+// - img2img and inpainting (StableDiffusionXLControlNet{Img2Img,Inpaint}Pipeline): the zero-conv
+//   ControlNet leaves every SDXL img2img / inpainting fixture case at diffusers' PNG, the identity one
+//   gets the 4-channel step input (also beside a 9-channel inpainting UNet) with the UNet's
+//   conditioning, an acting one changes the image; denoising_start with a ControlNet is refused.
 #include <catch.hpp>
 
 #include <iostream>
+#include <map>
 
 #include "model/image/image_io.h"
 #include "model/loading/diffusers_folder.h"
@@ -83,6 +88,42 @@ FirstStep first_step(SdModel& model, const GenerationRequest& request) {
   return f;
 }
 
+// The UNet's encoder half (its skip tensors and the mid block's output) for one step's input, run
+// here from its own modules.
+struct EncoderHalf {
+  std::vector<at::Tensor> skips;
+  at::Tensor mid;
+};
+
+EncoderHalf unet_encoder_half(SdModel& model, const at::Tensor& x, double t, const at::Tensor& context,
+                              const UNetAddedCond& added) {
+  c10::InferenceMode guard;
+  auto& unet = model.unet;
+  const at::Tensor tt = at::scalar_tensor(t, at::TensorOptions().dtype(at::kDouble));
+  const at::Tensor emb = unet_time_embedding(unet->config(), unet->time_embedding, unet->add_embedding, x, tt, added);
+  at::Tensor h = unet->conv_in->forward(x);
+  EncoderHalf out;
+  out.skips.push_back(h);
+  for (auto& block : unet->down_) h = block->forward(h, emb, context, out.skips);
+  out.mid = unet->mid_block->forward(h, emb, context);
+  return out;
+}
+
+// The identity ControlNet's residuals against the encoder half: the largest difference relative to
+// the values' size (down residuals and mid together), and that size.
+std::pair<double, double> residuals_vs_skips(const UNetControlResiduals& res, const EncoderHalf& e) {
+  REQUIRE(res.down.size() == e.skips.size());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < e.skips.size(); ++i) {
+    REQUIRE(res.down[i].sizes() == e.skips[i].sizes());
+    const auto d = test::compare(res.down[i], e.skips[i]);
+    worst = std::max(worst, d.max_abs);
+    scale = std::max(scale, d.ref_max_abs);
+  }
+  const auto dm = test::compare(res.mid, e.mid);
+  return {std::max(worst, dm.max_abs) / std::max(1.0, std::max(scale, dm.ref_max_abs)), scale};
+}
+
 void refused(SdModel& model, const GenerationRequest& r, const std::string& needle) {
   try {
     resolve_request(model, r);
@@ -119,31 +160,12 @@ TEST_CASE("the SDXL ControlNet's encoder half gives the UNet's own skip tensors 
   const UNetControlResiduals res =
       control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
 
-  // The UNet's encoder half, run here from its own modules.
-  c10::InferenceMode guard;
-  auto& unet = model->unet;
-  const at::Tensor tt = at::scalar_tensor(f.t, at::TensorOptions().dtype(at::kDouble));
-  const at::Tensor emb =
-      unet_time_embedding(unet->config(), unet->time_embedding, unet->add_embedding, f.x, tt, f.s.prompt.added);
-  at::Tensor h = unet->conv_in->forward(f.x);
-  std::vector<at::Tensor> skips{h};
-  for (auto& block : unet->down_) h = block->forward(h, emb, f.s.prompt.context, skips);
-  const at::Tensor mid = unet->mid_block->forward(h, emb, f.s.prompt.context);
-
-  REQUIRE(res.down.size() == skips.size());
-  REQUIRE(skips.size() == 6);  // conv_in, 2 + downsampler, 2
-  double worst = 0, scale = 0;
-  for (size_t i = 0; i < skips.size(); ++i) {
-    REQUIRE(res.down[i].sizes() == skips[i].sizes());
-    const auto d = test::compare(res.down[i], skips[i]);
-    worst = std::max(worst, d.max_abs);
-    scale = std::max(scale, d.ref_max_abs);
-  }
-  const auto dm = test::compare(res.mid, mid);
-  std::cout << "SDXL ControlNet residuals vs the UNet's skips: max abs " << worst << " (values up to " << scale
-            << "), mid " << dm.max_abs << " (up to " << dm.ref_max_abs << ")\n";
-  CHECK(worst <= 1e-6 * std::max(1.0, scale));
-  CHECK(dm.max_abs <= 1e-6 * std::max(1.0, dm.ref_max_abs));
+  const EncoderHalf e = unet_encoder_half(*model, f.x, f.t, f.s.prompt.context, f.s.prompt.added);
+  REQUIRE(e.skips.size() == 6);  // conv_in, 2 + downsampler, 2
+  const auto [relative, scale] = residuals_vs_skips(res, e);
+  std::cout << "SDXL ControlNet residuals vs the UNet's skips: max relative difference " << relative
+            << " (values up to " << scale << ")\n";
+  CHECK(relative <= 1e-6);
   CHECK(scale > 0.1);
   // The ControlNet's add_embedding needs the UNet's text_embeds and time ids.
   CHECK_THROWS(control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total()));
@@ -200,11 +222,107 @@ TEST_CASE("a ControlNet of the other family is refused on SDXL and on SD1.5 befo
   GenerationRequest r = sdxl_request(xl_net);
   r.width = r.height = 64;
   refused(*sd15, r, "another model family");
-  // SDXL's ControlNet pipeline here is txt2img only.
+  // diffusers' SDXL ControlNet img2img pipeline has no denoising_start (a refiner's start).
   GenerationRequest i2i = sdxl_request(xl_net);
   i2i.mode = GenerationMode::img2img;
   i2i.init_image = load_image(test::fixture("seeded/init_64x64.png"));
-  refused(*sdxl, i2i, "txt2img only");
+  i2i.denoising_start = 0.5;
+  refused(*sdxl, i2i, "not with denoising_start");
+}
+
+// diffusers' StableDiffusionXLControlNet{Img2Img,Inpaint}Pipeline: no diffusers fixture exists for
+// them either, so by composition again, on every SDXL img2img and inpainting case of the fixtures
+// (tiny-sdxl, and tiny-sdxl-inpaint's 9-channel UNet with the same 4-channel ControlNet).
+TEST_CASE("SDXL img2img and inpainting with from_unet's zero-conv ControlNet give diffusers' seeded images",
+          "[controlnet][sdxl][parity]") {
+  test::TempDir tmp;
+  test::TinySdxlControlNetOptions o;
+  o.random_cond_out = true;
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-zero-modes", o);
+  std::map<std::string, std::shared_ptr<SdModel>> models;
+  int n = 0;
+  const nlohmann::json cases = test::read_json(test::fixture("sdxl_modes/cases.json"))["cases"];
+  for (const auto& c : cases) {
+    const std::string id = c["id"];
+    INFO(id);
+    auto& model = models[c["pipeline"]];
+    if (!model) model = load_diffusers_model(test::fixture("pipelines/" + c["pipeline"].get<std::string>()), ModelLoadOptions{});
+    GenerationRequest r = test::seeded_request(c, "sdxl_modes");
+    ControlNetUse use;
+    use.path = net;
+    use.image = load_image(test::fixture("controlnet/control_64x64.png"));
+    r.controlnets.push_back(use);
+    const GenerationResult result = generate(*model, r);
+    REQUIRE(result.images.size() == c["expected"].size());
+    for (size_t k = 0; k < result.images.size(); ++k) {
+      const Image expected = load_image(test::fixture("sdxl_modes/" + c["expected"][k]["png"].get<std::string>()));
+      CHECK(test::max_pixel_diff(result.images[k], expected) <= 1);
+    }
+    ++n;
+  }
+  CHECK(n == 15);  // 8 img2img, 3 four-channel and 4 nine-channel inpainting cases
+}
+
+TEST_CASE("SDXL img2img and 9-channel inpainting hand the ControlNet the 4-channel latents and the UNet's conditioning",
+          "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  test::TinySdxlControlNetOptions o;
+  o.zero_convs = "identity";
+  const std::string net = test::make_tiny_sdxl_controlnet(tmp, "cn-identity-modes", o);
+  auto base = tiny_sdxl();
+  // img2img at strength 0.6: the first step's input is the noised init image's latents at the
+  // truncated schedule's first timestep; the identity ControlNet gives tiny-sdxl's own skips.
+  GenerationRequest i2i = sdxl_request(net);
+  i2i.mode = GenerationMode::img2img;
+  i2i.init_image = load_image(test::fixture("sdxl_modes/init_64x64.png"));
+  i2i.strength = 0.6;
+  FirstStep f = first_step(*base, i2i);
+  CHECK(f.s.total() == 2);  // 4 steps x 0.6
+  const UNetControlResiduals res =
+      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
+  const auto [relative, scale] = residuals_vs_skips(res, unet_encoder_half(*base, f.x, f.t, f.s.prompt.context, f.s.prompt.added));
+  INFO("img2img: relative difference " << relative << ", values up to " << scale);
+  CHECK(relative <= 1e-6);
+  CHECK(scale > 0.1);
+
+  // 9-channel inpainting: the ControlNet sees the scaled 4-channel latents (the UNet gets 9), so its
+  // residuals are the 4-channel tiny-sdxl UNet's skips for them.
+  auto inpaint9 = load_diffusers_model(test::fixture("pipelines/tiny-sdxl-inpaint"), ModelLoadOptions{});
+  GenerationRequest inp = i2i;
+  inp.mode = GenerationMode::inpaint;
+  inp.mask_image = load_image(test::fixture("sdxl_modes/mask_64x64.png"));
+  inp.strength = 0.75;
+  FirstStep g = first_step(*inpaint9, inp);
+  REQUIRE(g.s.inpaint9);
+  REQUIRE(g.x.size(1) == 4);
+  const UNetControlResiduals res9 =
+      control_residuals(g.s.control, g.x, g.t, g.s.prompt.context, true, 0, g.s.total(), g.s.prompt.added);
+  const auto [relative9, scale9] = residuals_vs_skips(res9, unet_encoder_half(*base, g.x, g.t, g.s.prompt.context, g.s.prompt.added));
+  INFO("9-channel inpainting: relative difference " << relative9 << ", values up to " << scale9);
+  CHECK(relative9 <= 1e-6);
+  CHECK(scale9 > 0.1);
+}
+
+TEST_CASE("an acting SDXL ControlNet changes img2img and inpainting images", "[controlnet][sdxl]") {
+  test::TempDir tmp;
+  const std::string net = random_controlnet(tmp, "cn-random-modes");
+  auto model = tiny_sdxl();
+  for (const GenerationMode mode : {GenerationMode::img2img, GenerationMode::inpaint}) {
+    GenerationRequest r = sdxl_request();
+    r.mode = mode;
+    r.init_image = load_image(test::fixture("sdxl_modes/init_64x64.png"));
+    if (mode == GenerationMode::inpaint) r.mask_image = load_image(test::fixture("sdxl_modes/mask_64x64.png"));
+    r.strength = 0.75;
+    const Run plain = run(*model, r);
+    GenerationRequest with = sdxl_request(net);
+    with.mode = r.mode;
+    with.init_image = r.init_image;
+    with.mask_image = r.mask_image;
+    with.strength = r.strength;
+    const int diff = test::max_pixel_diff(run(*model, with).image, plain.image);
+    INFO(mode_name(mode) << ": max pixel diff vs without the ControlNet " << diff);
+    CHECK(diff > 1);
+  }
 }
 
 TEST_CASE("with denoising_end the SDXL ControlNet's window counts the whole schedule; the refiner runs without it",
