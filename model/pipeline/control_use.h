@@ -14,6 +14,9 @@ struct ControlNetUse {
   std::string path;   // a diffusers ControlNet folder (resolved by the caller)
   std::string name;   // what the parameters text calls it (the folder name when empty)
   Image image;        // the control image; resized to the request's size by resolve_request
+  // The control image as sent (kept by resolve_request before it resizes `image`): a hires fix's
+  // second pass resizes and preprocesses it again at its own size, as sd-webui-controlnet does.
+  Image source;
   double scale = 1.0;  // controlnet_conditioning_scale
   double start = 0.0;  // control_guidance_start: fraction of the UNet calls before it acts
   double end = 1.0;    // control_guidance_end: fraction after which it stops

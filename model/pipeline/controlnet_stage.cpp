@@ -91,8 +91,9 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
   if (model.is_sd3() || model.unet.is_empty())
     throw RequestError("controlnets: ControlNet is supported for SD1.x/2.x and SDXL models only, not " + model.family);
   // txt2img, img2img and inpaint (diffusers' StableDiffusion[XL]ControlNet{,Img2Img,Inpaint}Pipeline);
-  // hires fix's second pass is an img2img of its own and refuses them (resolve_hires). diffusers'
-  // SDXL ControlNet img2img and inpaint pipelines take no denoising_start (a refiner's start).
+  // hires fix's second pass is an img2img of its own with the control images sent, resized to its
+  // size (hires_second_request). diffusers' SDXL ControlNet img2img and inpaint pipelines take no
+  // denoising_start (a refiner's start).
   if (r.denoising_start) throw RequestError("controlnets: not with denoising_start (a refiner's img2img start)");
   for (size_t i = 0; i < r.controlnets.size(); ++i) {
     ControlNetUse& c = r.controlnets[i];
@@ -116,6 +117,7 @@ void check_request_controlnets(const SdModel& model, GenerationRequest& r, const
     } catch (const std::exception& e) {
       throw RequestError(field + ": " + e.what());
     }
+    if (c.source.pixels.empty()) c.source = c.image;  // (a hires second pass starts again from it)
     // diffusers' control_image_processor: RGB, Pillow's Lanczos only when the size differs.
     Image rgb = to_rgb(c.image);
     c.image = (rgb.width == r.width && rgb.height == r.height) ? std::move(rgb) : resize_lanczos_pil(rgb, r.width, r.height);

@@ -38,6 +38,13 @@ ResolvedRequest hires_second_request(const SdModel& model, const ResolvedRequest
   r.steps = hires_img2img_steps(h.steps > 0 ? h.steps : first.request.steps, h.strength);
   r.guidance = first.guidance;
   r.seed = first.seed;
+  // ControlNets: the control images as sent, resized (and preprocessed) again at the target size
+  // by resolve_request, as sd-webui-controlnet prepares its hires-fix hint.
+  for (ControlNetUse& c : r.controlnets) {
+    if (c.source.pixels.empty()) continue;  // (never resolved: its image is as sent)
+    c.image = c.source;
+    c.preprocessed = false;
+  }
   try {
     return resolve_request(model, std::move(r), limits);
   } catch (const RequestError& e) {
@@ -52,8 +59,6 @@ HiresRequests resolve_hires(const SdModel& model, GenerationRequest request, con
   if (model.is_sd3()) throw RequestError("hires: hires fix runs on SD1.x/2.x and SDXL models, not " + model.family);
   if (request.num_images != 1) throw RequestError("hires: hires fix makes one image per request");
   if (request.denoising_end || request.refiner_start) throw RequestError("hires: not with a refiner hand-off");
-  // Its second pass would need the control images at the target size (A1111 resizes them): not done.
-  if (!request.controlnets.empty()) throw RequestError("hires: not with ControlNets");
   if (h.width == 0 && h.height == 0 && (!std::isfinite(h.scale) || h.scale <= 1 || h.scale > 4))
     throw RequestError("hires: scale must be greater than 1 and at most 4, got " + format_number(h.scale));
   if (h.width < 0 || h.height < 0) throw RequestError("hires: the resize width and height must be >= 0");

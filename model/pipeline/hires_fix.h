@@ -29,7 +29,8 @@ HiresRequests resolve_hires(const SdModel& model, GenerationRequest request, con
 
 // The second pass's request from the resolved first: img2img at the target size without an image
 // (prepare_hires_pass gives it its start), the hires prompts (or the first's), strength and steps,
-// the same seed, scheduler, guidance, LoRAs.
+// the same seed, scheduler, guidance, LoRAs, and ControlNets (their control images as sent, resized
+// and preprocessed again at the target size).
 ResolvedRequest hires_second_request(const SdModel& model, const ResolvedRequest& first, const RequestLimits& limits = {});
 
 // A1111's latent upscale: torch.nn.functional.interpolate(latents [N, C, h, w], size=(height,

@@ -8,7 +8,8 @@
 // len(timesteps) of the strength-truncated schedule, the ControlNet fed the 4-channel scaled latents
 // (a 9-channel UNet's mask and masked-image channels are added after it), and the 4-channel UNet's
 // blend with the re-noised image latents. Only the prompt encoding and the scheduler's own
-// img2img_timesteps (both at parity elsewhere) are shared with the pipeline.
+// img2img_timesteps (both at parity elsewhere) are shared with the pipeline. Hires fix's second
+// pass (an img2img at the target size) prepares the control image as sent at its own size.
 #include <catch.hpp>
 
 #include <c10/core/InferenceMode.h>
@@ -16,10 +17,13 @@
 #include <iostream>
 
 #include "model/image/image_io.h"
+#include "model/image/pil_resize.h"
 #include "model/pipeline/controlnet_stage.h"
 #include "model/pipeline/generate.h"
+#include "model/pipeline/hires_fix.h"
 #include "model/pipeline/rng.h"
 #include "model/pipeline/stages.h"
+#include "model/preprocess/canny.h"
 #include "seeded_cases.h"
 #include "test_util.h"
 
@@ -221,19 +225,47 @@ TEST_CASE("img2img + ControlNet: the control image is resized to the init image'
   CHECK(resolved.request.controlnets[0].image.height == 64);
 }
 
-TEST_CASE("hires fix with a ControlNet is refused before any step", "[controlnet]") {
+TEST_CASE("hires fix with a ControlNet: its second pass prepares the control image as sent at the target size",
+          "[controlnet][hires]") {
+  // sd-webui-controlnet's hires hint: the second pass resizes (and preprocesses) the control image
+  // it was sent at its own size, not the first pass's resized copy.
   auto model = tiny("tiny-sd15");
   GenerationRequest r;
-  r.prompt = "x";
+  r.prompt = "a red cube";
   r.width = r.height = 64;
-  r.steps = 2;
+  r.steps = 4;
+  r.seed = 11;
   r.hires = HiresOptions{};
-  r.hires->scale = 2;
-  r.controlnets.push_back(tiny_controlnet(1.0));
-  try {
-    generate(*model, r);
-    FAIL("accepted");
-  } catch (const RequestError& e) {
-    CHECK_THAT(e.what(), Catch::Matchers::Contains("hires: not with ControlNets"));
-  }
+  r.hires->scale = 1.5;  // 96x96
+  r.hires->strength = 0.5;
+  ControlNetUse cn = tiny_controlnet(1.0);
+  cn.image = load_image(test::fixture("controlnet/control_96x72.png"));
+  const Image sent = to_rgb(cn.image);
+  r.controlnets.push_back(cn);
+  const HiresRequests hr = resolve_hires(*model, r);
+  const Image& first = hr.first.request.controlnets.at(0).image;
+  const Image& second = hr.second.request.controlnets.at(0).image;
+  CHECK(first.pixels == resize_lanczos_pil(sent, 64, 64).pixels);
+  REQUIRE((second.width == 96 && second.height == 96));
+  CHECK(second.pixels == resize_lanczos_pil(sent, 96, 96).pixels);
+  CHECK(second.pixels != resize_lanczos_pil(first, 96, 96).pixels);  // not the first pass's copy upscaled
+  // A canny unit: the edge map of the sent image resized to each pass's size.
+  GenerationRequest canny = r;
+  canny.controlnets[0].preprocess = "canny";
+  const HiresRequests hc = resolve_hires(*model, canny);
+  CHECK(hc.first.request.controlnets[0].image.pixels == canny_edges(resize_lanczos_pil(sent, 64, 64), 100, 200).pixels);
+  CHECK(hc.second.request.controlnets[0].image.pixels == canny_edges(resize_lanczos_pil(sent, 96, 96), 100, 200).pixels);
+
+  // Scale 0: both passes are plain hires fix's, byte for byte; scale 1 changes the image.
+  GenerationRequest plain = r;
+  plain.controlnets.clear();
+  const Image without = generate(*model, plain).images.at(0);
+  GenerationRequest zero = r;
+  zero.controlnets[0].scale = 0;
+  CHECK(generate(*model, zero).images.at(0).pixels == without.pixels);
+  const Image with = generate(*model, r).images.at(0);
+  CHECK((with.width == 96 && with.height == 96));
+  const int diff = test::max_pixel_diff(with, without);
+  std::cout << "hires fix + ControlNet (scale 1): max pixel diff vs hires alone " << diff << "\n";
+  CHECK(diff > 1);
 }
