@@ -124,6 +124,21 @@ std::pair<double, double> residuals_vs_skips(const UNetControlResiduals& res, co
   return {std::max(worst, dm.max_abs) / std::max(1.0, std::max(scale, dm.ref_max_abs)), scale};
 }
 
+// For `request` (an identity ControlNet) on `model`: the first step's ControlNet residuals are
+// `base`'s encoder half for that step's 4-channel input and conditioning. Returns the state.
+DenoiseState identity_residuals_are_skips(SdModel& model, SdModel& base, const GenerationRequest& request,
+                                          const std::string& what) {
+  FirstStep f = first_step(model, request);
+  REQUIRE(f.x.size(1) == 4);
+  const UNetControlResiduals res =
+      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
+  const auto [relative, scale] = residuals_vs_skips(res, unet_encoder_half(base, f.x, f.t, f.s.prompt.context, f.s.prompt.added));
+  INFO(what << ": relative difference " << relative << ", values up to " << scale);
+  CHECK(relative <= 1e-6);
+  CHECK(scale > 0.1);
+  return std::move(f.s);
+}
+
 void refused(SdModel& model, const GenerationRequest& r, const std::string& needle) {
   try {
     resolve_request(model, r);
@@ -276,14 +291,7 @@ TEST_CASE("SDXL img2img and 9-channel inpainting hand the ControlNet the 4-chann
   i2i.mode = GenerationMode::img2img;
   i2i.init_image = load_image(test::fixture("sdxl_modes/init_64x64.png"));
   i2i.strength = 0.6;
-  FirstStep f = first_step(*base, i2i);
-  CHECK(f.s.total() == 2);  // 4 steps x 0.6
-  const UNetControlResiduals res =
-      control_residuals(f.s.control, f.x, f.t, f.s.prompt.context, true, 0, f.s.total(), f.s.prompt.added);
-  const auto [relative, scale] = residuals_vs_skips(res, unet_encoder_half(*base, f.x, f.t, f.s.prompt.context, f.s.prompt.added));
-  INFO("img2img: relative difference " << relative << ", values up to " << scale);
-  CHECK(relative <= 1e-6);
-  CHECK(scale > 0.1);
+  CHECK(identity_residuals_are_skips(*base, *base, i2i, "img2img").total() == 2);  // 4 steps x 0.6
 
   // 9-channel inpainting: the ControlNet sees the scaled 4-channel latents (the UNet gets 9), so its
   // residuals are the 4-channel tiny-sdxl UNet's skips for them.
@@ -292,15 +300,7 @@ TEST_CASE("SDXL img2img and 9-channel inpainting hand the ControlNet the 4-chann
   inp.mode = GenerationMode::inpaint;
   inp.mask_image = load_image(test::fixture("sdxl_modes/mask_64x64.png"));
   inp.strength = 0.75;
-  FirstStep g = first_step(*inpaint9, inp);
-  REQUIRE(g.s.inpaint9);
-  REQUIRE(g.x.size(1) == 4);
-  const UNetControlResiduals res9 =
-      control_residuals(g.s.control, g.x, g.t, g.s.prompt.context, true, 0, g.s.total(), g.s.prompt.added);
-  const auto [relative9, scale9] = residuals_vs_skips(res9, unet_encoder_half(*base, g.x, g.t, g.s.prompt.context, g.s.prompt.added));
-  INFO("9-channel inpainting: relative difference " << relative9 << ", values up to " << scale9);
-  CHECK(relative9 <= 1e-6);
-  CHECK(scale9 > 0.1);
+  CHECK(identity_residuals_are_skips(*inpaint9, *base, inp, "9-channel inpainting").inpaint9);
 }
 
 TEST_CASE("an acting SDXL ControlNet changes img2img and inpainting images", "[controlnet][sdxl]") {
