@@ -270,12 +270,12 @@ int run_generate(int argc, char** argv) {
     for (LoraUse& l : prompt_loras(req.prompt, lora_folders)) req.loras.push_back(std::move(l));
     apply_controlnet_args(a.controlnet, req);
     configure_cpu_threads(a.model == "demo");
+    check_memory_options(a.memory);  // (both paths below)
+    check_offload_device(a.memory, parse_device(a.device));
 #ifdef SDW_HAVE_SERVE
     if (!a.stages.stages.empty()) {  // through the actors, the mapped stages on nodes
       // (A node serves no refiner, and its own model's loading settings.)
       if (!a.refiner.empty()) throw RequestError("--stage and --refiner cannot be combined");
-      check_memory_options(a.memory);
-      check_offload_device(a.memory, parse_device(a.device));
       RemoteGenerate g{a.model, a.device, a.dtype, req, a.stages, a.output, jpeg, a.jpeg_quality};
       g.config_dir = a.config_dir;
       g.vae_file = a.vae_file;
@@ -298,8 +298,6 @@ int run_generate(int argc, char** argv) {
     if (!a.t5_device.empty()) lo.t5_device = parse_device(a.t5_device);
     if (a.channels_last || a.no_channels_last) lo.channels_last = a.channels_last;
     lo.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
-    check_memory_options(a.memory);
-    check_offload_device(a.memory, lo.device);
     lo.memory = a.memory;
     const auto t_load = std::chrono::steady_clock::now();
     auto model = load_model(a.model, lo);
