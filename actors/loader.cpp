@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "actors/device.h"
 #include "actors/memory_estimate.h"
 #include "model/catalog/catalog.h"
 #include "model/loading/state_dict.h"
@@ -62,6 +63,26 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
 }
 
 }  // namespace
+
+void apply_load_settings(const ModelLoadSettings& s, loader_config& lc) {
+  lc.model = s.model;
+  const DtypeChoice dtype = parse_dtype_name(s.dtype);
+  lc.dtype = dtype.dtype;
+  lc.fp8 = dtype.fp8;
+  lc.config_dir = s.model_config_dir;
+  lc.vae_file = s.vae_file;
+  lc.embeddings = s.embeddings;
+  lc.controlnets = s.controlnets;
+  lc.cuda_graphs = s.cuda_graphs;
+  lc.channels_last = s.channels_last;
+  lc.fuse_qkv = s.fuse_qkv;
+  lc.memory = s.memory;
+  lc.load_t5 = s.load_t5;
+  lc.max_sequence_length = s.max_sequence_length;
+  lc.t5_device.reset();
+  if (!s.t5_device.empty()) lc.t5_device = parse_device_name(s.t5_device);
+  lc.memory_budget_bytes = s.memory_budget_bytes;
+}
 
 std::string model_label(const std::string& name) {
   if (name.empty() || name == "demo") return "demo";
@@ -208,6 +229,7 @@ loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> 
         options.vae_file = cfg.vae_file;
         options.cuda_graphs = cfg.cuda_graphs;
         options.channels_last = cfg.channels_last;
+        options.fuse_qkv = cfg.fuse_qkv;
         options.memory = cfg.memory;
         options.load_t5 = cfg.load_t5;
         options.max_sequence_length = cfg.max_sequence_length;

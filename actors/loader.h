@@ -12,6 +12,7 @@
 
 #include "actors/interfaces.h"
 #include "actors/memory_estimate.h"
+#include "actors/model_load_settings.h"
 #include "model/pipeline/memory_options.h"
 #include "model/pipeline/request.h"
 
@@ -26,6 +27,7 @@ struct loader_config {
   std::string config_dir, vae_file;  // single-file checkpoints
   bool cuda_graphs = true;                // ModelLoadOptions' speed switches
   std::optional<bool> channels_last;      // unset: on for CUDA (resolve_channels_last)
+  std::optional<bool> fuse_qkv;           // unset: SDW_FUSE_QKV, else on for CUDA (nn/fused_qkv.h)
   MemoryOptions memory;                   // ModelLoadOptions::memory
   bool load_t5 = true;                    // SD3 (ModelLoadOptions): T5 or not, jobs' default
   int max_sequence_length = 0;            // T5 token count, and where T5 runs (unset: `device`)
@@ -58,6 +60,12 @@ struct loader_state {
 };
 
 loader_actor::behavior_type loader(loader_actor::stateful_pointer<loader_state> self, loader_config cfg);
+
+// The served model's settings (serve's WorkerConfig, a node's NodeOptions) into `lc`: the model,
+// dtype (fp8 included), single-file configs, speed and memory switches, SD3's T5 (its device
+// parsed), embeddings, ControlNets and memory budget. Throws WorkerError (invalid_request) for an
+// unknown dtype or T5 device.
+void apply_load_settings(const ModelLoadSettings& settings, loader_config& lc);
 
 // "demo" -> the built-in model; a folder with model_index.json -> load_diffusers_model; a
 // .safetensors file -> load_single_file_model. Throws WorkerError: model_not_found (no such model,

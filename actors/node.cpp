@@ -220,12 +220,10 @@ class node_impl : public Node {
     thread_ = env.thread = spawn_device_thread(system_, o.device, true);
     env.stage_timeout = o.stage_timeout;
     loader_config lc;
-    lc.model = o.model;
+    apply_load_settings(o, lc);
     lc.device_name = o.device;
     lc.device = parse_device_name(o.device);
-    const DtypeChoice dtype = parse_dtype_name(o.dtype);
-    lc.dtype = dtype.dtype;
-    lc.fp8 = dtype.fp8;
+    lc.resolve_model = o.resolve_model;
     lc.thread = env.thread;
     lc.events = log_ = system_.spawn(node_log);
     lc.load_timeout = o.stage_timeout;

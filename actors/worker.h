@@ -15,41 +15,20 @@
 
 #include "actors/batch_stats.h"
 #include "actors/job_types.h"
+#include "actors/model_load_settings.h"
 #include "actors/remote_types.h"
 #include "model/pipeline/memory_options.h"
 
 namespace sdw {
 
-class EmbeddingLibrary;  // model/embeddings/embedding_library.h
-
-struct WorkerConfig {
-  std::string model = "demo";       // "demo", a diffusers folder, ...
+// The model settings (model, dtype, single-file configs, speed and memory switches, SD3's T5,
+// embeddings, ControlNets, memory budget) are ModelLoadSettings', shared with `sd-worker node`.
+struct WorkerConfig : ModelLoadSettings {
   std::vector<std::string> model_aliases;  // other names requests may use
   std::vector<std::string> devices{"cpu"};
-  std::string dtype = "fp32";
-  // Single-file .safetensors checkpoints only: a diffusers folder whose configs to use, and a VAE
-  // file replacing the checkpoint's (ModelLoadOptions::config_dir / vae_file). Empty: not given.
-  std::string model_config_dir;
-  std::string vae_file;
   // An SDXL refiner served beside the model (serve --refiner): loaded by each device's loader
   // actors like the model; jobs name it in `refiner` for a base + refiner hand-off. "": none.
   std::string refiner;
-  // Textual-inversion embeddings prompts may name (serve --embeddings-dir); null: none. Shared with
-  // the HTTP layer's listing.
-  std::shared_ptr<EmbeddingLibrary> embeddings;
-  // serve --controlnet PATH: the ControlNets jobs may name, loaded with the model at start (those
-  // that fit it) and counted in its memory estimate.
-  std::vector<std::string> controlnets;
-  // Speed switches (ModelLoadOptions): CUDA graph replay of the UNet step, channels_last weights.
-  bool cuda_graphs = true;
-  std::optional<bool> channels_last;  // unset: on for CUDA, off elsewhere
-  MemoryOptions memory;  // VAE tiling, attention slicing (model/pipeline/memory_options.h)
-  // SD3 models (ModelLoadOptions): false loads no T5 (its memory saved; jobs asking t5: true are
-  // refused), jobs' default max_sequence_length (0: 256), and the device T5 runs on ("": the
-  // stage device; "cpu" beside a GPU transformer).
-  bool load_t5 = true;
-  int max_sequence_length = 0;
-  std::string t5_device;
   size_t queue_capacity = 16;                            // queued jobs beyond running ones
   std::chrono::milliseconds job_deadline{10 * 60 * 1000};  // per job, from submission
   std::chrono::milliseconds result_ttl{10 * 60 * 1000};    // finished jobs kept this long
@@ -59,9 +38,6 @@ struct WorkerConfig {
   int default_preview_every = 0;
   bool full_vae_previews = false;
   RequestLimits limits;
-  // Memory the loader may plan with (weights + activations estimate); 0: MemAvailable from
-  // /proc/meminfo on CPU (not measured on other devices). A model that does not fit is refused.
-  int64_t memory_budget_bytes = 0;
   // Longest a single stage request (one denoising step, a decode, a model load) may take before
   // the job fails with "timeout".
   std::chrono::milliseconds stage_timeout{10 * 60 * 1000};

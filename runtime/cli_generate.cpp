@@ -276,15 +276,19 @@ int run_generate(int argc, char** argv) {
     if (!a.stages.stages.empty()) {  // through the actors, the mapped stages on nodes
       // (A node serves no refiner, and its own model's loading settings.)
       if (!a.refiner.empty()) throw RequestError("--stage and --refiner cannot be combined");
-      RemoteGenerate g{a.model, a.device, a.dtype, req, a.stages, a.output, jpeg, a.jpeg_quality};
-      g.config_dir = a.config_dir;
-      g.vae_file = a.vae_file;
-      g.memory = a.memory;
-      g.cuda_graphs = !a.no_cuda_graphs;
-      if (a.channels_last || a.no_channels_last) g.channels_last = a.channels_last;
-      g.load_t5 = !a.no_t5;
-      g.t5_device = a.t5_device;
-      g.embedding_dirs = a.embedding_dirs;
+      RemoteGenerate g{a.device, {}, req, a.stages, a.output, jpeg, a.jpeg_quality};
+      g.load.model = a.model;
+      g.load.dtype = a.dtype;
+      g.load.model_config_dir = a.config_dir;
+      g.load.vae_file = a.vae_file;
+      g.load.memory = a.memory;
+      g.load.cuda_graphs = !a.no_cuda_graphs;
+      if (a.channels_last || a.no_channels_last) g.load.channels_last = a.channels_last;
+      g.load.fuse_qkv = nn::parse_fuse_qkv(a.fuse_qkv);
+      g.load.load_t5 = !a.no_t5;
+      g.load.t5_device = a.t5_device;
+      if (!a.embedding_dirs.empty())
+        g.load.embeddings = std::make_shared<EmbeddingLibrary>(std::vector<fs::path>(a.embedding_dirs.begin(), a.embedding_dirs.end()));
       return generate_on_nodes(g);
     }
 #endif

@@ -7,14 +7,19 @@
 
 #include <cerrno>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "actors/node_auth.h"
 #include "actors/node_service.h"
+#include "model/nn/device_names.h"
+#include "runtime/cli_memory.h"
 #include "runtime/cli_stages.h"
 #include "runtime/cpu_threads.h"
+#include "runtime/hub_model.h"
+#include "runtime/load_settings.h"
 #include "runtime/settings_file.h"
 
 namespace sdw {
@@ -45,9 +50,19 @@ int run_node(int argc, char** argv) {
                "STAGE=HOST:PORT`), through CAF's middleman.",
                "sd-worker node"};
   app.add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port; default 127.0.0.1:0)");
-  app.add_option("--model", o.model, "'demo' or a diffusers folder: the same model the front worker serves");
+  app.add_option("--model", o.model,
+                 "the front worker's model: 'demo', a catalog version, a Hugging Face repo id (downloaded into the Hub "
+                 "cache), a diffusers folder or a single-file .safetensors checkpoint");
   app.add_option("--device", o.device, "cpu | cuda:N | mps");
-  app.add_option("--dtype", o.dtype, "fp32 | fp16 | bf16 (the front worker's)")->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
+  app.add_option("--dtype", o.dtype,
+                 "fp32 | fp16 | bf16 (the front worker's) | fp8 (CUDA sm_89+: fp16 with the UNet's Linear layers in fp8; "
+                 "the front's fp16 model)")
+      ->check(CLI::IsMember({"fp32", "fp16", "bf16", "fp8"}));
+  // How the model is loaded and run: the same flags as serve's (single-file configs, speed and
+  // memory switches, SD3's T5, embeddings for the encoder, ControlNets for the denoiser).
+  ModelLoadCli load;
+  std::vector<std::string> bool_flags = add_model_load_options(app, load);
+  bool_flags.push_back("insecure-plaintext");
   app.add_option("--stages", stages, "the stages to serve, comma-separated: encoder,denoiser,decoder");
   app.add_option("--secret", secret_file, "file holding the shared secret front workers must prove")->check(CLI::ExistingFile);
   app.add_flag("--insecure-plaintext", o.insecure_plaintext,
@@ -63,7 +78,8 @@ int run_node(int argc, char** argv) {
   try {
     const std::string path = find_config_path(argc, argv, "SD_WORKER_NODE_CONFIG");
     if (!path.empty())
-      for (auto& extra : config_arguments(path, app, {"insecure-plaintext"}, argc, argv)) args.push_back(std::move(extra));
+      for (auto& extra : config_arguments(path, app, std::set<std::string>(bool_flags.begin(), bool_flags.end()), argc, argv))
+        args.push_back(std::move(extra));
   } catch (const std::invalid_argument& e) {
     std::cerr << "sd-worker node: " << e.what() << "\n";
     return 2;
@@ -73,7 +89,8 @@ int run_node(int argc, char** argv) {
   try {
     app.parse(static_cast<int>(ptrs.size()), ptrs.data());
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);  // prints help (0) or the error
+    return rc == 0 ? 0 : 2;
   }
   try {
     const auto colon = listen.rfind(':');
@@ -88,6 +105,12 @@ int run_node(int argc, char** argv) {
       throw std::invalid_argument("--secret and --insecure-plaintext exclude each other");
     if (!secret_file.empty()) o.secret = actors::read_secret_file(secret_file);
     check_node_tls(o.insecure_plaintext, o.tls);
+    fill_load_settings(load, o);
+    o.resolve_model = make_hub_resolver(o.dtype);  // Hub repo ids and catalog versions (hub_model.h)
+    const at::Device device = parse_device(o.device);
+    check_dtype_choice(parse_dtype_choice(o.dtype), device);
+    check_offload_device(o.memory, device);
+    if (!o.t5_device.empty()) parse_device(o.t5_device);
   } catch (const std::exception& e) {
     std::cerr << "sd-worker node: " << e.what() << "\n";
     return 2;

@@ -23,6 +23,7 @@
 #include "runtime/cli_memory.h"
 #include "runtime/cpu_threads.h"
 #include "runtime/hub_asset.h"
+#include "runtime/load_settings.h"
 #include "runtime/log.h"
 #include "runtime/model_source.h"
 #include "runtime/serve_options.h"
@@ -74,9 +75,12 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   wc.model = a.model;
   configure_cpu_threads(a.model == "demo");
   wc.model_aliases = a.aliases;
-  wc.model_config_dir = a.model_config_dir;
-  wc.vae_file = a.vae_file;
-  wc.embeddings = std::make_shared<EmbeddingLibrary>(std::vector<std::filesystem::path>(a.embedding_dirs.begin(), a.embedding_dirs.end()));
+  try {
+    fill_load_settings(a.load, wc);  // single-file configs, speed and memory switches, T5, embeddings, ControlNets
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "sd-worker serve: " << e.what() << "\n";
+    return 2;
+  }
   wc.refiner = a.refiner;
   if (a.model != "demo" && fs::is_directory(a.model)) {
     const fs::path folder = fs::path(a.model).lexically_normal();
@@ -91,9 +95,9 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
     }
     for (const auto& d : wc.devices) {
       check_dtype_choice(parse_dtype_choice(a.dtype), parse_device(d));
-      check_offload_device(a.memory, parse_device(d));
+      check_offload_device(wc.memory, parse_device(d));
     }
-    if (!a.t5_device.empty()) wc.t5_device = device_name(a.t5_device, logger);
+    if (!wc.t5_device.empty()) wc.t5_device = device_name(wc.t5_device, logger);
     if (!wc.t5_device.empty()) parse_device(wc.t5_device);
   } catch (const std::invalid_argument& e) {
     std::cerr << "sd-worker serve: " << e.what() << "\n";
@@ -107,12 +111,6 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
   }
   wc.remote_status = std::make_shared<RemoteStatus>();
   wc.dtype = a.dtype;
-  wc.memory_budget_bytes = a.memory_limit_mb * (int64_t{1} << 20);
-  wc.cuda_graphs = !a.no_cuda_graphs;
-  if (a.channels_last || a.no_channels_last) wc.channels_last = a.channels_last;  // else: on for CUDA
-  wc.load_t5 = !a.no_t5;
-  wc.max_sequence_length = a.max_sequence_length;
-  wc.memory = a.memory;
   wc.queue_capacity = a.queue_size;
   wc.max_batch = a.max_batch;
   wc.batch_stats = std::make_shared<BatchStats>();
@@ -157,13 +155,7 @@ int run_serve(int argc, char** argv, BinaryVariant variant) {
                               [&logger, reference](const std::string& line) { logger.info("loras", "hub", line, reference); });
     };
   }
-  try {
-    hc.jobs.controlnets = served_controlnets(a.controlnets);
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "sd-worker serve: " << e.what() << "\n";
-    return 2;
-  }
-  for (const auto& [name, path] : *hc.jobs.controlnets) wc.controlnets.push_back(path);  // loaded with the model
+  hc.jobs.controlnets = served_controlnets(a.load.controlnets);  // checked by fill_load_settings above
   hc.jobs.lora_folders = std::make_shared<const AssetFolders>(
       std::vector<std::filesystem::path>(a.lora_dirs.begin(), a.lora_dirs.end()), std::vector<std::string>{".safetensors"}, "LoRA");
   hc.serve_ui = !a.no_ui;

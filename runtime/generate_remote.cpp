@@ -8,7 +8,6 @@
 #include <thread>
 
 #include "actors/worker.h"
-#include "model/embeddings/embedding_library.h"
 
 namespace sdw {
 namespace {
@@ -24,22 +23,11 @@ std::string numbered(const std::string& path, int i, int n) {
 
 int generate_on_nodes(const RemoteGenerate& g) {
   WorkerConfig wc;
-  wc.model = g.model;
+  static_cast<ModelLoadSettings&>(wc) = g.load;
   wc.devices = {g.device};
-  wc.dtype = g.dtype;
   wc.remote = remote_stages_config(g.stages);
   wc.remote_status = std::make_shared<RemoteStatus>();
   wc.limits.min_side = 8;
-  wc.model_config_dir = g.config_dir;
-  wc.vae_file = g.vae_file;
-  wc.memory = g.memory;
-  wc.cuda_graphs = g.cuda_graphs;
-  wc.channels_last = g.channels_last;
-  wc.load_t5 = g.load_t5;
-  wc.t5_device = g.t5_device;
-  if (!g.embedding_dirs.empty())
-    wc.embeddings = std::make_shared<EmbeddingLibrary>(
-        std::vector<std::filesystem::path>(g.embedding_dirs.begin(), g.embedding_dirs.end()));
   std::unique_ptr<Worker> worker = Worker::start(wc);
   if (!worker->wait_ready(std::chrono::minutes(10))) {
     std::cerr << "sd-worker generate: the model did not load: " << worker->health().reason << "\n";

@@ -73,10 +73,6 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
       ->envname("SD_VERSION")
       ->check(CLI::IsMember(catalog_versions()));
   app.add_option("--model-alias", a.aliases, "another name jobs may use for the model (repeatable)");
-  app.add_option("--model-config", a.model_config_dir, "single-file checkpoints: a diffusers folder with the configs")
-      ->check(CLI::ExistingDirectory);
-  app.add_option("--vae", a.vae_file, "single-file checkpoints: a VAE .safetensors replacing the checkpoint's")
-      ->check(CLI::ExistingFile);
   app.add_option("--refiner", a.refiner,
                  "SDXL: a refiner served beside the model (diffusers folder or Hub repo id); jobs name it in `refiner`");
   // Device and precision
@@ -91,33 +87,12 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
       ->check(CLI::IsMember({"fp32", "fp16", "bf16", "fp8"}));
   app.add_flag("--use-f16", a.use_f16, "half precision (same as --dtype fp16)")->envname("USE_F16");
   flags.insert("use-f16");
-  app.add_option("--memory-limit-mb", a.memory_limit_mb,
-                 "memory the model may use on its device; a model whose estimate is larger is refused (default: "
-                 "the device's free memory: MemAvailable on CPU, the card's free bytes on CUDA)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   app.add_flag("--use-flash-attn", a.use_flash_attn, "flash attention where the libtorch build has it (CUDA, libtorch 2.x)")
       ->envname("USE_FLASH_ATTN");
   flags.insert("use-flash-attn");
-  app.add_flag("--no-cuda-graphs", a.no_cuda_graphs, "run the UNet step eagerly on CUDA (default: one CUDA graph per shape, replayed)");
-  flags.insert("no-cuda-graphs");
-  app.add_flag("--channels-last", a.channels_last,
-               "UNet convolutions in channels_last (NHWC) memory format (default: on for CUDA, off elsewhere)");
-  flags.insert("channels-last");
-  app.add_flag("--no-channels-last", a.no_channels_last, "UNet convolutions in NCHW also on CUDA");
-  flags.insert("no-channels-last");
-  app.add_flag("--no-t5", a.no_t5,
-               "SD3: do not load the T5 encoder (saves its memory: 9.5 GB for T5-XXL in fp16); jobs get zeros for "
-               "its part, and a job asking t5: true is refused (400)");
-  flags.insert("no-t5");
-  app.add_option("--max-sequence-length", a.max_sequence_length, "SD3: T5's token count for jobs that give none (default 256)")
-      ->check(CLI::Range(1, 512));
-  app.add_option("--t5-device", a.t5_device,
-                 "SD3: run the T5 encoder on this device (cpu | cuda:N | mps; default: the stage device), e.g. the CPU "
-                 "while the transformer runs on a GPU (fp16 becomes bf16 for T5 on the CPU)");
-  add_memory_options(app, a.memory);
+  for (const std::string& flag : add_model_load_options(app, a.load)) flags.insert(flag);
   add_stage_options(app, a.stages);
   flags.insert("insecure-plaintext");
-  flags.insert("vae-tiling");
   // HTTP
   app.add_option("--host", a.host,
                  "address to bind (default: loopback for `sd-worker serve`, all interfaces when spawned by "
@@ -140,13 +115,6 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
                "let jobs name LoRAs on the Hugging Face Hub (hf://org/name[@revision]/file.safetensors), "
                "downloaded into the Hub cache when first used");
   flags.insert("hub-loras");
-  app.add_option("--embeddings-dir", a.embedding_dirs,
-                 "folder of textual-inversion .safetensors embeddings prompts may name (repeatable)")
-      ->check(CLI::ExistingDirectory);
-  app.add_option("--controlnet", a.controlnets,
-                 "a diffusers ControlNet folder or single .safetensors file jobs may name in `controlnets` by its "
-                 "folder name or file name without .safetensors (repeatable)")
-      ->check(CLI::ExistingPath);
   app.add_option("--cors-origin", a.cors_origins, "allowed browser origin (repeatable; '*' for any, without credentials)");
   app.add_option("--max-body-bytes", a.max_body_bytes, "largest request body (413 above)")->check(CLI::Range(1024, 1 << 30));
   app.add_option("--min-side", a.min_side, "smallest width/height accepted")->check(CLI::Range(8, 4096));
@@ -247,9 +215,8 @@ ServeParse parse_serve_options(int argc, char** argv, BinaryVariant variant, Ser
   } else {
     a.dtype = a.use_f16 ? "fp16" : "fp32";
   }
-  if (a.channels_last && a.no_channels_last) return fail("--channels-last contradicts --no-channels-last");
   try {
-    check_memory_options(a.memory);
+    check_model_load_options(a.load);
   } catch (const std::invalid_argument& e) {
     return fail(e.what());
   }
@@ -283,32 +250,33 @@ nlohmann::json to_json(const ServeOptions& a) {
       {"model", a.model},
       {"sd_version", a.sd_version},
       {"model_alias", a.aliases},
-      {"model_config", a.model_config_dir},
-      {"vae", a.vae_file},
+      {"model_config", a.load.model_config_dir},
+      {"vae", a.load.vae_file},
       {"device", a.devices},
       {"dtype", a.dtype},
       {"cuda_device", a.cuda_device},
       {"metal_device", a.metal_device},
       {"use_f16", a.use_f16},
       {"use_flash_attn", a.use_flash_attn},
-      {"no_cuda_graphs", a.no_cuda_graphs},
-      {"channels_last", a.channels_last ? nlohmann::json(true) : a.no_channels_last ? nlohmann::json(false) : nlohmann::json("auto")},
-      {"memory_limit_mb", a.memory_limit_mb},
+      {"no_cuda_graphs", a.load.no_cuda_graphs},
+      {"channels_last", a.load.channels_last ? nlohmann::json(true) : a.load.no_channels_last ? nlohmann::json(false) : nlohmann::json("auto")},
+      {"fuse_qkv", a.load.fuse_qkv},
+      {"memory_limit_mb", a.load.memory_limit_mb},
       {"host", a.host},
       {"local_mode", a.local_mode},
       {"insecure_no_auth", a.insecure_no_auth},
       {"refiner", a.refiner},
-      {"no_t5", a.no_t5},
-      {"max_sequence_length", a.max_sequence_length},
-      {"t5_device", a.t5_device},
+      {"no_t5", a.load.no_t5},
+      {"max_sequence_length", a.load.max_sequence_length},
+      {"t5_device", a.load.t5_device},
       {"port", a.port},
       {"queue_size", a.queue_size},
       {"max_batch", a.max_batch},
       {"api_token", a.api_token.empty() ? "" : "***"},
       {"cors_origin", a.cors_origins},
       {"lora_dir", a.lora_dirs},
-      {"embeddings_dir", a.embedding_dirs},
-      {"controlnet", a.controlnets},
+      {"embeddings_dir", a.load.embedding_dirs},
+      {"controlnet", a.load.controlnets},
       {"hub_loras", a.hub_loras},
       {"max_body_bytes", a.max_body_bytes},
       {"min_side", a.min_side},

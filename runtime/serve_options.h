@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "model/pipeline/memory_options.h"
+#include "runtime/cli_model_load.h"
 #include "runtime/cli_stages.h"
 
 namespace sdw {
@@ -32,21 +32,16 @@ struct ServeOptions {
   std::string model = "demo";  // "demo", a catalog version, a Hub repo id, a folder or a .safetensors file
   std::string sd_version;      // rbee's --sd-version (catalog name); the model when --model is not given
   std::vector<std::string> aliases;
-  std::string model_config_dir, vae_file;  // single-file checkpoints only
   std::string refiner;  // an SDXL refiner served beside the model (a folder or Hub repo id); "" none
   // Device and precision, after the Rust flags and the install name were applied
   std::vector<std::string> devices{"cpu"};
   std::string dtype = "fp32";
   int cuda_device = 0, metal_device = 0;
   bool use_f16 = false, use_flash_attn = false;
-  // Speed switches (SdModel). channels_last: neither flag means on for CUDA, off elsewhere.
-  bool no_cuda_graphs = false, channels_last = false, no_channels_last = false;
-  int64_t memory_limit_mb = 0;  // memory the model may plan with (0: MemAvailable on CPU)
-  // SD3: load no T5, jobs' default T5 token count (0: 256), the device T5 runs on ("": --device)
-  bool no_t5 = false;
-  int max_sequence_length = 0;
-  MemoryOptions memory;  // --vae-tiling, --vae-tile-size, --vae-tile-overlap, --attention-slicing (cli_memory.h)
-  std::string t5_device;
+  // How the model is loaded and run, as `sd-worker node` takes it too (cli_model_load.h):
+  // --model-config, --vae, --memory-limit-mb, the speed switches, SD3's T5, the memory flags,
+  // --embeddings-dir, --controlnet.
+  ModelLoadCli load;
   StageCliOptions stages;  // --stage, --secret, --insecure-plaintext, node heartbeats (cli_stages.h)
   // HTTP
   // Where to listen: --host, else loopback for `sd-worker serve` and --local-mode, all interfaces
@@ -61,8 +56,6 @@ struct ServeOptions {
   std::string api_token;
   std::vector<std::string> cors_origins;
   std::vector<std::string> lora_dirs;
-  std::vector<std::string> embedding_dirs;
-  std::vector<std::string> controlnets;  // ControlNet folders jobs may name (by folder name)
   bool hub_loras = false;  // jobs may name hf://org/name/file.safetensors LoRAs (downloaded)
   size_t max_body_bytes = 32u << 20;
   int min_side = 256, max_side = 2048, max_steps = 150;

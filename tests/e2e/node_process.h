@@ -27,9 +27,10 @@ class NodeProcess {
  public:
   // Throws std::runtime_error (with the node's log) when it exits or prints no listening line
   // within `timeout`.
-  // `port`: listen on 127.0.0.1:<port> ("0": any free port).
+  // `port`: listen on 127.0.0.1:<port> ("0": any free port). `env`: variables set for the node,
+  // `unset`: variables removed from its environment.
   explicit NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout = std::chrono::seconds(120),
-                       const std::string& port = "0");
+                       const std::string& port = "0", const EnvVars& env = {}, const std::vector<std::string>& unset = {});
   ~NodeProcess();
   NodeProcess(const NodeProcess&) = delete;
   NodeProcess& operator=(const NodeProcess&) = delete;
@@ -52,7 +53,8 @@ class NodeProcess {
   std::string log_path_;
 };
 
-inline NodeProcess::NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout, const std::string& port) {
+inline NodeProcess::NodeProcess(std::vector<std::string> args, std::chrono::seconds timeout, const std::string& port,
+                                const EnvVars& env, const std::vector<std::string>& unset) {
   char path[] = "/tmp/sdw-node-log-XXXXXX";
   const int log_fd = mkstemp(path);
   if (log_fd < 0) throw std::runtime_error("cannot create a node log file");
@@ -61,7 +63,7 @@ inline NodeProcess::NodeProcess(std::vector<std::string> args, std::chrono::seco
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   std::vector<std::string> argv = {SDW_WORKER_BINARY, "node", "--listen", "127.0.0.1:" + port};
   argv.insert(argv.end(), args.begin(), args.end());
-  pid_ = spawn_process(argv, {}, out[1], log_fd);
+  pid_ = spawn_process(argv, env, out[1], log_fd, unset);
   ::close(out[1]);
   ::close(log_fd);
   out_fd_ = out[0];

@@ -4,7 +4,8 @@
 // PNG byte for byte; kill -9 or SIGSTOP of the denoiser node mid-job fails that job within the
 // heartbeat bound with an error naming the node, and the next job runs on a replica, then
 // locally; a node with another model, or without the shared secret, is refused and not used;
-// a cancel reaches the remote denoiser. The cases with a shared secret run over TLS (CAF's
+// a cancel reaches the remote denoiser; a node's own loading flags (VAE tiling here, from the
+// command line or its --config file) apply to the stages it serves. The cases with a shared secret run over TLS (CAF's
 // OpenSSL module, anonymous ECDH); test_distributed_tls_e2e.cpp checks the encryption and the
 // certificates.
 #include <catch.hpp>
@@ -342,4 +343,59 @@ TEST_CASE("node --config reads its settings from a JSON file; the command line w
   const ProcessResult flag = run_process({SDW_WORKER_BINARY, "node", "--config", tmp.file("flag.json")});
   CHECK(flag.exit_code == 2);
   CHECK(has(flag.err, "must be true or false"));
+}
+
+TEST_CASE("a node runs its stages with its own loading flags, from the command line or --config; bad ones exit 2",
+          "[e2e][distributed]") {
+  TempDir tmp;
+  const std::vector<std::string> tiled = {"--vae-tiling", "--vae-tile-size", "16", "--vae-tile-overlap", "0.25"};
+  auto generate = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {SDW_WORKER_BINARY, "generate", "--model", tiny(), "--prompt", "a red cube",
+                                     "--width", "32", "--height", "32", "--steps", "5", "--seed", "9",
+                                     "--output", tmp.file(out)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const ProcessResult p = run_process(argv);
+    INFO(p.output());
+    REQUIRE(p.exit_code == 0);
+    return read_bytes(tmp.file(out));
+  };
+  const auto plain = generate("plain.png", {});
+  const auto local_tiled = generate("local_tiled.png", tiled);
+  REQUIRE(local_tiled != plain);
+
+  // The decoder on a node started with the tiling flags: generate (without them) gets the tiled image.
+  std::vector<std::string> node_args = {"--model", tiny(), "--stages", "decoder", "--insecure-plaintext"};
+  node_args.insert(node_args.end(), tiled.begin(), tiled.end());
+  {
+    NodeProcess node(node_args);
+    CHECK(generate("node_tiled.png", {"--stage", "decoder=" + node.address(), "--insecure-plaintext"}) == local_tiled);
+  }
+  // The same settings from the node's JSON file (a flag's true, an option's number).
+  const std::string config = tmp.file("node.json");
+  std::ofstream(config) << "{\"model\": \"" << tiny() << "\", \"stages\": \"decoder\", \"insecure_plaintext\": true, "
+                        << "\"vae_tiling\": true, \"vae_tile_size\": 16, \"vae_tile_overlap\": 0.25}";
+  {
+    NodeProcess node({"--config", config});
+    CHECK(generate("config_tiled.png", {"--stage", "decoder=" + node.address(), "--insecure-plaintext"}) == local_tiled);
+  }
+  // A node without them decodes plainly.
+  {
+    NodeProcess node({"--model", tiny(), "--stages", "decoder", "--insecure-plaintext"});
+    CHECK(generate("node_plain.png", {"--stage", "decoder=" + node.address(), "--insecure-plaintext"}) == plain);
+  }
+
+  auto refused = [&](std::vector<std::string> extra, const std::string& why) {
+    std::vector<std::string> argv = {SDW_WORKER_BINARY, "node", "--model", tiny(), "--insecure-plaintext"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const ProcessResult p = run_process(argv);
+    INFO(p.output());
+    CHECK(p.exit_code == 2);
+    CHECK(has(p.err, why));
+  };
+  refused({"--offload", "model"}, "--offload model moves weights from host memory to a GPU");
+  refused({"--channels-last", "--no-channels-last"}, "--channels-last contradicts --no-channels-last");
+  refused({"--fuse-qkv", "sometimes"}, "--fuse-qkv");
+  refused({"--final-decoder", "taesd"}, "need --taesd DIR");
+  refused({"--dtype", "fp8"}, "fp8");
+  refused({"--controlnet", tmp.file("node.json")}, "--controlnet");
 }

@@ -2,7 +2,8 @@
 // the folder (`GET /v1/embeddings`: usable ones, ones for another model, broken files, not what a
 // symlink leads out to) and a job whose prompt says an embedding's name gives, byte for byte, the
 // image of the words whose token rows the embedding holds; `sd-worker generate --embeddings-dir`
-// does the same on the command line; A1111's `GET /sdapi/v1/embeddings` sorts them into loaded
+// does the same on the command line, and so does an `sd-worker node --embeddings-dir` serving the
+// encoder stage to `generate --stage`; A1111's `GET /sdapi/v1/embeddings` sorts them into loaded
 // and skipped. The embedding is written here from the fixture's own text
 // encoder rows, so equality is the expected answer (see tests/model/embeddings for why).
 #include <catch.hpp>
@@ -12,6 +13,7 @@
 #include <fstream>
 
 #include "e2e/http_harness.h"
+#include "e2e/node_process.h"
 #include "model/image/image_io.h"
 #include "model/safetensors/safetensors.h"
 #include "model/tokenizer/clip_tokenizer.h"
@@ -129,4 +131,29 @@ TEST_CASE("generate --embeddings-dir: the embedding's name gives the image of it
   const ProcessResult missing = run_process({SDW_WORKER_BINARY, "generate", "--prompt", "x", "--embeddings-dir", tmp.file("nope")});
   CHECK(missing.exit_code != 0);
   CHECK_THAT(missing.output(), Catch::Contains("--embeddings-dir"));
+}
+
+TEST_CASE("node --embeddings-dir: a node serving the encoder resolves the prompt's embedding itself",
+          "[e2e][embeddings][distributed]") {
+  Folder f;
+  TempDir tmp;
+  const std::string emb = (f.root / "emb").string();
+  NodeProcess with_dir({"--model", fixture("pipelines/tiny-sd15"), "--stages", "encoder", "--insecure-plaintext",
+                        "--embeddings-dir", emb});
+  NodeProcess without({"--model", fixture("pipelines/tiny-sd15"), "--stages", "encoder", "--insecure-plaintext"});
+  auto gen = [&](const std::string& prompt, const std::string& out, const NodeProcess& node) {
+    std::vector<std::string> argv = {SDW_WORKER_BINARY, "generate", "--model", fixture("pipelines/tiny-sd15"), "--prompt", prompt,
+                                     "--negative-prompt", "blurry", "--width", "64", "--height", "64", "--steps", "3",
+                                     "--seed", "11", "--output", tmp.file(out), "--stage", "encoder=" + node.address(),
+                                     "--insecure-plaintext"};
+    const ProcessResult p = run_process(argv);
+    INFO(p.output());
+    REQUIRE(p.exit_code == 0);
+    CHECK_THAT(p.out, Catch::Contains("stage encoder: node " + node.address() + " up, 1 request(s)"));
+    return load_image(tmp.file(out)).pixels;
+  };
+  // The front (generate) has no --embeddings-dir: the node's folder alone makes the name the words.
+  const auto plain = gen(kPlainPrompt, "plain.png", without);
+  CHECK(gen(kEmbeddingPrompt, "emb.png", with_dir) == plain);
+  CHECK(gen(kEmbeddingPrompt, "no_dir.png", without) != plain);
 }

@@ -1,6 +1,6 @@
 // End to end: the real `sd-worker` (generate and serve) on a Hugging Face Hub reference, against
 // the FAKE HUB on loopback of tests/net/hub/fake_hub.h: a download gives the folder's image,
-// catalog names resolve to their repos, offline and unreachable Hubs use the cache, unsupported
+// catalog names resolve to their repos, a `sd-worker node` downloads its model as serve does, offline and unreachable Hubs use the cache, unsupported
 // or too-large models are refused before any download. The download itself: tests/net/hub/test_hub.cpp.
 #include <catch.hpp>
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "e2e/http_harness.h"
+#include "e2e/node_process.h"
 #include "model/image/image_io.h"
 #include "net/hub/fake_hub.h"
 #include "test_util.h"
@@ -166,4 +167,33 @@ TEST_CASE("`sd-worker serve --model org/name` downloads in the loader, narrates 
                                                   Catch::Matchers::Contains("refused"));
   CHECK(hub.log().empty());  // not even the revision API
   CHECK_FALSE(fs::exists(tmp.file("hf/hub/models--runwayml--stable-diffusion-v1-5")));
+}
+
+TEST_CASE("`sd-worker node --model org/name` downloads its model and serves its stages", "[hub][distributed]") {
+  FakeHub hub;
+  const FakeRepo repo = make_repo("node", fixture_with_extras());
+  hub.add("rbee-test/tiny-sd15", repo);
+  test::TempDir tmp;
+  const test::EnvVars env = {{"HF_HOME", tmp.file("hf")}, {"HF_ENDPOINT", hub.endpoint()}};
+  test::NodeProcess node({"--model", "rbee-test/tiny-sd15", "--stages", "denoiser", "--insecure-plaintext"},
+                         std::chrono::seconds(120), "0", env, kHfEnv);
+  INFO(node.banner());
+  CHECK(read_file(tmp.file("hf/hub/models--rbee-test--tiny-sd15/refs/main")) == repo.commit);
+  // The downloaded snapshot is the fixture's model: a front on the fixture's folder accepts the
+  // node (same fingerprint) and its image is the single process's.
+  const auto args = [&](std::vector<std::string> more) {
+    std::vector<std::string> a = {SDW_WORKER_BINARY, "generate", "--model", test::fixture("pipelines/tiny-sd15"),
+                                  "--prompt", "a red cube", "--width", "32", "--height", "32", "--steps", "3",
+                                  "--seed", "4"};
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  const test::ProcessResult local = test::run_process(args({"--output", tmp.file("local.png")}));
+  REQUIRE(local.exit_code == 0);
+  const test::ProcessResult remote = test::run_process(
+      args({"--output", tmp.file("remote.png"), "--stage", "denoiser=" + node.address(), "--insecure-plaintext"}));
+  INFO(remote.output());
+  REQUIRE(remote.exit_code == 0);
+  CHECK_THAT(remote.out, Catch::Matchers::Contains("stage denoiser: node " + node.address() + " up, 1 request(s)"));
+  CHECK(read_file(tmp.file("remote.png")) == read_file(tmp.file("local.png")));
 }
