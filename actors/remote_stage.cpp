@@ -80,7 +80,7 @@ void narrate(router self, const std::string& text) {
 
 template <class F>
 void update(router self, const node_link& link, F&& f) {
-  self->state.env.remote_status->update(self->state.stage, link.where.address(), std::forward<F>(f));
+  self->state.env.remote_status->update(self->state.stage, link.where.address(), self->id(), std::forward<F>(f));
 }
 
 const char* state_name(link_state s) {
@@ -111,7 +111,7 @@ void link_lost(router self, size_t i, link_state state, const std::string& why) 
   update(self, link, [&](StageNodeState& s) {
     s.state = state_name(state);
     s.reason = why;
-    s.in_flight -= failed;  // the entry is shared with the other devices' routers of this stage
+    s.in_flight -= failed;
     s.failures += failed;
   });
   for (auto it = st.calls.begin(); it != st.calls.end();) {

@@ -4,12 +4,15 @@
 // every device and read by net/).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "actors/node_tls.h"
@@ -49,7 +52,8 @@ struct RemoteStagesConfig {
 // "encoder=127.0.0.1:7000" -> a StageNodeAddress; throws std::invalid_argument naming what is wrong.
 StageNodeAddress parse_stage_node(const std::string& text);
 
-// One node link of one stage, as /v1/models and /metrics show it.
+// One node of one stage, as /v1/models and /metrics show it. Each device slot's router keeps its
+// own link to the node; the entry shown joins them (RemoteStatus::snapshot).
 struct StageNodeState {
   std::string stage, address;
   std::string state = "connecting";  // connecting | up | down | refused
@@ -62,15 +66,17 @@ struct StageNodeState {
   int64_t bytes_sent = 0, bytes_received = 0;  // serialized message payloads, both directions
   double wire_ms = 0;   // round trips minus the stage's own reported time, summed
   double stage_ms = 0;  // the stage's own reported time, summed
+  int32_t links = 1, links_up = 0;  // this process's links to the node (one per device slot), and those up
 };
 
 // Every node link of this process (thread-safe; routers write, net/ reads snapshots).
 class RemoteStatus {
  public:
+  // The entry of `owner`'s (a router's) link to the `stage` node at `address`.
   template <class F>
-  void update(const std::string& stage, const std::string& address, F&& f) {
+  void update(const std::string& stage, const std::string& address, uint64_t owner, F&& f) {
     std::lock_guard<std::mutex> lock(mutex_);
-    StageNodeState& s = nodes_[stage + "@" + address];
+    StageNodeState& s = links_[{stage, address, owner}];
     s.stage = stage;
     s.address = address;
     f(s);
@@ -79,14 +85,46 @@ class RemoteStatus {
   int32_t in_flight(const std::string& address) const {
     std::lock_guard<std::mutex> lock(mutex_);
     int32_t n = 0;
-    for (const auto& [key, s] : nodes_)
+    for (const auto& [key, s] : links_)
       if (s.address == address) n += s.in_flight;
     return n;
   }
+  // One entry per stage and node: the links of every device slot joined. The node is "up" while
+  // any link to it is up (jobs can use it), else the first link's state in the order connecting,
+  // refused, down (with that link's reason); counters are summed, the node's own load is the
+  // latest heartbeat's (the largest reading).
   std::vector<StageNodeState> snapshot() const {
     std::lock_guard<std::mutex> lock(mutex_);
+    std::map<std::pair<std::string, std::string>, StageNodeState> joined;
+    for (const auto& [key, s] : links_) {
+      auto [it, first] = joined.try_emplace({s.stage, s.address}, s);
+      StageNodeState& j = it->second;
+      if (first) {
+        j.links_up = s.state == "up" ? 1 : 0;
+        continue;
+      }
+      j.links += 1;
+      j.links_up += s.state == "up" ? 1 : 0;
+      if (rank(s.state) < rank(j.state)) {
+        j.state = s.state;
+        j.reason = s.reason;
+      }
+      if (j.device.empty()) j.device = s.device, j.model = s.model, j.family = s.family, j.dtype = s.dtype;
+      if (j.transport.empty()) j.transport = s.transport;
+      j.load = std::max(j.load, s.load);
+      j.in_flight += s.in_flight;
+      j.requests += s.requests;
+      j.failures += s.failures;
+      j.bytes_sent += s.bytes_sent;
+      j.bytes_received += s.bytes_received;
+      j.wire_ms += s.wire_ms;
+      j.stage_ms += s.stage_ms;
+    }
     std::vector<StageNodeState> out;
-    for (const auto& [key, s] : nodes_) out.push_back(s);
+    for (auto& [key, s] : joined) {
+      if (s.state == "up") s.reason.clear();
+      out.push_back(std::move(s));
+    }
     return out;
   }
   // Requests that ran in this process because no node of their stage was up.
@@ -100,8 +138,11 @@ class RemoteStatus {
   }
 
  private:
+  static int rank(const std::string& state) {
+    return state == "up" ? 0 : state == "connecting" ? 1 : state == "refused" ? 2 : 3;
+  }
   mutable std::mutex mutex_;
-  std::map<std::string, StageNodeState> nodes_;
+  std::map<std::tuple<std::string, std::string, uint64_t>, StageNodeState> links_;  // stage, address, router
   std::map<std::string, int64_t> local_fallbacks_;
 };
 

@@ -18,7 +18,8 @@ nlohmann::json stage_map_json(const RemoteStatus* status) {
       nlohmann::json j = {{"address", n.address},     {"state", n.state},          {"load", n.load},
                           {"in_flight", n.in_flight}, {"requests", n.requests},    {"failures", n.failures},
                           {"bytes_sent", n.bytes_sent}, {"bytes_received", n.bytes_received},
-                          {"wire_ms", n.wire_ms},     {"stage_ms", n.stage_ms}};
+                          {"wire_ms", n.wire_ms},     {"stage_ms", n.stage_ms},    {"links", n.links},
+                          {"links_up", n.links_up}};
       if (!n.transport.empty()) j["transport"] = n.transport;
       if (!n.reason.empty()) j["reason"] = n.reason;
       if (!n.device.empty()) j["device"] = n.device;

@@ -399,3 +399,26 @@ TEST_CASE("a node runs its stages with its own loading flags, from the command l
   refused({"--dtype", "fp8"}, "fp8");
   refused({"--controlnet", tmp.file("node.json")}, "--controlnet");
 }
+
+TEST_CASE("a front with two device slots shows its two links to one node as one /v1/models entry",
+          "[e2e][distributed]") {
+  NodeProcess node({"--model", tiny(), "--stages", "denoiser", "--insecure-plaintext"});
+  WorkerProcess front(front_args({"--device", "cpu", "--device", "cpu", "--stage", "denoiser=" + node.address(),
+                                  "--insecure-plaintext"}));
+  json nodes;
+  for (int i = 0; i < 400; ++i) {  // bounded: both slots' routers finish their handshakes
+    nodes = stages(front.port())["denoiser"]["nodes"];
+    if (nodes.size() == 1 && nodes[0]["links_up"] == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  INFO(nodes.dump());
+  REQUIRE(nodes.size() == 1);
+  CHECK(nodes[0]["state"] == "up");
+  CHECK(nodes[0]["links"] == 2);
+  CHECK(nodes[0]["links_up"] == 2);
+  CHECK(run_job(front.port(), job(3, 5)).first == "complete");
+  CHECK(run_job(front.port(), job(3, 6)).first == "complete");
+  const json entry = node_entry(front.port(), "denoiser", node.address());
+  CHECK(entry["requests"] == 2);  // whichever slot ran each job, both count on the one entry
+  CHECK(entry["in_flight"] == 0);
+}
