@@ -24,8 +24,8 @@ T per_net(const std::vector<T>& values, size_t i, size_t nets, T fallback, const
 }  // namespace
 
 void add_controlnet_options(CLI::App& app, ControlNetArgs& a) {
-  app.add_option("--controlnet", a.nets, "a diffusers ControlNet folder or single .safetensors file (SD1.x/2.x: txt2img, or img2img/inpaint "
-                 "with --init-image; SDXL: txt2img); repeatable: MultiControlNet")
+  app.add_option("--controlnet", a.nets, "a diffusers ControlNet folder or single .safetensors file (SD1.x/2.x and SDXL: txt2img, or "
+                 "img2img/inpaint with --init-image); repeatable: MultiControlNet")
       ->allow_extra_args(false)
       ->check(CLI::ExistingPath);  // a diffusers folder or a single .safetensors file
   app.add_option("--control-image", a.images, "the control image of each --controlnet, in order (e.g. an edge map)")
