@@ -1,7 +1,8 @@
-// The actor layer's parts below the facade: message types through CAF's binary serialisation
-// (as they would cross between processes), stage actors reached through CAF's middleman from a
-// second actor system (a remote stage), the job table's queue / history / TTL and count eviction
-// with explicit time points, job ids, typed errors, latent previews and memory estimates.
+// The actor layer's messages: message types through CAF's binary serialisation (as they would
+// cross between processes), stage actors reached through CAF's middleman from a second actor
+// system (a remote stage), and typed errors (codes, messages, exceptions). The job table is in
+// test_job_table.cpp, latent previews in test_latent_preview.cpp, memory estimates in
+// test_memory_estimate.cpp.
 #include <catch.hpp>
 
 #include <caf/actor_system.hpp>
@@ -11,26 +12,17 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include <regex>
-#include <set>
-
 #include "actors/decoder.h"
 #include "actors/encoder.h"
 #include "actors/errors.h"
 #include "actors/job_registry.h"
-#include "actors/job_table.h"
-#include "actors/memory_estimate.h"
 #include "actors/messages.h"
-#include "actors/preview.h"
 #include "actors/stage_factory.h"
 #include "actors/tensor_message.h"
 #include "actors/writer.h"
 #include "model/pipeline/demo_model.h"
 #include "model/pipeline/generate.h"
 #include "model/pipeline/stages.h"
-#include "model/nn/layers.h"
-#include "model/nn/winograd_conv.h"
-#include "test_util.h"
 
 using namespace sdw;
 using namespace sdw::actors;
@@ -289,92 +281,6 @@ TEST_CASE("a stage on another actor system, reached through the middleman, answe
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
-TEST_CASE("the job table: bounded queue, history, TTL and count eviction", "[actors]") {
-  job_table t(2, 3, 100ms);
-  const auto t0 = clock_type::now();
-  auto request = [](int steps) {
-    ResolvedRequest r;
-    r.request.steps = steps;
-    r.request.init_image.pixels = std::vector<uint8_t>(1000, 'x');
-    return r;
-  };
-  t.add("a", JobSubmission{}, request(4), t0, t0 + 1s);
-  t.add("b", JobSubmission{}, request(4), t0, t0 + 1s);
-  CHECK(t.queue_full());
-  CHECK(t.queue_position("b") == 2);
-  REQUIRE(t.pop_queued().value() == "a");
-  job_record& a = *t.find("a");
-  t.start(a, 0, t0);
-  CHECK(t.running() == 1);
-  CHECK_FALSE(t.queue_full());
-  CHECK(t.queue_position("b") == 1);
-  JobEvent done;
-  done.type = JobEvent::Type::complete;
-  t.append(a, done);
-  t.finish(a, JobState::completed, t0 + 10ms);
-  CHECK(t.find("a")->request.request.init_image.pixels.empty());  // the request's images are let go
-  REQUIRE(t.find("a")->events.size() == 3);            // queued, started, complete
-  CHECK(t.find("a")->events[0].type == JobEvent::Type::queued);
-  CHECK(t.find("a")->events[0].job_id == "a");
-  // A queued job can finish (cancel): it leaves the queue.
-  t.finish(*t.find("b"), JobState::cancelled, t0 + 20ms);
-  CHECK(t.queued() == 0);
-  CHECK(t.counts().completed == 1);
-  CHECK(t.counts().cancelled == 1);
-  // TTL: nothing before 100 ms after finishing, then the oldest first.
-  CHECK(t.evict(t0 + 50ms).empty());
-  CHECK(t.next_expiry().value() == t0 + 110ms);
-  CHECK(t.evict(t0 + 110ms) == std::vector<std::string>{"a"});
-  CHECK(t.evict(t0 + 120ms) == std::vector<std::string>{"b"});
-  CHECK(t.size() == 0);
-  CHECK_FALSE(t.next_expiry());
-  // Count: at most 3 finished jobs are kept, whatever the TTL.
-  for (int i = 0; i < 6; ++i) {
-    const std::string id = "j" + std::to_string(i);
-    t.add(id, JobSubmission{}, request(1), t0, t0 + 1s);
-    t.finish(*t.find(id), JobState::failed, t0 + 200ms);
-  }
-  CHECK(t.evict(t0 + 200ms) == std::vector<std::string>{"j0", "j1", "j2"});
-  CHECK(t.size() == 3);
-  CHECK(t.find("j5"));
-}
-
-TEST_CASE("the job table keeps at most max_finished_bytes of image data, the newest result always", "[actors]") {
-  job_table t(8, 100, 1h, /*max_finished_bytes=*/2500);
-  const auto t0 = clock_type::now();
-  auto finish_with_image = [&](const std::string& id, size_t bytes) {
-    job_record& job = t.add(id, JobSubmission{}, ResolvedRequest{}, t0, t0 + 1s);
-    t.finish(job, JobState::completed, t0);
-    JobEvent done;
-    done.type = JobEvent::Type::complete;
-    done.images.push_back(EncodedImage{std::string(bytes, 'p'), "png", 8, 8});
-    t.append(job, done);
-  };
-  finish_with_image("a", 1000);
-  finish_with_image("b", 1000);
-  CHECK(t.evict(t0).empty());  // 2000 bytes: within the cap
-  finish_with_image("c", 1000);
-  CHECK(t.evict(t0) == std::vector<std::string>{"a"});  // 3000 > 2500: the oldest goes
-  CHECK(t.find("b"));
-  CHECK(t.find("c"));
-  finish_with_image("d", 5000);  // alone over the cap: the others go, the newest result stays
-  CHECK(t.evict(t0) == std::vector<std::string>{"b", "c"});
-  CHECK(t.find("d"));
-  CHECK(t.size() == 1);
-}
-
-TEST_CASE("job ids are random version-4 UUIDs", "[actors]") {
-  std::mt19937_64 rng{std::random_device{}()};
-  std::set<std::string> ids;
-  const std::regex form("job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
-  for (int i = 0; i < 1000; ++i) {
-    std::string id = new_job_id(rng);
-    CHECK(std::regex_match(id, form));
-    ids.insert(id);
-  }
-  CHECK(ids.size() == 1000);
-}
-
 TEST_CASE("typed errors: codes, messages, exceptions", "[actors]") {
   WorkerError e = to_worker_error(make_sd_error(WorkerErrc::queue_full, "the queue is full"));
   CHECK(e.code() == WorkerErrc::queue_full);
@@ -392,152 +298,4 @@ TEST_CASE("typed errors: codes, messages, exceptions", "[actors]") {
   CHECK(classify(std::logic_error("bug")) == WorkerErrc::internal);
   CHECK(error_message(classify_exception(std::make_exception_ptr(std::runtime_error("first\nbacktrace")), "decoder")) ==
         "decoder failed: first");
-}
-
-TEST_CASE("latent previews use the SD 4x3 latent -> RGB matrix", "[actors]") {
-  at::Tensor lat = at::zeros({1, 4, 2, 3});
-  lat[0][0].fill_(1.0);
-  Image img = latent_preview(lat, "sd1");
-  CHECK(img.width == 3);
-  CHECK(img.height == 2);
-  CHECK(img.channels == 3);
-  // (0.3512, 0.2297, 0.3227) mapped from [-1, 1] to [0, 255]
-  CHECK(img.pixels[0] == 172);
-  CHECK(img.pixels[1] == 157);
-  CHECK(img.pixels[2] == 169);
-  CHECK_THROWS(latent_preview(at::zeros({1, 16, 2, 2}), "sd1"));
-}
-
-TEST_CASE("memory estimates: weights from the safetensors headers plus activations", "[actors]") {
-  CHECK(mem_available_bytes() > 0);
-  const std::string folder = test::fixture("pipelines/tiny-sd15");
-  MemoryEstimate e = estimate_folder(folder, at::kFloat);
-  auto model = load_diffusers_model(folder, {});
-  // The headers count every stored tensor; the model counts its parameters.
-  CHECK(e.weight_bytes >= model->weight_bytes());
-  CHECK(e.weight_bytes < model->weight_bytes() * 11 / 10);
-  CHECK(e.activation_bytes > 0);
-  CHECK(estimate_folder(folder, at::kHalf).weight_bytes < e.weight_bytes);
-  // SD1.5 at 512x512, fp32: the 8-head attention over 4096 tokens with CFG dominates (~2 GiB).
-  nlohmann::json unet{{"block_out_channels", {320, 640, 1280, 1280}},
-                      {"down_block_types", {"CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"}},
-                      {"attention_head_dim", 8}};
-  nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
-  const int64_t act = activation_bytes(unet, vae, 512, 512, 4);
-  CHECK(act > (int64_t{2} << 30));
-  CHECK(act < (int64_t{3} << 30));
-  CHECK(activation_bytes(unet, vae, 512, 512, 2) < act);
-  CHECK(MemoryEstimate{1 << 30, 1 << 29}.describe() == "1.50 GiB (weights 1.00 GiB + activations 512.0 MiB)");
-
-  // The CPU fast path (nn/packed_layer.h): packed weights replace the plain ones, so it adds their
-  // block padding and two more copies of the largest layer while it is packed, for fp32 (and bf16
-  // on the mixed path) on the CPU while prepacking is on, never for the VAE or other devices;
-  // fp16-stored weights add the largest layer in fp32 and its reorder. The mixed bf16 and
-  // fp16-stored paths' activations are fp32 (twice the 16-bit estimate).
-  int64_t unet_te = 0;
-  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
-                                     static_cast<const torch::nn::Module*>(model->unet.get())})
-    for (const auto& p : m->parameters()) unet_te += p.numel() * p.element_size();
-  CHECK(e.prepackable_bytes >= unet_te);
-  CHECK(e.prepackable_bytes < unet_te * 11 / 10);
-  const bool was = nn::cpu_prepack_enabled();
-  nn::set_cpu_prepack(true);
-  MemoryEstimate cpu = e;
-  add_cpu_prepack(cpu, at::kCPU, at::kFloat);
-  CHECK(e.largest_prepackable_bytes > 0);
-  CHECK(e.largest_prepackable_bytes < e.prepackable_bytes);
-  const int64_t fast_path = e.prepack_padding_bytes + 2 * e.largest_prepackable_bytes;
-  // fp32 and fp16-stored products also hold one Winograd work buffer (nn/winograd_conv.h): its
-  // bound, or two fp32 copies of the largest layer where that is less (this tiny model).
-  const int64_t winograd =
-      nn::cpu_winograd_enabled() ? std::min<int64_t>(nn::kWinogradWorkBytesBound, 2 * e.largest_prepackable_bytes) : 0;
-  CHECK(winograd < nn::kWinogradWorkBytesBound);
-  CHECK(cpu.prepack_bytes == (nn::cpu_onednn_enabled() ? fast_path : 0) + winograd);
-  CHECK(cpu.total() == e.total() + cpu.prepack_bytes);
-  MemoryEstimate half = e;
-  add_cpu_prepack(half, at::kCPU, at::kHalf);
-  // fp16: the same layer bytes count as half an fp32 layer, so four copies.
-  const int64_t winograd_half =
-      nn::cpu_winograd_enabled() ? std::min<int64_t>(nn::kWinogradWorkBytesBound, 4 * e.largest_prepackable_bytes) : 0;
-  CHECK(half.prepack_bytes == 4 * e.largest_prepackable_bytes + winograd_half);
-  CHECK(half.activation_bytes == 2 * e.activation_bytes);
-  MemoryEstimate bf16 = e;
-  add_cpu_prepack(bf16, at::kCPU, at::kBFloat16);
-  const bool mixed = nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
-  CHECK(bf16.prepack_bytes == (mixed ? fast_path : 0));
-  CHECK(bf16.activation_bytes == (mixed ? 2 : 1) * e.activation_bytes);
-  MemoryEstimate gpu = e;
-  add_cpu_prepack(gpu, at::Device("cuda:0"), at::kBFloat16);
-  CHECK(gpu.prepack_bytes == 0);
-  CHECK(gpu.activation_bytes == e.activation_bytes);
-  nn::set_cpu_prepack(false);
-  MemoryEstimate off = e;
-  add_cpu_prepack(off, at::kCPU, at::kFloat);
-  CHECK(off.prepack_bytes == winograd);
-  nn::set_cpu_prepack(was);
-  MemoryEstimate shown{1 << 30, 1 << 29};
-  shown.prepack_bytes = 1 << 28;
-  CHECK(shown.describe() == "1.75 GiB (weights 1.00 GiB + activations 512.0 MiB + CPU fast path up to 256.0 MiB)");
-}
-
-TEST_CASE("the memory estimate covers the weights a generation leaves held, packed copies included", "[actors]") {
-  if (!nn::cpu_onednn_enabled() || !nn::cpu_prepack_enabled()) return;  // nothing is ever packed here
-  const std::string folder = test::fixture("pipelines/tiny-sd15");
-  MemoryEstimate e = estimate_folder(folder, at::kFloat);
-  add_cpu_prepack(e, at::kCPU, at::kFloat);
-  auto model = load_diffusers_model(folder, {});
-  auto held = [&] {
-    return nn::held_parameter_bytes(*model->text_encoder) + nn::held_parameter_bytes(*model->unet) +
-           nn::held_parameter_bytes(*model->vae);
-  };
-  const int64_t plain = held();
-  CHECK(plain == model->weight_bytes());
-  GenerationRequest req;
-  req.prompt = "a cat";
-  req.width = req.height = 32;  // latents 16x16: the tiny UNet's second level (8x8 x CFG batch 2) packs
-  req.steps = 2;
-  generate(*model, req);
-  const int64_t packed = nn::packed_layer_count(*model->unet) + nn::packed_layer_count(*model->vae);
-  INFO("packed layers " << packed << ", held " << held() << " bytes, plain " << plain << ", estimate " << e.describe());
-  CHECK(packed > 0);
-  // The packed weights replaced the plain ones: what is held grows by the block padding only.
-  CHECK(held() - plain <= e.prepack_padding_bytes);
-  CHECK(held() < plain + plain / 2);  // never a second copy
-  CHECK(held() <= e.weight_bytes + e.prepack_bytes);
-}
-
-TEST_CASE("SDXL memory estimates: both text encoders, a refiner without the first, SDXL single files at 1024", "[actors][sdxl]") {
-  const std::string folder = test::fixture("pipelines/tiny-sdxl");
-  auto model = load_diffusers_model(folder, {});
-  const MemoryEstimate e = estimate_folder(folder, at::kFloat);
-  CHECK(e.weight_bytes >= model->weight_bytes());  // text_encoder_2 included
-  int64_t params = 0;
-  for (const torch::nn::Module* m : {static_cast<const torch::nn::Module*>(model->text_encoder.get()),
-                                     static_cast<const torch::nn::Module*>(model->text_encoder_2.get()),
-                                     static_cast<const torch::nn::Module*>(model->unet.get())})
-    for (const auto& p : m->parameters()) params += p.numel() * p.element_size();
-  CHECK(estimate_model(*model).prepackable_bytes == params);
-  const int64_t te1 = [&] {
-    int64_t b = 0;
-    for (const auto& p : model->text_encoder->parameters()) b += p.numel() * p.element_size();
-    return b;
-  }();
-  model->text_encoder = CLIPTextModel{nullptr};  // a refiner has text_encoder_2 only
-  CHECK(estimate_model(*model).prepackable_bytes == params - te1);
-
-  // Single files: an SDXL header is estimated with SDXL's UNet at 1024x1024, an SD1 one at 512x512.
-  test::TempDir tmp;
-  std::map<std::string, at::Tensor> t{{"model.diffusion_model.input_blocks.0.0.weight", at::zeros({4, 4, 3, 3})},
-                                      {"cond_stage_model.transformer.text_model.final_layer_norm.weight", at::zeros({4})}};
-  save_safetensors(tmp.file("sd1.safetensors"), t);
-  t.erase("cond_stage_model.transformer.text_model.final_layer_norm.weight");
-  t["conditioner.embedders.0.transformer.text_model.final_layer_norm.weight"] = at::zeros({4});
-  save_safetensors(tmp.file("xl.safetensors"), t);
-  nlohmann::json xl_unet{{"block_out_channels", {320, 640, 1280}},
-                         {"down_block_types", {"DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"}},
-                         {"attention_head_dim", {5, 10, 20}}};
-  nlohmann::json vae{{"block_out_channels", {128, 256, 512, 512}}};
-  const MemoryEstimate xl = estimate_single_file(tmp.file("xl.safetensors"), at::kFloat);
-  CHECK(xl.activation_bytes == activation_bytes(xl_unet, vae, 1024, 1024, 4));
-  CHECK(xl.activation_bytes > estimate_single_file(tmp.file("sd1.safetensors"), at::kFloat).activation_bytes);
 }

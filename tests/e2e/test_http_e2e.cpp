@@ -1,41 +1,31 @@
-// `sd-worker serve` end to end: the real binary on a loopback port with the demo model, driven
-// by a real HTTP client. A job's SSE stream event by event, the same image as `sd-worker
-// generate` for the same seed, cancel mid-stream, 429 when the queue is full, every validation
-// and malformed-input case answered with the error shape while the worker keeps serving, path
-// tricks, auth on and off, CORS, two readers of one stream, late readers, a reader that drops
-// (the job still completes, or is cancelled when it asked for that), keep-alives while queued,
-// a failing job ([ERROR]), a model that fails to load (503s), metrics, the rbee-hive spawn form
-// and graceful shutdown on SIGTERM.
+// `sd-worker serve` end to end, a job's life over HTTP: the real binary on a loopback port with the
+// demo model, driven by a real HTTP client. A job's SSE stream event by event, the same image as
+// `sd-worker generate` for the same seed, previews and JPEG output, two readers of one stream,
+// late readers, cancel mid-stream, keep-alives while queued, a reader that drops (the job still
+// completes, or is cancelled when it asked for that), every validation and malformed-input case
+// answered with the error shape while the worker keeps serving, and the metrics of the jobs above
+// (that test counts the jobs of this file's earlier cases on the shared server: keep it last,
+// here). Service routes, path tricks, CORS and auth: test_http_e2e_routes.cpp; a full queue,
+// the rbee-hive spawn form, SIGTERM, a failed load and a failing job: test_http_e2e_lifecycle.cpp.
 #include <catch.hpp>
 
 #include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
-#include <atomic>
-#include <fstream>
-#include <regex>
-#include <sstream>
 #include <thread>
 
+#include "e2e/http_e2e_checks.h"
 #include "e2e/http_harness.h"
 #include "model/image/image_io.h"
 #include "test_util.h"
 
 using namespace sdw;
 using namespace sdw::test;
+using namespace sdw::test::http_e2e;
 using nlohmann::json;
 
 namespace {
-
-const std::string kAllowedOrigin = "http://allowed.example:8000";
-
-// One server for most cases: no auth, small sides allowed, a 2 MiB body limit, fast keep-alives.
-WorkerProcess& shared_server() {
-  static WorkerProcess server({"--min-side", "64", "--max-body-bytes", "2097152", "--sse-keepalive-ms", "200",
-                               "--queue-size", "16", "--cors-origin", kAllowedOrigin});
-  return server;
-}
 
 uint32_t crc32(const std::string& bytes) {
   uint32_t c = 0xffffffffu;
@@ -58,50 +48,9 @@ std::string png_claiming(const std::string& png, uint32_t width, uint32_t height
   return out;
 }
 
-// The error shape, the status and the request id (header and body agree).
-void check_error(const HttpReply& r, int status, const std::string& code) {
-  INFO("status " << r.status << " body " << r.raw.substr(0, 400));
-  CHECK(r.status == status);
-  REQUIRE(r.body.is_object());
-  REQUIRE(r.body.contains("error"));
-  const json& e = r.body["error"];
-  CHECK(e["code"] == code);
-  CHECK(e["message"].is_string());
-  CHECK_FALSE(e["message"].get<std::string>().empty());
-  CHECK(e["type"].is_string());
-  CHECK(e["request_id"].is_string());
-  CHECK(e["request_id"] == r.header("X-Request-Id"));
-  CHECK(r.header("Content-Type").find("application/json") == 0);
-}
-
-void check_still_serving(int port) {
-  const HttpReply h = http_get(port, "/health");
-  CHECK(h.status == 200);
-  CHECK(h.body == json({{"status", "healthy"}}));
-}
-
-std::string submit(int port, const json& body, const httplib::Headers& headers = {}) {
-  const HttpReply r = post_json(port, body, headers);
-  INFO(r.raw);
-  REQUIRE(r.status == 200);
-  const std::string id = r.body.at("job_id");
-  CHECK(std::regex_match(id, std::regex("job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")));
-  CHECK(r.body.at("sse_url") == "/v1/jobs/" + id + "/stream");
-  return id;
-}
-
-std::string stream_path(const std::string& id) { return "/v1/jobs/" + id + "/stream"; }
-
 Image decode_event_image(const json& event) {
   REQUIRE(event.contains("image"));
   return decode_image_base64(event["image"].get<std::string>());
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 std::string quote(const std::string& s) {
@@ -120,115 +69,7 @@ int run_command(const std::string& cmd, std::string& output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-// A full stream's invariants: 200 text/event-stream, ids 1..n in order, one marker, last.
-void check_stream_shape(const SseStream& s, const std::string& marker_prefix) {
-  INFO(s.raw.substr(0, 2000));
-  CHECK(s.status == 200);
-  CHECK(s.content_type.find("text/event-stream") == 0);
-  REQUIRE(s.markers.size() == 1);
-  CHECK(s.markers[0].rfind(marker_prefix, 0) == 0);
-  REQUIRE_FALSE(s.events.empty());
-  CHECK(s.events.back().data == s.markers[0]);
-  CHECK_FALSE(s.data_after_marker);
-  for (size_t i = 0; i < s.events.size(); ++i) CHECK(s.events[i].id == std::to_string(i + 1));
-  for (size_t i = 0; i + 1 < s.events.size(); ++i) {
-    const std::string& name = s.events[i].event;
-    CHECK((name == "progress" || name == "preview" || name == "complete" || name == "error" || name == "narration"));
-    CHECK(s.events[i].json().is_object());
-    CHECK(s.events[i].json()["type"] == name);
-  }
-}
-
 }  // namespace
-
-TEST_CASE("service routes: /, /health, /ready, /info, /metrics, unknown routes", "[http][e2e]") {
-  WorkerProcess& w = shared_server();
-  const int port = w.port();
-  for (const char* path : {"/", "/health"}) {
-    const HttpReply r = http_get(port, path);
-    CHECK(r.status == 200);
-    CHECK(r.body == json({{"status", "healthy"}}));
-  }
-  const HttpReply ready = http_get(port, "/ready");
-  CHECK(ready.status == 200);
-  CHECK(ready.body == json({{"ready", true}}));
-
-  const HttpReply info = http_get(port, "/info");
-  REQUIRE(info.status == 200);
-  CHECK(info.body["model_id"] == "demo");
-  CHECK(info.body["device"] == "cpu");
-  CHECK(info.body["port"] == port);
-  CHECK(info.body["implementation"] == "sd-worker-cpp");
-  CHECK(info.body["version"].is_string());
-  CHECK(info.body["id"].is_string());
-  const std::string status = info.body["status"];
-  CHECK((status == "ready" || status == "busy"));
-
-  const HttpReply metrics = http_get(port, "/metrics");
-  CHECK(metrics.status == 200);
-  CHECK(metrics.header("Content-Type").find("text/plain") == 0);
-  CHECK_THAT(metrics.raw, Catch::Contains("sdw_model_ready 1"));
-  CHECK_THAT(metrics.raw, Catch::Contains("sdw_model_load_seconds "));
-  CHECK_THAT(metrics.raw, Catch::Contains("process_resident_memory_bytes "));
-
-  check_error(http_get(port, "/nope"), 404, "ROUTE_NOT_FOUND");
-  check_error(http_get(port, "/v1/jobs"), 405, "METHOD_NOT_ALLOWED");
-  CHECK_THAT(http_get(port, "/v1/jobs").header("Allow"), Catch::Contains("POST"));
-  check_error(http_delete(port, "/health"), 405, "METHOD_NOT_ALLOWED");
-
-  // X-Request-Id: echoed when sane, in the header and in error bodies; made otherwise.
-  const HttpReply echoed = http_get(port, "/nope", {{"X-Request-Id", "trace-42"}});
-  CHECK(echoed.header("X-Request-Id") == "trace-42");
-  CHECK(echoed.body["error"]["request_id"] == "trace-42");
-  const HttpReply made = http_get(port, "/health", {{"X-Request-Id", "bad id with spaces"}});
-  CHECK(made.header("X-Request-Id").rfind("req-", 0) == 0);
-  CHECK(http_get(port, "/health").header("X-Request-Id") != http_get(port, "/health").header("X-Request-Id"));
-}
-
-
-TEST_CASE("GET /v1/models: the served model, its memory per device, and the catalog", "[http][e2e][models]") {
-  WorkerProcess& w = shared_server();
-  const HttpReply r = http_get(w.port(), "/v1/models");
-  INFO(r.raw);
-  REQUIRE(r.status == 200);
-  CHECK(r.body["object"] == "list");
-  REQUIRE(r.body["data"].size() == 1);
-  const json& m = r.body["data"][0];
-  CHECK(m["id"] == "demo");
-  CHECK(m["object"] == "model");
-  CHECK(m["status"] == "loaded");
-  CHECK(m["loaded"] == true);
-  CHECK(m["dtype"] == "fp32");
-  CHECK(m["family"] == "demo");
-  CHECK(m["default_width"].get<int>() > 0);
-  CHECK(m["default_steps"].get<int>() > 0);
-  REQUIRE(m["devices"].size() == 1);
-  const json& d = m["devices"][0];
-  CHECK(d["device"] == "cpu");
-  CHECK(d["state"] == "ready");
-  // The demo model's weights are tens of MiB in fp32; the estimate adds activations on top.
-  const int64_t weights = d["weight_bytes"], estimate = d["estimate_bytes"];
-  CHECK(weights > (1 << 20));
-  CHECK(weights < (1LL << 30));
-  CHECK(estimate > weights);
-  CHECK(d["available_bytes"].get<int64_t>() > estimate);  // CPU: MemAvailable it was checked against
-  CHECK(m["memory"]["weight_bytes"] == weights);
-  CHECK(r.body["process"]["rss_bytes"].get<int64_t>() > weights);
-  // The catalog: rbee's version names with their repos and a memory estimate per dtype.
-  bool v15 = false;
-  for (const auto& e : r.body["catalog"]) {
-    CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() < e["estimate_bytes"]["fp32"].get<int64_t>());
-    if (e["version"] == "v1-5") {
-      v15 = true;
-      CHECK(e["repo"] == "runwayml/stable-diffusion-v1-5");
-      CHECK(e["family"] == "sd1");
-      // SD1.5 in fp16: about 2 GiB of weights (VAE in fp32) plus activations at 512x512.
-      CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() > (2LL << 30));
-      CHECK(e["estimate_bytes"]["fp16"].get<int64_t>() < (4LL << 30));
-    }
-  }
-  CHECK(v15);
-}
 
 TEST_CASE("a job's SSE stream event by event; status, late readers, Last-Event-ID", "[http][e2e][sse]") {
   const int port = shared_server().port();
@@ -555,75 +396,6 @@ TEST_CASE("every validation rule and malformed input: 4xx with the error shape, 
   check_stream_shape(read_sse(port, stream_path(submit(port, inpaint))), "[DONE]");
 }
 
-TEST_CASE("path tricks and malformed HTTP are 4xx with the error shape", "[http][e2e][validation]") {
-  const int port = shared_server().port();
-  const std::vector<std::string> get_paths = {
-      "/v1/jobs/..%2F..", "/v1/jobs/..%2F..%2F..%2Fetc%2Fpasswd", "/v1/jobs/..", "/v1/jobs/%2e%2e/stream",
-      "/v1/jobs/..%2F..%2Fhealth/stream", "/v1/jobs/%00", "/v1/jobs/job-%00/stream", "/v1/jobs/" + std::string(3000, 'a'),
-      "/v1/jobs/job-x/stream/extra", "/v1/jobs/a%20b", "/v1//jobs", "/v1/jobs/%ff%fe",
-      "/v1/jobs/job-00000000-0000-4000-8000-000000000000", "/v1/jobs/job-00000000-0000-4000-8000-000000000000/stream"};
-  for (const auto& path : get_paths) {
-    INFO(path.substr(0, 80));
-    const HttpReply r = http_get(port, path);
-    CHECK(r.status >= 400);
-    CHECK(r.status < 500);
-    check_error(r, r.status, r.body.is_object() ? r.body["error"].value("code", "?") : "?");
-  }
-  check_error(http_get(port, "/v1/jobs/job-00000000-0000-4000-8000-000000000000"), 404, "JOB_NOT_FOUND");
-  check_error(http_get(port, "/v1/jobs/..%2F..%2Fetc%2Fpasswd/stream"), 404, "ROUTE_NOT_FOUND");
-  check_error(http_delete(port, "/v1/jobs/.."), 404, "JOB_NOT_FOUND");
-  check_error(http_delete(port, "/v1/jobs/..%2F.."), 404, "ROUTE_NOT_FOUND");
-
-  const std::string garbage = raw_exchange(port, "GARBAGE\r\n");
-  CHECK(garbage.rfind("HTTP/1.1 400", 0) == 0);
-  CHECK_THAT(garbage, Catch::Contains("\"error\""));
-  const std::string long_uri = raw_exchange(port, "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n");
-  CHECK(long_uri.rfind("HTTP/1.1 414", 0) == 0);
-  CHECK_THAT(long_uri, Catch::Contains("URI_TOO_LONG"));
-  // Ambiguous framing (request smuggling behind a proxy) is refused, not served.
-  const std::string body = demo_job().dump();
-  const std::string head = "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
-  const std::string chunked = [&] {
-    char size[16];
-    std::snprintf(size, sizeof size, "%zx", body.size());
-    return std::string(size) + "\r\n" + body + "\r\n0\r\n\r\n";
-  }();
-  for (const std::string& framing :
-       {"Content-Length: " + std::to_string(body.size()) + "\r\nContent-Length: " + std::to_string(body.size() + 5) +
-            "\r\n\r\n" + body,
-        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + chunked,
-        "Transfer-Encoding: CHUNKED\r\nContent-Length: 5\r\n\r\n" + chunked,
-        "Transfer-Encoding:\tchunked\r\nContent-Length: 5\r\n\r\n" + chunked}) {
-    const std::string reply = raw_exchange(port, head + framing);
-    INFO(framing.substr(0, 60));
-    CHECK(reply.rfind("HTTP/1.1 400", 0) == 0);
-    CHECK_THAT(reply, Catch::Contains("BAD_FRAMING"));
-  }
-  check_still_serving(port);
-}
-
-TEST_CASE("CORS: allowed origin echoed, preflight answered, others get nothing", "[http][e2e][cors]") {
-  const int port = shared_server().port();
-  httplib::Client cli("127.0.0.1", port);
-  auto pre = cli.Options("/v1/jobs", {{"Origin", kAllowedOrigin},
-                                      {"Access-Control-Request-Method", "POST"},
-                                      {"Access-Control-Request-Headers", "content-type"}});
-  REQUIRE(pre);
-  CHECK(pre->status == 204);
-  CHECK(pre->get_header_value("Access-Control-Allow-Origin") == kAllowedOrigin);
-  CHECK(pre->get_header_value("Access-Control-Allow-Credentials") == "true");
-  CHECK(pre->get_header_value("Vary") == "Origin");
-  CHECK_THAT(pre->get_header_value("Access-Control-Allow-Methods"), Catch::Contains("POST"));
-  CHECK_THAT(pre->get_header_value("Access-Control-Allow-Headers"), Catch::Contains("Content-Type"));
-  auto other = cli.Options("/v1/jobs", {{"Origin", "http://evil.example"}, {"Access-Control-Request-Method", "POST"}});
-  REQUIRE(other);
-  CHECK_FALSE(other->has_header("Access-Control-Allow-Origin"));
-  CHECK(http_get(port, "/health", {{"Origin", kAllowedOrigin}}).header("Access-Control-Allow-Origin") == kAllowedOrigin);
-  CHECK(http_get(port, "/nope", {{"Origin", kAllowedOrigin}}).header("Access-Control-Allow-Origin") == kAllowedOrigin);
-  CHECK(http_get(port, "/health", {{"Origin", "http://evil.example"}}).header("Access-Control-Allow-Origin").empty());
-  CHECK(http_get(port, "/health").header("Access-Control-Allow-Origin").empty());
-}
-
 TEST_CASE("metrics count the jobs and latencies above", "[http][e2e][metrics]") {
   const int port = shared_server().port();
   const std::string text = http_get(port, "/metrics").raw;
@@ -643,148 +415,4 @@ TEST_CASE("metrics count the jobs and latencies above", "[http][e2e][metrics]") 
   CHECK(value("sdw_http_requests_total{route=\"submit_job\",status=\"200\"}") >= 10);
   CHECK(value("sdw_queue_depth") == 0);
   CHECK(value("process_resident_memory_bytes") > 1e6);
-}
-
-TEST_CASE("bearer auth (LLORCH_API_TOKEN): health routes open, everything else 401", "[http][e2e][auth]") {
-  WorkerProcess w({"--min-side", "64"}, {{"LLORCH_API_TOKEN", "s3cret-token"}});
-  const int port = w.port();
-  for (const char* path : {"/", "/health", "/ready"}) CHECK(http_get(port, path).status == 200);
-
-  const std::string unknown = "/v1/jobs/job-00000000-0000-4000-8000-000000000000";
-  const httplib::Headers wrong = {{"Authorization", "Bearer nope"}};
-  const httplib::Headers right = {{"Authorization", "Bearer s3cret-token"}};
-  for (const auto& headers : {httplib::Headers{}, wrong}) {
-    const std::string code = headers.empty() ? "MISSING_API_KEY" : "INVALID_API_KEY";
-    std::vector<HttpReply> replies = {http_get(port, "/info", headers), http_get(port, "/metrics", headers), http_get(port, "/v1/models", headers),
-                                      post_json(port, demo_job(), headers), http_get(port, unknown, headers),
-                                      http_get(port, unknown + "/stream", headers), http_delete(port, unknown, headers)};
-    for (const auto& r : replies) {
-      check_error(r, 401, code);
-      CHECK(r.body["error"]["type"] == "authentication_error");
-      CHECK(r.header("WWW-Authenticate") == "Bearer");
-    }
-  }
-  CHECK(http_get(port, "/info", {{"Authorization", "bearer s3cret-token"}}).status == 200);
-  const std::string id = submit(port, demo_job(3, 21), right);
-  const SseStream s = read_sse(port, stream_path(id), right);
-  check_stream_shape(s, "[DONE]");
-  CHECK(http_get(port, "/v1/jobs/" + id, right).body["state"] == "completed");
-  CHECK(http_get(port, "/metrics", right).status == 200);
-
-  // A refused body on a keep-alive connection leaves the connection usable.
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_keep_alive(true);
-  auto r1 = cli.Post("/v1/jobs", demo_job().dump(), "application/json");
-  REQUIRE(r1);
-  CHECK(r1->status == 401);
-  auto r2 = cli.Get("/health");
-  REQUIRE(r2);
-  CHECK(r2->status == 200);
-  CHECK(r2->body == "{\"status\":\"healthy\"}");
-  auto r3 = cli.Post("/v1/jobs", right, demo_job(2, 1).dump(), "application/json");
-  REQUIRE(r3);
-  CHECK(r3->status == 200);
-}
-
-TEST_CASE("429 when the queue is full", "[http][e2e][queue]") {
-  WorkerProcess w({"--min-side", "64", "--queue-size", "1"});
-  const int port = w.port();
-  const std::string running = submit(port, demo_job(150, 1));
-  const std::string queued = submit(port, demo_job(150, 2));
-  const HttpReply full = post_json(port, demo_job(2, 3));
-  check_error(full, 429, "QUEUE_FULL");
-  CHECK(full.body["error"]["type"] == "rate_limit_error");
-  CHECK(full.header("Retry-After") == "1");
-  CHECK_THAT(http_get(port, "/metrics").raw, Catch::Contains("sdw_jobs_rejected_total{code=\"QUEUE_FULL\"} 1"));
-  CHECK(http_delete(port, "/v1/jobs/" + queued).status == 200);
-  CHECK(http_delete(port, "/v1/jobs/" + running).status == 200);
-  const std::string after = submit(port, demo_job(2, 4));
-  CHECK(wait_for_state(port, after, "completed") == "completed");
-}
-
-TEST_CASE("rbee-hive spawn form; SIGTERM shuts down gracefully", "[http][e2e][shutdown]") {
-  WorkerProcess w({"--worker-id", "worker-cpu-test", "--model", "demo", "--min-side", "64", "--shutdown-grace-s", "1"}, {},
-                  /*serve_word=*/false);
-  const int port = w.port();
-  CHECK(http_get(port, "/info").body["id"] == "worker-cpu-test");
-  const std::string id = submit(port, demo_job(150, 8));
-  std::atomic<bool> started{false};
-  SseStream s;
-  std::thread reader([&] {
-    s = read_sse(port, stream_path(id), {}, [&](const SseEvent& e) {
-      if (e.event == "progress") started = true;
-      return true;
-    });
-  });
-  for (int i = 0; i < 3000 && !started; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(started);
-  const auto t0 = std::chrono::steady_clock::now();
-  const int code = w.stop(std::chrono::seconds(60));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  reader.join();
-  INFO(w.log());
-  CHECK(code == 0);
-  CHECK(seconds < 20);
-  REQUIRE(s.markers.size() == 1);  // the stream ended with its marker, not a cut connection
-  CHECK((s.markers[0] == "[DONE]" || s.markers[0] == "[CANCELLED]"));
-  CHECK_THAT(w.log(), Catch::Contains("shutting down"));
-}
-
-TEST_CASE("a model that fails to load: /ready and /health say so, jobs are 503", "[http][e2e][ready]") {
-  WorkerProcess w({"--model", "/nonexistent/model-folder", "--min-side", "64"}, {}, true,
-                  WorkerProcess::WaitFor::listening);
-  const int port = w.port();
-  HttpReply ready;
-  for (int i = 0; i < 600; ++i) {  // bounded: the load fails within moments
-    ready = http_get(port, "/ready");
-    if (ready.status == 503 && ready.body.value("reason", "").find("loading") == std::string::npos) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  INFO(w.log());
-  CHECK(ready.status == 503);
-  CHECK(ready.body["ready"] == false);
-  // The routes that need no token name the model, not its path (the log keeps the path).
-  CHECK_THAT(ready.body.value("reason", ""), Catch::Contains("model-folder"));
-  CHECK_THAT(ready.body.value("reason", ""), !Catch::Contains("/nonexistent"));
-  CHECK_THAT(w.log(), Catch::Contains("/nonexistent/model-folder"));
-  const HttpReply health = http_get(port, "/health");
-  CHECK(health.status == 503);
-  CHECK(health.body["status"] == "unhealthy");
-  CHECK_THAT(health.body.value("reason", ""), Catch::Contains("model-folder"));
-  CHECK_THAT(health.body.value("reason", ""), !Catch::Contains("/nonexistent"));
-  CHECK(http_get(port, "/info").body["status"] == "stopped");
-  const HttpReply models = http_get(port, "/v1/models");
-  REQUIRE(models.status == 200);
-  CHECK(models.body["data"][0]["status"] == "failed");
-  CHECK(models.body["data"][0]["loaded"] == false);
-  CHECK(models.body["data"][0]["devices"][0]["state"] == "failed");
-  CHECK_THAT(models.body["data"][0]["error"].get<std::string>(), Catch::Contains("nonexistent"));
-  json job = demo_job();
-  job["model"] = "/nonexistent/model-folder";
-  const HttpReply r = post_json(port, job);
-  check_error(r, 503, "NOT_READY");
-  CHECK(r.header("Retry-After") == "1");
-  CHECK(w.stop() == 0);
-}
-
-TEST_CASE("a job that fails: error event, [ERROR] marker, failed state", "[http][e2e][sse]") {
-  WorkerProcess w({"--min-side", "64", "--job-timeout-s", "1"});
-  const int port = w.port();
-  json job = demo_job(150, 31);  // 150 steps at 128x128: well past its 1 s deadline
-  job["width"] = job["height"] = 128;
-  const std::string id = submit(port, job);
-  const SseStream s = read_sse(port, stream_path(id));
-  check_stream_shape(s, "[ERROR] ");
-  const auto errors = s.named("error");
-  REQUIRE(errors.size() == 1);
-  const json e = errors[0].json();
-  CHECK(e["job_id"] == id);
-  CHECK(e["code"] == "timeout");
-  CHECK_THAT(e["message"].get<std::string>(), Catch::Contains("deadline"));
-  CHECK(s.markers[0] == "[ERROR] " + e["message"].get<std::string>());
-  CHECK(s.named("complete").empty());
-  const HttpReply st = http_get(port, "/v1/jobs/" + id);
-  CHECK(st.body["state"] == "failed");
-  CHECK_THAT(st.body.value("error", ""), Catch::Contains("deadline"));
-  check_error(http_delete(port, "/v1/jobs/" + id), 409, "JOB_ALREADY_FINISHED");
 }

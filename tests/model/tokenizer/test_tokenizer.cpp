@@ -1,44 +1,26 @@
 // CLIP tokenizer: parity with transformers' slow CLIPTokenizer (no ftfy) on the 43 fixture cases
-// for both the SD1 ('<|endoftext|>' pad) and SD2 ('!' pad) tokenizers, the BPE merge order
-// against a naive re-implementation of CLIPTokenizer.bpe, and malformed files / inputs
-// (fuzz-style): every failure must be a TokenizerError, never a crash.
+// for both the SD1 ('<|endoftext|>' pad) and SD2 ('!' pad) tokenizers (the five cases where
+// transformers 5 differs pinned to transformers 4), batch padding, the pad token from the folder's
+// files, special tokens, concurrent use and load / tokenize timings. The BPE merge order is in
+// test_tokenizer_bpe.cpp, malformed files and inputs in test_tokenizer_fuzz.cpp.
 #include <catch.hpp>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "model/tokenizer/clip_tokenizer.h"
+#include "model/tokenizer/clip_tokenizer_fixtures.h"
 #include "test_util.h"
 
 using sdw::ClipTokenizer;
 using sdw::TokenizerError;
 using nlohmann::json;
+using namespace sdw::test::clip_fixtures;
 
 namespace {
-
-constexpr int64_t kVocabSize = 49408;
-const char* const kSd1Dir = "tokenizer/clip-vit-large-patch14";
-const char* const kSd2Dir = "tokenizer/clip-vit-large-patch14-pad-excl";
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 const json& cases_json() {
   static const json j = json::parse(read_all(sdw::test::fixture("tokenizer/tokenizer_cases.json")));
@@ -48,16 +30,6 @@ const json& cases_json() {
 const json& cases_t5_json() {
   static const json j = json::parse(read_all(sdw::test::fixture("tokenizer/tokenizer_cases_transformers5.json")));
   return j;
-}
-
-// Tokenizers are loaded once per process (each load reads ~1.5 MB).
-const ClipTokenizer& tokenizer(const std::string& fixture_dir) {
-  static std::map<std::string, ClipTokenizer> loaded;
-  auto it = loaded.find(fixture_dir);
-  if (it == loaded.end()) {
-    it = loaded.emplace(fixture_dir, ClipTokenizer::from_folder(sdw::test::fixture(fixture_dir))).first;
-  }
-  return it->second;
 }
 
 std::vector<int64_t> ids_of(const json& j) { return j.get<std::vector<int64_t>>(); }
@@ -140,119 +112,6 @@ void check_all_cases(const std::string& dir, bool sd2) {
       for (size_t k = 0; k < 77; ++k) CHECK(mask[k] == (k < std::min<size_t>(n, 77) ? 1 : 0));
     }
   }
-}
-
-// Independent re-implementation of CLIPTokenizer.bytes_to_unicode + bpe (the Python loop) for
-// cross-checking the heap-based merge loop.
-class NaiveBpe {
- public:
-  explicit NaiveBpe(const std::string& merges_path) {
-    std::istringstream in(read_all(merges_path));
-    std::string line;
-    std::getline(in, line);  // header
-    int rank = 0;
-    while (rank < 48894 && std::getline(in, line)) {
-      const size_t sp = line.find(' ');
-      ranks_[{line.substr(0, sp), line.substr(sp + 1)}] = rank++;
-    }
-    int n = 0;
-    for (int b = 0; b < 256; ++b) {
-      const bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-      const unsigned cp = keep ? b : 256 + n++;
-      std::string s;
-      if (cp < 0x80) {
-        s.push_back(static_cast<char>(cp));
-      } else {
-        s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-      }
-      byte_char_[b] = s;
-    }
-  }
-
-  std::vector<std::string> bpe(const std::string& raw) const {
-    std::vector<std::string> word;
-    for (unsigned char b : raw) word.push_back(byte_char_[b]);
-    word.back() += "</w>";
-    while (word.size() > 1) {
-      int best = INT32_MAX;
-      std::pair<std::string, std::string> bigram;
-      for (size_t i = 0; i + 1 < word.size(); ++i) {
-        auto it = ranks_.find({word[i], word[i + 1]});
-        if (it != ranks_.end() && it->second < best) best = it->second, bigram = it->first;
-      }
-      if (best == INT32_MAX) break;
-      std::vector<std::string> merged;
-      for (size_t i = 0; i < word.size();) {
-        if (i + 1 < word.size() && word[i] == bigram.first && word[i + 1] == bigram.second) {
-          merged.push_back(word[i] + word[i + 1]);
-          i += 2;
-        } else {
-          merged.push_back(word[i++]);
-        }
-      }
-      word = merged;
-    }
-    return word;
-  }
-
- private:
-  std::map<std::pair<std::string, std::string>, int> ranks_;
-  std::string byte_char_[256];
-};
-
-// Copies the fixture vocab/merges into a temporary folder (to add or corrupt files there).
-void copy_fixture_files(const sdw::test::TempDir& dir, const std::string& from) {
-  for (const char* f : {"vocab.json", "merges.txt"}) {
-    write_file(dir.file(f), read_all(sdw::test::fixture(from + "/" + f)));
-  }
-}
-
-// Loads, returning "" on success, "TokenizerError" on the expected error, or fails the test on
-// any other exception.
-std::string try_load(const std::string& vocab, const std::string& merges) {
-  try {
-    ClipTokenizer t(vocab, merges);
-    return "";
-  } catch (const TokenizerError& e) {
-    REQUIRE(std::string(e.what()).size() > 0);
-    return "TokenizerError";
-  }
-}
-
-std::string utf8(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    s.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    s.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-  return s;
-}
-
-void check_ids_valid(const ClipTokenizer& tok, const std::string& text) {
-  const std::vector<int64_t> ids = tok.encode(text);
-  REQUIRE(ids.size() >= 2);
-  REQUIRE(ids.front() == tok.bos_id());
-  REQUIRE(ids.back() == tok.eos_id());
-  for (int64_t id : ids) REQUIRE((id >= 0 && id < kVocabSize));
-  REQUIRE(tok.count_tokens(text) == ids.size() - 2);
-  REQUIRE(tok.tokenize(text).size() == ids.size() - 2);
-  const std::vector<int64_t> padded = tok.encode_padded(text);
-  REQUIRE(padded.size() == 77);
-  const size_t kept = std::min<size_t>(ids.size() - 2, 75);
-  REQUIRE(std::equal(ids.begin(), ids.begin() + 1 + static_cast<std::ptrdiff_t>(kept), padded.begin()));
-  REQUIRE(padded[kept + 1] == tok.eos_id());
 }
 
 }  // namespace
@@ -350,163 +209,6 @@ TEST_CASE("special tokens and the '!' added token", "[tokenizer]") {
   // NUL is dropped by the cleaner; "'s" is a contraction only after an apostrophe.
   CHECK(sd1.encode(std::string("a\0b", 3)) == sd1.encode("ab"));
   CHECK(sd1.tokenize("it's") == std::vector<std::string>{"it</w>", "'s</w>"});
-}
-
-TEST_CASE("BPE merge loop matches a naive CLIPTokenizer.bpe on random words", "[tokenizer]") {
-  const ClipTokenizer& tok = tokenizer(kSd1Dir);
-  const NaiveBpe naive(sdw::test::fixture(std::string(kSd1Dir) + "/merges.txt"));
-  std::mt19937 rng(1234);
-  const std::string letters = "abcdefghijklmnopqrstuvwxyzeeaaiioonnsstt";
-  const std::string punct = "?.,;:-_()[]{}<>/\\|@#$%^&*+=~`\"";
-  for (int i = 0; i < 2000; ++i) {
-    const std::string& alphabet = i % 4 == 3 ? punct : letters;
-    std::string word;
-    const int len = 1 + static_cast<int>(rng() % (i % 10 == 0 ? 60 : 14));
-    for (int k = 0; k < len; ++k) word.push_back(alphabet[rng() % alphabet.size()]);
-    INFO("word " << word);
-    REQUIRE(tok.tokenize(word) == naive.bpe(word));
-  }
-}
-
-TEST_CASE("BPE rounds: pairs created in a round wait for the next round", "[tokenizer]") {
-  sdw::test::TempDir dir;
-  // Rank 0 ("ab","a") only appears after rank 1 ("a","b") merges; Python merges every ("a","b")
-  // of the round first: "ababc" -> ab ab c</w>. A plain priority queue would give aba b c</w>.
-  write_file(dir.file("merges.txt"), "#version: 0.2\nab a\na b\na a\n");
-  write_file(dir.file("vocab.json"),
-             R"({"ab": 0, "aba": 1, "c</w>": 2, "aa": 3, "a": 4, "a</w>": 5, "<|startoftext|>": 6, "<|endoftext|>": 7})");
-  ClipTokenizer t(dir.file("vocab.json"), dir.file("merges.txt"));
-  CHECK(t.tokenize("ababc") == std::vector<std::string>{"ab", "ab", "c</w>"});
-  CHECK(t.encode("ababc") == std::vector<int64_t>{6, 0, 0, 2, 7});
-  // Non-overlapping, left to right: "aaaa" -> aa a a</w>.
-  CHECK(t.tokenize("aaaa") == std::vector<std::string>{"aa", "a", "a</w>"});
-  // Symbols missing from the vocab map to the unk token.
-  CHECK(t.encode("zz") == std::vector<int64_t>{6, 7, 7, 7});
-}
-
-TEST_CASE("malformed vocab.json / merges.txt are TokenizerErrors", "[tokenizer][fuzz]") {
-  sdw::test::TempDir dir;
-  copy_fixture_files(dir, kSd1Dir);
-  const std::string vocab = read_all(dir.file("vocab.json"));
-  const std::string merges = read_all(dir.file("merges.txt"));
-  const std::string v = dir.file("v.json"), m = dir.file("m.txt");
-  write_file(m, merges);
-  write_file(v, vocab);
-  REQUIRE(try_load(v, m).empty());
-
-  for (size_t len : {size_t(0), size_t(1), size_t(2), size_t(1000), vocab.size() / 2, vocab.size() - 1}) {
-    INFO("vocab truncated to " << len);
-    write_file(v, vocab.substr(0, len));
-    CHECK(try_load(v, m) == "TokenizerError");
-  }
-  const char* bad_vocabs[] = {
-      "[1, 2, 3]", "{}", "\"text\"", R"({"a": "x", "<|startoftext|>": 1, "<|endoftext|>": 2})",
-      R"({"a": -1, "<|startoftext|>": 1, "<|endoftext|>": 2})", R"({"a": 1.5, "<|startoftext|>": 1, "<|endoftext|>": 2})",
-      R"({"a": 99999999999, "<|startoftext|>": 1, "<|endoftext|>": 2})", R"({"a": 1})",  // no special tokens
-      "{\"\xff\": 1, \"<|startoftext|>\": 2, \"<|endoftext|>\": 3}"};
-  for (const char* bad : bad_vocabs) {
-    INFO("vocab " << bad);
-    write_file(v, bad);
-    CHECK(try_load(v, m) == "TokenizerError");
-  }
-  write_file(v, vocab);
-
-  const size_t line500 = [&] {
-    size_t p = 0;
-    for (int i = 0; i < 500; ++i) p = merges.find('\n', p) + 1;
-    return p;
-  }();
-  const std::string mid_line = merges.substr(0, merges.find(' ', line500) + 1);  // "x " : one symbol
-  const std::string bad_merges[] = {"", "\n\n", "#version: 0.2\n", "i n\nt h\n",  // no header
-                                    mid_line, "#version: 0.2\ni n\nt h e\n", "#version: 0.2\ni n\n\nt h\n",
-                                    "#version: 0.2\ni \xc3\n", merges.substr(0, 20) + "\xff\xfe" + merges.substr(22)};
-  for (const std::string& bad : bad_merges) {
-    INFO("merges of " << bad.size() << " bytes");
-    write_file(m, bad);
-    CHECK(try_load(v, m) == "TokenizerError");
-  }
-  CHECK(try_load(v, dir.file("missing.txt")) == "TokenizerError");
-  CHECK(try_load(dir.file("missing.json"), dir.file("merges.txt")) == "TokenizerError");
-  CHECK(try_load(dir.path(), dir.file("merges.txt")) == "TokenizerError");  // a directory
-
-  // Random corruption: either still loadable or a TokenizerError, never anything else.
-  std::mt19937 rng(7);
-  for (int i = 0; i < 40; ++i) {
-    std::string cv = vocab, cm = merges;
-    std::string& target = i % 2 ? cv : cm;
-    const int flips = 1 + static_cast<int>(rng() % 20);
-    for (int k = 0; k < flips; ++k) target[rng() % target.size()] = static_cast<char>(rng() % 256);
-    if (i % 5 == 0) target.resize(rng() % target.size());
-    write_file(v, cv);
-    write_file(m, cm);
-    const std::string r = try_load(v, m);
-    CHECK((r.empty() || r == "TokenizerError"));
-  }
-}
-
-TEST_CASE("invalid UTF-8 input is a TokenizerError", "[tokenizer][fuzz]") {
-  const ClipTokenizer& tok = tokenizer(kSd1Dir);
-  for (const char* bad : {"\xff", "a\x80", "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
-                          "\xf5\x80\x80\x80", "\xe2\x82", "caf\xc3", "\xf0\x9f\x98"}) {
-    INFO("input bytes " << bad);
-    CHECK_THROWS_AS(tok.tokenize(bad), TokenizerError);
-    CHECK_THROWS_AS(tok.encode(bad), TokenizerError);
-    CHECK_THROWS_AS(tok.encode_padded(bad), TokenizerError);
-    CHECK_THROWS_AS(tok.count_tokens(bad), TokenizerError);
-  }
-  // Boundary code points are valid.
-  for (char32_t cp : {char32_t(0x7F), char32_t(0x80), char32_t(0x7FF), char32_t(0x800), char32_t(0xD7FF),
-                      char32_t(0xE000), char32_t(0xFFFF), char32_t(0x10000), char32_t(0x10FFFF)}) {
-    CHECK_NOTHROW(check_ids_valid(tok, "x" + utf8(cp) + "y"));
-  }
-}
-
-TEST_CASE("random byte strings never crash", "[tokenizer][fuzz]") {
-  const ClipTokenizer& tok = tokenizer(kSd2Dir);
-  std::mt19937 rng(42);
-  int valid = 0, errors = 0;
-  for (int i = 0; i < 400; ++i) {
-    const size_t len = i % 50 == 0 ? 100000 : rng() % 300;
-    std::string s(len, '\0');
-    for (char& c : s) c = static_cast<char>(i % 3 == 0 ? rng() % 256 : (rng() % 4 == 0 ? 0 : rng() % 128));
-    try {
-      check_ids_valid(tok, s);
-      ++valid;
-    } catch (const TokenizerError&) {
-      ++errors;
-    }
-  }
-  CHECK(valid > 0);
-  CHECK(errors > 0);
-}
-
-TEST_CASE("random valid Unicode strings tokenize to ids < 49408", "[tokenizer][fuzz]") {
-  const ClipTokenizer& tok = tokenizer(kSd1Dir);
-  std::mt19937 rng(99);
-  auto random_cp = [&]() -> char32_t {
-    switch (rng() % 6) {
-      case 0: return static_cast<char32_t>(rng() % 0x80);
-      case 1: return static_cast<char32_t>(0x80 + rng() % 0x780);
-      case 2: return static_cast<char32_t>(0x3000 + rng() % 0x7000);  // CJK, kana, ...
-      case 3: return static_cast<char32_t>(0x1F300 + rng() % 0x700);  // emoji
-      case 4: return static_cast<char32_t>(0x300 + rng() % 0x70);     // combining marks
-      default: {
-        char32_t cp = static_cast<char32_t>(rng() % 0x110000);
-        return cp >= 0xD800 && cp <= 0xDFFF ? U'x' : cp;
-      }
-    }
-  };
-  for (int i = 0; i < 500; ++i) {
-    const size_t len = i % 100 == 0 ? 100000 : rng() % 200;
-    std::string s;
-    for (size_t k = 0; k < len; ++k) s += utf8(random_cp());
-    INFO("string " << i << " of " << len << " code points");
-    REQUIRE_NOTHROW(check_ids_valid(tok, s));
-  }
-  // One long word of a single letter (100k) goes through the BPE in one piece.
-  const std::string long_word(100000, 'a');
-  REQUIRE_NOTHROW(check_ids_valid(tok, long_word));
-  CHECK(tok.count_tokens(long_word) < 100000);
 }
 
 TEST_CASE("concurrent use gives the same ids", "[tokenizer]") {
