@@ -4,12 +4,12 @@
 # model/
 set(SDW_LABELS_test_safetensors unit fuzz)
 set(SDW_LIBS_test_safetensors sdw_safetensors)
-set(SDW_LABELS_test_tokenizer parity fuzz)
+set(SDW_LABELS_test_tokenizer parity)  # against transformers' ids (tokenizer_cases.json)
 set(SDW_LIBS_test_tokenizer sdw_tokenizer)
-foreach(t test_tokenizer_bpe test_tokenizer_fuzz)  # split from test_tokenizer: its labels
-  set(SDW_LABELS_${t} parity fuzz)
-  set(SDW_LIBS_${t} sdw_tokenizer)
-endforeach()
+set(SDW_LABELS_test_tokenizer_bpe unit)  # the merge loop against a naive BPE
+set(SDW_LIBS_test_tokenizer_bpe sdw_tokenizer)
+set(SDW_LABELS_test_tokenizer_fuzz fuzz)  # malformed files and inputs
+set(SDW_LIBS_test_tokenizer_fuzz sdw_tokenizer)
 set(SDW_LABELS_test_t5_tokenizer parity)
 set(SDW_LIBS_test_t5_tokenizer sdw_tokenizer)
 set(SDW_LABELS_test_schedulers parity)
