@@ -26,7 +26,8 @@ void fill_load_settings(const ModelLoadCli& o, ModelLoadSettings& s) {
   s.embeddings = std::make_shared<EmbeddingLibrary>(
       std::vector<std::filesystem::path>(o.embedding_dirs.begin(), o.embedding_dirs.end()));
   s.controlnets.clear();
-  for (const auto& [name, path] : *served_controlnets(o.controlnets)) s.controlnets.push_back(path);
+  const auto nets = served_controlnets(o.controlnets);  // kept: a range-for over *temporary would dangle
+  for (const auto& [name, path] : *nets) s.controlnets.push_back(path);
 }
 
 }  // namespace sdw
