@@ -1,7 +1,8 @@
 // The batched denoising step (model/pipeline/denoise_step.h) on the tiny fixture pipelines:
 // several jobs stepped through one UNet (or SD3 transformer) call, at different step counts,
 // with their own seeds, samplers, guidance and image counts, end with the latents each gets
-// alone (stated tolerance: max |diff| <= 1e-4 in fp32; the larger matmuls round differently),
+// alone (stated tolerance: max |diff| <= 5e-4 in fp32; the larger matmuls round differently:
+// 0 for the UNets and 4e-6 for SD3 where first run, up to 1.7e-4 on an AVX2-only AMD EPYC),
 // for SD1.5 txt2img, the 9-channel inpainting UNet, SDXL (its added conditioning is batched too)
 // and SD3; and can_batch refuses what cannot share a call.
 #include <catch.hpp>
@@ -90,7 +91,7 @@ void check_batched_equals_alone(SdModel& model, bool inpaint, const std::string&
   for (size_t i = 0; i < states.size(); ++i) {
     const double d = (states[i].latents - alone[i]).abs().max().item<double>();
     std::cout << what << " job " << i << ": batched vs alone, final latents max |diff| " << d << "\n";
-    CHECK(d <= 1e-4);
+    CHECK(d <= 5e-4);
     CHECK(states[i].latents.sizes() == alone[i].sizes());
   }
   // The jobs differ (the check above compares unequal latents).
