@@ -76,7 +76,9 @@ void MemoryEstimate::add_prepackable(const std::vector<int64_t>& shape, int64_t 
 void add_cpu_prepack(MemoryEstimate& e, const at::Device& device, at::ScalarType dtype) {
   const bool onednn = device.is_cpu() && nn::cpu_onednn_enabled();
   const bool mixed_bf16 = onednn && dtype == at::kBFloat16 && nn::onednn_bf16_supported();
-  const bool fp16_stored = device.is_cpu() && dtype == at::kHalf;  // fp32 activations (nn/layers.h)
+  // fp16-stored, or bf16-stored where oneDNN has no bf16 kernels: fp32 activations (nn/layers.h)
+  const bool fp16_stored =
+      device.is_cpu() && (dtype == at::kHalf || (dtype == at::kBFloat16 && !nn::onednn_bf16_supported()));
   // Without per-tensor sizes (a catalog estimate): SD's largest UNet layer, a 1280x2560x3x3
   // convolution (118 MB in fp32), at the model's element size; the padding as 1%.
   const int64_t elem = static_cast<int64_t>(c10::elementSize(dtype));

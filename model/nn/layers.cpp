@@ -86,9 +86,19 @@ bool onednn_product(const at::Tensor& x, const PackedLayer::Weights& w) {
          onednn_bf16_supported();
 }
 
-// fp16-stored weights with activations of another dtype (layers.h): the weight converted for this product.
+// bf16 weights on a CPU whose oneDNN has no bf16 kernels (onednn_bf16_supported() false: AVX2-only
+// CPUs) are stored like fp16 ones (layers.h: fp32 activations, each product converting its weight):
+// libtorch's own bf16 products there are emulated, far slower than fp32, and gave 7% of the output's
+// magnitude against diffusers' fp32 UNet on the fixtures (test_unet) where converting gives the
+// weights' bf16 rounding only, as on CPUs with bf16 kernels.
+bool cpu_stored_weight(const at::Tensor& weight) {
+  return weight.scalar_type() == at::kBFloat16 && weight.device().is_cpu() && !onednn_bf16_supported();
+}
+
+// fp16-stored (and bf16-stored, above) weights with fp32 activations: the weight converted for this product.
 bool converts_weight(const at::Tensor& x, const at::Tensor& weight) {
-  return weight.scalar_type() == at::kHalf && x.scalar_type() != at::kHalf;
+  if (weight.scalar_type() == at::kHalf) return x.scalar_type() != at::kHalf;
+  return x.scalar_type() == at::kFloat && cpu_stored_weight(weight);
 }
 
 // Sequential offload (weight_stream.h): a plain weight and bias held on another device than `x`
@@ -224,7 +234,8 @@ EmbeddingImpl::EmbeddingImpl(int64_t num_embeddings, int64_t dim, const at::Tens
 }
 
 at::Tensor EmbeddingImpl::forward(const at::Tensor& ids) {
-  if (weight.scalar_type() == at::kHalf && weight.device().is_cpu() && ids.device().is_cpu())  // fp16-stored on the CPU: fp32 activations
+  if ((weight.scalar_type() == at::kHalf || cpu_stored_weight(weight)) && weight.device().is_cpu() &&
+      ids.device().is_cpu())  // fp16- or bf16-stored on the CPU: fp32 activations
     return at::embedding(weight, ids).to(at::kFloat);
   return at::embedding(on_device_of(weight, ids), ids);  // (sequential offload: the table to the ids' device)
 }

@@ -58,9 +58,11 @@ int64_t SdModel::weight_bytes() const {
 at::ScalarType SdModel::activation_dtype_for(at::ScalarType weights) const {
   // bf16 weights on oneDNN's bf16 kernels, and fp16-stored weights (converted per product), run
   // with fp32 activations on the CPU (nn/layers.h).
+  // bf16 weights on a CPU without oneDNN's bf16 kernels are bf16-stored the same way (converted per
+  // product: libtorch's emulated bf16 products there are slower and far less exact).
   const bool mixed = device.is_cpu() && weights == at::kBFloat16 && nn::cpu_onednn_enabled() && nn::onednn_bf16_supported();
-  const bool fp16_stored = device.is_cpu() && weights == at::kHalf;
-  return mixed || fp16_stored ? at::kFloat : weights;
+  const bool stored = device.is_cpu() && (weights == at::kHalf || (weights == at::kBFloat16 && !nn::onednn_bf16_supported()));
+  return mixed || stored ? at::kFloat : weights;
 }
 
 UNetRunner& SdModel::unet_runner() {
